@@ -1,0 +1,164 @@
+"""Per-agent state (memory window), profiles, and prompt building.
+
+Prompt layout, stable part first so KV caches reuse it across ticks and agents:
+
+    system:  profile's system prompt            (same for every agent of a profile)
+             + tool list and answer format       (added by the calling strategy; stable)
+    user:    recent memory (last N actions and their results)
+             + the current observation, rendered compactly
+
+Rendering is deterministic (sorted where order is not meaningful, numbers rounded) so equal
+states give equal token sequences.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_SYSTEM_PROMPT = "You control one character in a game. Pick exactly one tool per turn."
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one kind of agent thinks; chosen per observe by name (``profile`` field)."""
+
+    name: str = "default"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    tools: tuple[str, ...] | None = None  # allowed tools; None: all registered
+    memory_window: int = 4
+    sampling: Mapping[str, Any] = field(default_factory=dict)  # overrides backend defaults
+    model: str | None = None  # e.g. a vLLM LoRA adapter name
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, name: str, data: Mapping[str, Any]) -> Profile:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            from agent_arena.errors import ConfigError
+
+            raise ConfigError(f"profile {name!r} has unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        values = dict(data)
+        values["name"] = name
+        if values.get("tools") is not None:
+            values["tools"] = tuple(values["tools"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    tick: int
+    call: Mapping[str, Any] | None = None
+    ok: bool | None = None
+    result: Any = None
+
+
+class AgentState:
+    def __init__(self, agent_id: str, window: int = 4) -> None:
+        self.agent_id = agent_id
+        self.memory: deque[MemoryEntry] = deque(maxlen=max(window, 0) or None)
+        self.window = window
+        self.last_tick: int | None = None
+
+    def record_action(self, tick: int, call: Mapping[str, Any]) -> None:
+        self.last_tick = tick
+        if self.window:
+            self.memory.append(MemoryEntry(tick=tick, call=dict(call)))
+
+    def record_result(self, tick: int, tool: str, ok: bool, result: Any) -> None:
+        """Attach the game's outcome to the action of that tick (or log it on its own)."""
+        if not self.window:
+            return
+        for i in range(len(self.memory) - 1, -1, -1):
+            e = self.memory[i]
+            if e.tick == tick and e.call and e.call.get("tool") == tool and e.ok is None:
+                self.memory[i] = MemoryEntry(tick, e.call, ok, result)
+                return
+        self.memory.append(MemoryEntry(tick, {"tool": tool, "arguments": {}}, ok, result))
+
+    def reset(self) -> None:
+        self.memory.clear()
+        self.last_tick = None
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def _num(v: float) -> str:
+    r = round(v, 1)
+    return str(int(r)) if r == int(r) else str(r)
+
+
+def render_value(v: Any) -> str:
+    """Compact, JSON-like but with fewer tokens: no quotes around simple keys or words."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return _num(v)
+    if isinstance(v, (int, str)):
+        return str(v)
+    if v is None:
+        return "none"
+    if isinstance(v, bytes):
+        return f"<{len(v)} bytes>"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {render_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, Sequence):
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            return "[" + ", ".join(_num(x) if isinstance(x, float) else str(x) for x in v) + "]"
+        return "[" + ", ".join(render_value(x) for x in v) + "]"
+    return str(v)
+
+
+def render_observation(obs: Mapping[str, Any]) -> str:
+    """One line per top-level key; lists of maps become one indented line per element."""
+    lines = []
+    for key, value in obs.items():
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and value \
+                and all(isinstance(x, Mapping) for x in value):
+            lines.append(f"{key}:")
+            lines.extend(f"  - {render_value(x)[1:-1]}" for x in value)
+        elif isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and not value:
+            lines.append(f"{key}: none")
+        else:
+            lines.append(f"{key}: {render_value(value)}")
+    return "\n".join(lines)
+
+
+def render_call(call: Mapping[str, Any]) -> str:
+    args = call.get("arguments") or {}
+    return f"{call.get('tool')}({', '.join(f'{k}={render_value(v)}' for k, v in args.items())})"
+
+
+def render_memory(entries: Sequence[MemoryEntry]) -> str:
+    lines = []
+    for e in entries:
+        what = render_call(e.call) if e.call else "?"
+        if e.ok is None:
+            outcome = ""
+        else:
+            outcome = " -> " + ("ok" if e.ok else "failed")
+            if e.result not in (None, ""):
+                res = e.result if isinstance(e.result, str) else json.dumps(e.result, default=str)
+                outcome += f": {res[:120]}"
+        lines.append(f"- tick {e.tick}: {what}{outcome}")
+    return "\n".join(lines)
+
+
+def build_messages(
+    profile: Profile, state: AgentState, tick: int, observation: Mapping[str, Any]
+) -> list[dict[str, str]]:
+    """The chat for one decision; the calling strategy adds tools/format to the system text."""
+    parts = []
+    if state.memory:
+        parts.append("Your last actions:\n" + render_memory(state.memory))
+    parts.append(f"Now (tick {tick}):\n{render_observation(observation)}")
+    return [
+        {"role": "system", "content": profile.system_prompt.strip()},
+        {"role": "user", "content": "\n\n".join(parts)},
+    ]

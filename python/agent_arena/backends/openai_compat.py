@@ -1,0 +1,567 @@
+"""One async core for every OpenAI-compatible chat server, with thin per-family subclasses.
+
+    OpenAICompatBackend            httpx core: payload, retries, rate limit, parsing
+    ├── VLLMBackend      (vllm)     http://localhost:8000/v1,  VLLM_API_KEY   (vllm.py)
+    ├── SGLangBackend    (sglang)   http://localhost:30000/v1, SGLANG_API_KEY (sglang.py)
+    ├── OpenAIBackend    (openai)   any base_url,              OPENAI_API_KEY (openai.py)
+    └── LlamaServerBackend (llama_server)  a managed llama-server child     (llama_server.py)
+
+A family only changes defaults and a few payload details (``_payload_hook``); everything that
+touches the network lives here, and httpx errors are translated to the library's exception tree
+at this one boundary:
+
+    connection refused / reset, 429, 5xx  -> retried with exponential backoff (tenacity), then
+                                             BackendUnavailable (connection) or BackendError
+    4xx                                   -> BackendRequestError at once (never retried): the
+                                             calling layer reacts by downgrading the strategy
+    read timeout                          -> BackendError at once (a slow model is not helped
+                                             by sending the same work again)
+
+Requests pass a semaphore (``max_concurrency`` in flight) and, when ``max_requests_per_minute``
+is set, an aiolimiter leaky bucket. Both are created per event loop, because the sync seed API
+runs on its own loop while the bridge runs on another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import math
+import os
+import re
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from agent_arena.backends.base import (
+    Backend,
+    Capabilities,
+    ChatRequest,
+    ChatResponse,
+    RawToolCall,
+    Sampling,
+)
+from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable, ConfigError
+
+log = logging.getLogger("agent_arena.backends.openai_compat")
+
+CONSTRAINED_VIA = ("response_format", "structured_outputs", "guided_json", "none")
+
+
+@dataclass
+class FunctionCalling:
+    """The seed's ``function_calling`` block.
+
+    ``enabled``: send native ``tools`` + ``tool_choice`` (vLLM/SGLang enforce ``required`` and a
+    named tool with guided decoding). When false, ``auto`` starts at constrained output.
+    ``format``: the server's tool-call parser, used by run_vllm_server.py (``auto``/``openai``:
+    chosen from the model family; e.g. ``hermes``, ``llama3_json``, ``mistral``).
+    """
+
+    enabled: bool = True
+    format: str = "auto"
+
+
+@dataclass
+class OpenAICompatConfig:
+    """Settings shared by every OpenAI-compatible family (each field is a config key)."""
+
+    model: str | None = None  # served model name; None: the first of GET /models
+    model_path: str | None = None  # seed alias of ``model`` (a HF id or a path the server loaded)
+    api_base: str | None = None  # e.g. http://localhost:8000/v1; None: built from host/port
+    host: str | None = None
+    port: int | None = None
+    api_key: str | None = None  # None: read from the family's environment variable
+    api_key_env: str | None = None  # None: the family's (VLLM_API_KEY, SGLANG_API_KEY, ...)
+    timeout_s: float = 120.0  # whole request; LLM calls are slow, keep it long
+    connect_timeout_s: float = 5.0
+    max_retries: int = 3  # extra attempts on connection errors / 429 / 5xx (never on 4xx)
+    retry_initial_s: float = 0.5  # first backoff; doubles each retry
+    retry_max_s: float = 8.0  # backoff cap (a Retry-After header may ask for longer)
+    retry_jitter_s: float = 0.25
+    max_requests_per_minute: float | None = None  # None: no rate limit
+    max_concurrency: int = 64  # requests in flight from this backend
+    temperature: float | None = 0.2
+    top_p: float | None = 0.95
+    top_k: int | None = None  # sent only when set (non-standard for hosted OpenAI)
+    max_tokens: int | None = 160
+    repetition_penalty: float | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    extra_body: dict[str, Any] | None = None  # merged into every request body
+    function_calling: FunctionCalling = field(default_factory=FunctionCalling)
+    constrained_via: str = "response_format"  # response_format | structured_outputs |
+    # guided_json (vLLM < 0.12) | none (the server cannot constrain output)
+    json_schema_strict: bool | None = None  # None: omit ``strict`` in response_format
+
+    def __post_init__(self) -> None:
+        if isinstance(self.function_calling, Mapping):
+            known = {f.name for f in fields(FunctionCalling)}
+            unknown = sorted(set(self.function_calling) - known)
+            if unknown:
+                raise ConfigError(f"function_calling has no setting(s) {', '.join(unknown)}; "
+                                  f"known: {', '.join(sorted(known))}")
+            self.function_calling = FunctionCalling(**self.function_calling)
+        elif isinstance(self.function_calling, bool):
+            self.function_calling = FunctionCalling(enabled=self.function_calling)
+        if self.constrained_via not in CONSTRAINED_VIA:
+            raise ConfigError(f"constrained_via={self.constrained_via!r}; choose one of: "
+                              f"{', '.join(CONSTRAINED_VIA)}")
+        if self.max_concurrency < 1:
+            raise ConfigError("max_concurrency must be at least 1")
+        if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
+            raise ConfigError("max_requests_per_minute must be positive (or null for no limit)")
+        if self.max_retries < 0:
+            raise ConfigError("max_retries must be 0 or more")
+        if self.extra_body is not None:
+            self.extra_body = dict(self.extra_body)
+
+
+# ---- pure helpers --------------------------------------------------------------------------
+
+_THINK_OPEN = re.compile(r"^\s*<think>", re.S)
+
+
+def split_reasoning(content: str) -> tuple[str, str | None]:
+    """Split ``<think>...</think>`` (reasoning models without a reasoning parser) from the answer.
+
+    An unterminated ``<think>`` (output cut by max_tokens) is all reasoning and no answer.
+    """
+    if "<think>" not in content and "</think>" not in content:
+        return content, None
+    head, sep, tail = content.partition("</think>")
+    if not sep:
+        if _THINK_OPEN.match(content):
+            return "", content.split("<think>", 1)[1].strip() or None
+        return content, None
+    reasoning = head.split("<think>", 1)[-1].strip()
+    return tail.strip(), reasoning or None
+
+
+def deep_merge(base: Mapping[str, Any] | None, over: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``over`` wins; nested maps (e.g. chat_template_kwargs) merge key by key. No mutation."""
+    out: dict[str, Any] = copy.deepcopy(dict(base or {}))
+    for k, v in (over or {}).items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from inference servers, fall back to backoff
+
+
+class _TransientStatus(Exception):
+    """A 429 or 5xx answer, raised inside the retry loop only."""
+
+    def __init__(self, status: int, body: str, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}: {body[:200]}")
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+_RETRIED_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.RemoteProtocolError,  # server closed the connection mid-request (stopped, crashed)
+    httpx.ReadError,
+    httpx.WriteError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, (_TransientStatus, *_RETRIED_TRANSPORT))
+
+
+class _BackoffOrRetryAfter:
+    """Exponential backoff with jitter; a server's Retry-After wins when it asks for longer."""
+
+    def __init__(self, initial: float, maximum: float, jitter: float) -> None:
+        self._exp = wait_exponential_jitter(initial=initial, max=maximum, jitter=jitter)
+
+    def __call__(self, state: RetryCallState) -> float:
+        delay = self._exp(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _TransientStatus) and exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        return delay
+
+
+def make_limiter(max_requests_per_minute: float) -> AsyncLimiter:
+    """A leaky bucket that holds about one second of requests: 60/min means one per second,
+    600/min allows bursts of 10; never more than the configured rate over any minute."""
+    burst = max(1, math.ceil(max_requests_per_minute / 60.0))
+    return AsyncLimiter(burst, time_period=burst * 60.0 / max_requests_per_minute)
+
+
+@dataclass
+class _LoopState:
+    client: httpx.AsyncClient
+    semaphore: asyncio.Semaphore
+    limiter: AsyncLimiter | None
+
+
+# ---- the backend ---------------------------------------------------------------------------
+
+
+class OpenAICompatBackend(Backend):
+    """Chat completions over HTTP against any OpenAI-compatible server."""
+
+    name: ClassVar[str] = "openai_compat"
+    label: ClassVar[str] = "OpenAI-compatible"  # used in error messages
+    default_host: ClassVar[str] = "localhost"
+    default_port: ClassVar[int | None] = None
+    default_api_base: ClassVar[str | None] = None
+    default_api_key_env: ClassVar[str] = "OPENAI_API_KEY"
+    default_api_key: ClassVar[str | None] = None
+    start_hint: ClassVar[str] = "check that the server is running and that api_base is right"
+    config_cls: ClassVar[type[OpenAICompatConfig]] = OpenAICompatConfig
+
+    def __init__(
+        self,
+        config: OpenAICompatConfig | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.config = config or self.config_cls(**overrides)
+        self._transport = transport  # tests: httpx.MockTransport
+        self._sleep = sleep or asyncio.sleep  # tests: a recording sleep
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        c = self.config
+        # the name the server answers to: model, else --served-model-name, else the seed's path
+        self._resolved_model: str | None = (
+            c.model or getattr(c, "served_model_name", None) or c.model_path
+        )
+        self.stats: dict[str, int] = {
+            "requests": 0, "retries": 0, "errors": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "prompt_tokens_evaluated": 0,
+        }
+
+    # ---- settings ----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        c = self.config
+        if c.api_base:
+            return c.api_base.rstrip("/")
+        if c.host is None and c.port is None and self.default_api_base:
+            return self.default_api_base.rstrip("/")
+        host = c.host or self.default_host
+        port = c.port or self.default_port
+        if port is None:
+            raise ConfigError(f"backend {self.name}: set api_base (e.g. http://host:port/v1)")
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def api_key(self) -> str | None:
+        if self.config.api_key:
+            return self.config.api_key
+        env = self.config.api_key_env or self.default_api_key_env
+        return os.environ.get(env) or self.default_api_key
+
+    @property
+    def model_name(self) -> str:
+        return self._resolved_model or self.name
+
+    @property
+    def capabilities(self) -> Capabilities:
+        c = self.config
+        return Capabilities(
+            native_tools=bool(c.function_calling.enabled),
+            json_schema=c.constrained_via != "none",
+            grammar=False,
+        )
+
+    @property
+    def default_sampling(self) -> Sampling:
+        c = self.config
+        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
+                        max_tokens=c.max_tokens, repetition_penalty=c.repetition_penalty,
+                        seed=c.seed, stop=list(c.stop) if c.stop else None)
+
+    def unavailable_message(self, detail: str = "") -> str:
+        msg = f"Cannot connect to {self.label} server at {self.base_url} — {self.start_hint}"
+        return f"{msg} ({detail})" if detail else msg
+
+    # ---- per-loop client ----------------------------------------------------------------
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        st = self._states.get(loop)
+        if st is None:
+            c = self.config
+            headers = {"Content-Type": "application/json"}
+            if self.api_key:
+                headers["Authorization"] = f"Bearer {self.api_key}"
+            limits = httpx.Limits(max_connections=c.max_concurrency,
+                                  max_keepalive_connections=c.max_concurrency)
+            client = httpx.AsyncClient(
+                headers=headers, transport=self._transport, limits=limits,
+                timeout=httpx.Timeout(c.timeout_s, connect=c.connect_timeout_s),
+            )
+            limiter = make_limiter(c.max_requests_per_minute) if c.max_requests_per_minute \
+                else None
+            st = _LoopState(client, asyncio.Semaphore(c.max_concurrency), limiter)
+            self._states[loop] = st
+        return st
+
+    async def aclose(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - always called from a loop
+            return
+        st = self._states.pop(loop, None)
+        if st is not None:
+            await st.client.aclose()
+
+    # ---- HTTP with retries --------------------------------------------------------------
+
+    async def _send(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+                    *, retries: int | None = None, timeout: float | None = None) -> Any:
+        """One call with the retry policy; returns the decoded JSON body."""
+        st = self._state()
+        c = self.config
+        url = f"{self.base_url}{path}"
+        attempts = (c.max_retries if retries is None else retries) + 1
+
+        async def once() -> httpx.Response:
+            kwargs: dict[str, Any] = {}
+            if body is not None:
+                kwargs["content"] = json.dumps(body, ensure_ascii=False).encode()
+            if timeout is not None:
+                kwargs["timeout"] = httpx.Timeout(timeout, connect=min(timeout, c.connect_timeout_s))
+            resp = await st.client.request(method, url, **kwargs)
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise _TransientStatus(resp.status_code, resp.text,
+                                       parse_retry_after(resp.headers.get("retry-after")))
+            return resp
+
+        def before_sleep(state: RetryCallState) -> None:
+            self.stats["retries"] += 1
+            exc = state.outcome.exception() if state.outcome else None
+            log.info("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.name,
+                     state.attempt_number, attempts, _describe(exc),
+                     state.next_action.sleep if state.next_action else 0.0)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=_BackoffOrRetryAfter(c.retry_initial_s, c.retry_max_s, c.retry_jitter_s),
+            retry=retry_if_exception(is_transient),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            resp = await retrying(once)
+        except _RETRIED_TRANSPORT as exc:
+            self.stats["errors"] += 1
+            raise BackendUnavailable(
+                self.unavailable_message(f"{_describe(exc)} after {attempts} attempt(s)")
+            ) from exc
+        except _TransientStatus as exc:
+            self.stats["errors"] += 1
+            if exc.status == 503:
+                raise BackendUnavailable(
+                    f"{self.label} server at {self.base_url} is not ready (HTTP 503 after "
+                    f"{attempts} attempt(s)): {_server_message(exc.body)} — it may still be "
+                    "loading the model"
+                ) from exc
+            raise BackendError(
+                f"{self.label} server at {self.base_url} failed with HTTP {exc.status} after "
+                f"{attempts} attempt(s): {_server_message(exc.body)}"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            self.stats["errors"] += 1
+            raise BackendError(
+                f"{self.label} server at {self.base_url} did not answer within "
+                f"{timeout or c.timeout_s:g}s ({type(exc).__name__}); raise backend.timeout_s "
+                "or lower max_tokens"
+            ) from exc
+        except httpx.HTTPError as exc:  # anything else httpx raises (e.g. an invalid URL)
+            self.stats["errors"] += 1
+            raise BackendUnavailable(self.unavailable_message(_describe(exc))) from exc
+        if resp.status_code >= 400:
+            self.stats["errors"] += 1
+            raise BackendRequestError(self._client_error_message(resp))
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise BackendError(
+                f"{self.label} server at {self.base_url} answered {path} with non-JSON: "
+                f"{resp.text[:200]!r}"
+            ) from exc
+
+    def _client_error_message(self, resp: httpx.Response) -> str:
+        msg = f"{self.label} server refused the request (HTTP {resp.status_code}): " \
+              f"{_server_message(resp.text)}"
+        if resp.status_code in (401, 403):
+            env = self.config.api_key_env or self.default_api_key_env
+            msg += f" — check backend.api_key or the {env} environment variable"
+        elif resp.status_code == 404:
+            msg += (f" — check backend.model={self.model_name!r} (GET {self.base_url}/models lists"
+                    " the served models and LoRA adapters)")
+        return msg
+
+    # ---- the Backend interface ----------------------------------------------------------
+
+    async def check(self) -> bool:
+        try:
+            await self._send("GET", "/models", retries=0, timeout=self.config.connect_timeout_s)
+        except BackendError:
+            return False
+        return True
+
+    async def list_models(self) -> list[str]:
+        data = await self._send("GET", "/models")
+        return [m.get("id") for m in (data or {}).get("data", []) if isinstance(m, Mapping)]
+
+    async def resolve_model(self) -> str:
+        if self._resolved_model is None:
+            models = await self.list_models()
+            if not models:
+                raise ConfigError(f"{self.label} server at {self.base_url} serves no model; "
+                                  "set backend.model")
+            self._resolved_model = models[0]
+            log.info("%s: using model %r (first of GET /models)", self.name, models[0])
+        return self._resolved_model
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        payload = await self.build_payload(request)
+        st = self._state()
+        async with st.semaphore:
+            if st.limiter is not None:
+                await st.limiter.acquire()
+            self.stats["requests"] += 1
+            started = time.perf_counter()
+            data = await self._send("POST", "/chat/completions", payload)
+        resp = self.parse_response(data)
+        log.debug("%s: %d+%d tokens in %.2fs", self.name, resp.prompt_tokens,
+                  resp.completion_tokens, time.perf_counter() - started)
+        return resp
+
+    # ---- payload and response (pure; families hook in) -------------------------------------
+
+    async def build_payload(self, request: ChatRequest) -> dict[str, Any]:
+        model = request.model or await self.resolve_model()
+        return self.payload(request, model)
+
+    def payload(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        s = self.default_sampling.merged(request.sampling)
+        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in request.messages]}
+        for key in ("temperature", "top_p", "max_tokens", "seed", "stop", "top_k",
+                    "repetition_penalty"):
+            value = getattr(s, key)
+            if value is not None:
+                body[key] = value
+        if request.tools:
+            body["tools"] = [t.to_openai() for t in request.tools]
+            choice = request.tool_choice or "auto"
+            if choice in ("auto", "none", "required"):
+                body["tool_choice"] = choice
+            else:
+                body["tool_choice"] = {"type": "function", "function": {"name": choice}}
+        if request.response_schema is not None:
+            body.update(self.constrain(request.response_schema))
+        body = deep_merge(body, self.config.extra_body)
+        body = deep_merge(body, request.extra_body)
+        return self._payload_hook(body, request)
+
+    def constrain(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """The body fields that constrain the answer to ``schema``."""
+        schema = copy.deepcopy(dict(schema))
+        via = self.config.constrained_via
+        if via == "structured_outputs":
+            return {"structured_outputs": {"json": schema}}
+        if via == "guided_json":
+            return {"guided_json": schema}
+        if via == "none":
+            return {}
+        fmt: dict[str, Any] = {"name": "tool_call", "schema": schema}
+        if self.config.json_schema_strict is not None:
+            fmt["strict"] = self.config.json_schema_strict
+        return {"response_format": {"type": "json_schema", "json_schema": fmt}}
+
+    def _payload_hook(self, body: dict[str, Any], request: ChatRequest) -> dict[str, Any]:
+        """Per-family adjustments (key names, slots); the default sends the body as is."""
+        return body
+
+    def parse_response(self, data: Any) -> ChatResponse:
+        try:
+            choice = data["choices"][0]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise BackendError(
+                f"{self.label} server answered without choices: {json.dumps(data)[:200]}"
+            ) from exc
+        msg = choice.get("message") or {}
+        content = msg.get("content") or ""
+        if not isinstance(content, str):  # content parts
+            content = "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        text, think = split_reasoning(content)
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning") or think
+        calls = []
+        for tc in msg.get("tool_calls") or []:
+            fn = (tc or {}).get("function") or {}
+            if isinstance(fn.get("name"), str):
+                calls.append(RawToolCall(name=fn["name"], arguments=fn.get("arguments") or "{}"))
+        usage = data.get("usage") or {}
+        resp = ChatResponse(
+            text=text, tool_calls=calls, reasoning=reasoning,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            finish_reason=choice.get("finish_reason"), model=data.get("model"),
+        )
+        self.stats["prompt_tokens"] += resp.prompt_tokens
+        self.stats["completion_tokens"] += resp.completion_tokens
+        timings = data.get("timings") or {}  # llama-server: prompt tokens really evaluated
+        evaluated = timings.get("prompt_n", resp.prompt_tokens - int(
+            (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0))
+        self.stats["prompt_tokens_evaluated"] += int(evaluated or 0)
+        return resp
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no error"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:200]
+
+
+def _server_message(body: str) -> str:
+    """The human part of an error body ({"error": {"message": ...}} or {"detail": ...})."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()[:300] or "(empty body)"
+    if isinstance(data, Mapping):
+        err = data.get("error", data.get("detail", data.get("message")))
+        if isinstance(err, Mapping):
+            err = err.get("message", err)
+        if err is not None:
+            return str(err)[:300]
+    return json.dumps(data)[:300]

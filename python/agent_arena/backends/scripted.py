@@ -1,0 +1,53 @@
+"""A backend that answers from a script: for unit tests of the server's own logic and for
+measuring the bridge's overhead with an instant model. Never the only test of a feature."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse
+
+Responder = Callable[[ChatRequest], "str | ChatResponse"]
+
+
+@dataclass
+class ScriptedConfig:
+    delay_s: float = 0.0  # simulated model time per request
+    answer: str = '{"tool": "idle", "arguments": {}}'
+
+
+class ScriptedBackend(Backend):
+    name = "scripted"
+
+    def __init__(self, config: ScriptedConfig | None = None,
+                 responses: Sequence[str | ChatResponse] | Responder | None = None,
+                 **overrides: Any) -> None:
+        self.config = config or ScriptedConfig(**overrides)
+        self._responses = responses
+        self._index = 0
+        self.requests: list[ChatRequest] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(json_schema=True)
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        if self.config.delay_s:
+            await asyncio.sleep(self.config.delay_s)
+        r = self._responses
+        if callable(r):
+            out = r(request)
+        elif r:
+            out = r[min(self._index, len(r) - 1)]
+            self._index += 1
+        else:
+            out = self.config.answer
+        if isinstance(out, ChatResponse):
+            return out
+        return ChatResponse(text=out, prompt_tokens=len(json.dumps(request.messages)) // 4,
+                            completion_tokens=len(out) // 4, finish_reason="stop")

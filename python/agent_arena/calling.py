@@ -1,0 +1,360 @@
+"""Function-calling strategies and the validate-and-re-ask loop.
+
+A strategy does two things: ``build_request`` (how to ask a backend for one call among some
+tools) and ``extract`` (turn the backend's answer into a ToolCall, or say what is wrong with it).
+Strategies are registered by name; the name is public API (``calling.strategy`` in configs):
+
+- ``native``      tools + tool_choice to an OpenAI-compatible server (vLLM/SGLang guided decoding)
+- ``constrained`` output constrained to the union-of-tools JSON Schema (llama.cpp grammar,
+                  ``response_format`` json_schema on servers); validity is guaranteed by decoding
+- ``prompt``      tools described in the prompt, first JSON object parsed leniently
+- ``auto``        the best the backend's capabilities allow, downgrading by itself when a server
+                  ignores or rejects native tools
+
+Every call is validated against the registry before it is returned, whatever the strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agent_arena.backends.base import Backend, ChatRequest, ChatResponse, Sampling
+from agent_arena.errors import BackendError, BackendRequestError
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, call_schema
+
+log = logging.getLogger("agent_arena.calling")
+
+
+@dataclass(frozen=True)
+class CallingConfig:
+    strategy: str = "auto"  # auto | constrained | native | prompt
+    max_attempts: int = 2  # model calls per decision (first try + re-asks)
+    thought: bool = True  # ask for a short "thought" before the call (constrained/prompt)
+    fallback_tool: str = "idle"
+    fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Extracted:
+    call: ToolCall | None = None
+    thought: str | None = None
+    problems: list[str] = field(default_factory=list)
+    no_call: bool = False  # the backend answered without any call (native tools ignored)
+
+
+@dataclass
+class Outcome:
+    call: ToolCall | None
+    status: str  # ok | fallback
+    strategy: str
+    attempts: int = 0
+    reason: str | None = None
+    thought: str | None = None
+    raw_text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Strategy(Protocol):
+    name: str
+
+    def build_request(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], cfg: CallingConfig,
+        sampling: Sampling,
+    ) -> ChatRequest: ...
+
+    def extract(self, response: ChatResponse) -> Extracted: ...
+
+
+# ---- prompt text shared by the strategies ------------------------------------------------------
+
+
+def _type_hint(schema: Mapping[str, Any]) -> str:
+    if "enum" in schema:
+        return "|".join(json.dumps(v) for v in schema["enum"])
+    t = schema.get("type", "any")
+    if t == "array":
+        items = schema.get("items", {})
+        n = schema.get("minItems")
+        if n is not None and n == schema.get("maxItems"):
+            return "[" + ", ".join([_type_hint(items)] * n) + "]"
+        return f"[{_type_hint(items)}, ...]"
+    if t == "object":
+        return "{" + ", ".join(f"{k}: {_type_hint(v)}" for k, v in
+                               schema.get("properties", {}).items()) + "}"
+    return t if isinstance(t, str) else "|".join(t)
+
+
+def render_tools(tools: Iterable[ToolSpec]) -> str:
+    """One line per tool: stable text (so it sits in the cached prompt prefix)."""
+    lines = []
+    for spec in tools:
+        props = spec.parameters.get("properties", {})
+        args = ", ".join(f"{k}: {_type_hint(v)}" for k, v in props.items())
+        lines.append(f"- {spec.name}({args}): {spec.description}")
+    return "\n".join(lines)
+
+
+def format_instructions(thought: bool) -> str:
+    shape = '{"thought": "<a few words>", "tool": "<name>", "arguments": {...}}' if thought \
+        else '{"tool": "<name>", "arguments": {...}}'
+    return f"Answer with one JSON object and nothing else: {shape}"
+
+
+def with_tools_in_system(
+    messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], thought: bool
+) -> list[dict[str, Any]]:
+    """Copy of ``messages`` with the tool list and answer format appended to the system text."""
+    block = f"Tools:\n{render_tools(tools)}\n{format_instructions(thought)}"
+    out = [dict(m) for m in messages]
+    if out and out[0].get("role") == "system":
+        out[0]["content"] = f"{out[0].get('content', '')}\n\n{block}"
+    else:
+        out.insert(0, {"role": "system", "content": block})
+    return out
+
+
+# ---- parsing -----------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.S)
+
+
+def first_json_object(text: str) -> Any:
+    """The first decodable JSON object in ``text`` (code fences, prose and <think> tolerated)."""
+    text = _THINK.sub("", text)
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder(strict=False)
+    for cand in candidates:
+        for i, ch in enumerate(cand):
+            if ch != "{":
+                continue
+            try:
+                obj, _ = decoder.raw_decode(cand, i)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return obj
+    return None
+
+
+def call_from_object(obj: Any) -> Extracted:
+    """Accept {"tool"|"name", "arguments"|"parameters"|"args"} shapes; say what is missing."""
+    if not isinstance(obj, dict):
+        return Extracted(problems=['no JSON object found; answer with {"tool": ..., "arguments": {...}}'])
+    name = obj.get("tool", obj.get("name", obj.get("function")))
+    if isinstance(name, dict):  # {"function": {"name":..., "arguments":...}}
+        obj, name = name, name.get("name")
+    args = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args, strict=False)
+        except json.JSONDecodeError:
+            return Extracted(problems=[f"arguments is not a JSON object: {args[:80]!r}"])
+    thought = obj.get("thought") if isinstance(obj.get("thought"), str) else None
+    if not isinstance(name, str):
+        return Extracted(thought=thought, problems=['missing "tool": the name of one tool'])
+    if args is None:
+        args = {}
+    return Extracted(call=ToolCall(name, args), thought=thought)
+
+
+# ---- strategies --------------------------------------------------------------------------------
+
+
+class ConstrainedStrategy:
+    name = "constrained"
+
+    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+        return ChatRequest(
+            messages=with_tools_in_system(messages, tools, cfg.thought),
+            response_schema=call_schema(tools, thought=cfg.thought),
+            sampling=sampling,
+        )
+
+    def extract(self, response: ChatResponse) -> Extracted:
+        try:
+            obj = json.loads(response.text, strict=False)
+        except json.JSONDecodeError:
+            obj = first_json_object(response.text)  # e.g. output cut by max_tokens
+            if obj is None:
+                return Extracted(problems=[
+                    f"output is not complete JSON (finish_reason={response.finish_reason}); "
+                    "raise max_tokens if this repeats"
+                ])
+        return call_from_object(obj)
+
+
+class PromptStrategy:
+    name = "prompt"
+
+    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+        return ChatRequest(messages=with_tools_in_system(messages, tools, cfg.thought),
+                           sampling=sampling)
+
+    def extract(self, response: ChatResponse) -> Extracted:
+        return call_from_object(first_json_object(response.text))
+
+
+class NativeStrategy:
+    name = "native"
+
+    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+        choice = tools[0].name if len(tools) == 1 else "required"
+        return ChatRequest(messages=[dict(m) for m in messages], tools=tuple(tools),
+                           tool_choice=choice, sampling=sampling)
+
+    def extract(self, response: ChatResponse) -> Extracted:
+        if not response.tool_calls:
+            ex = call_from_object(first_json_object(response.text)) if response.text else None
+            if ex is not None and ex.call is not None:
+                return ex  # some templates put the call in content
+            return Extracted(no_call=True, problems=["the server returned no tool call"])
+        first = response.tool_calls[0]
+        return call_from_object({"tool": first.name, "arguments": first.arguments})
+
+
+STRATEGIES: dict[str, Strategy] = {s.name: s for s in
+                                   (ConstrainedStrategy(), PromptStrategy(), NativeStrategy())}
+
+
+def list_strategies() -> list[str]:
+    return ["auto", *STRATEGIES]
+
+
+def pick_strategy(name: str, backend: Backend) -> Strategy:
+    if name == "auto":
+        caps = backend.capabilities
+        if caps.native_tools:
+            return STRATEGIES["native"]
+        if caps.json_schema or caps.grammar:
+            return STRATEGIES["constrained"]
+        return STRATEGIES["prompt"]
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown calling strategy {name!r}; choose one of: {', '.join(list_strategies())}"
+        ) from None
+
+
+def _downgrade(backend: Backend, current: Strategy, why: str) -> Strategy | None:
+    """auto mode: native -> constrained -> prompt, remembered on the backend, logged once."""
+    order = ["native", "constrained", "prompt"]
+    caps = backend.capabilities
+    for name in order[order.index(current.name) + 1:]:
+        if name == "constrained" and not (caps.json_schema or caps.grammar):
+            continue
+        if name == "constrained" and getattr(backend, "_no_json_schema", False):
+            continue
+        if current.name == "constrained":
+            backend._no_json_schema = True  # type: ignore[attr-defined]
+        if current.name == "native":
+            backend._no_native_tools = True  # type: ignore[attr-defined]
+        log.warning("calling: backend %s %s; auto strategy now uses %r", backend.name, why, name)
+        return STRATEGIES[name]
+    return None
+
+
+def _effective(name: str, backend: Backend) -> Strategy:
+    strategy = pick_strategy(name, backend)
+    if name == "auto" and strategy.name == "native" and getattr(backend, "_no_native_tools", False):
+        strategy = STRATEGIES["constrained"]
+    if name == "auto" and strategy.name == "constrained" and getattr(backend, "_no_json_schema", False):
+        strategy = STRATEGIES["prompt"]
+    return strategy
+
+
+def _reask(previous: ChatResponse, problems: list[str]) -> list[dict[str, Any]]:
+    said = previous.text
+    if previous.tool_calls:
+        tc = previous.tool_calls[0]
+        args = tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments)
+        said = json.dumps({"tool": tc.name, "arguments": args})
+    return [
+        {"role": "assistant", "content": said or "(no answer)"},
+        {"role": "user", "content": "That call is invalid: " + "; ".join(problems)
+         + ". Answer again with one corrected call."},
+    ]
+
+
+async def decide_once(
+    backend: Backend,
+    messages: Sequence[Mapping[str, Any]],
+    registry: ToolRegistry,
+    allowed: Sequence[str] | None,
+    cfg: CallingConfig,
+    sampling: Sampling,
+    *,
+    model: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    slot: int | None = None,
+) -> Outcome:
+    """Ask, validate, re-ask with the validation error (bounded), else the fallback call.
+
+    Backend failures become a ``fallback`` outcome with the reason: the game never waits on an
+    exception. ``messages`` is never mutated.
+    """
+    tools = registry.select(allowed)
+    allowed_names = [t.name for t in tools]
+    strategy = _effective(cfg.strategy, backend)
+    convo = [dict(m) for m in messages]
+    out = Outcome(call=None, status="fallback", strategy=strategy.name)
+    problems: list[str] = []
+    attempt = 0
+    while attempt < cfg.max_attempts:
+        attempt += 1
+        request = strategy.build_request(convo, tools, cfg, sampling)
+        request = _with(request, model=model, extra_body=extra_body, slot=slot)
+        try:
+            response = await backend.chat(request)
+        except BackendRequestError as exc:
+            if cfg.strategy == "auto" and strategy.name != "prompt":
+                nxt = _downgrade(backend, strategy, f"rejected a {strategy.name} request "
+                                                   f"({exc.message[:120]})")
+                if nxt is not None:
+                    strategy, out.strategy = nxt, nxt.name
+                    attempt -= 1
+                    continue
+            out.reason = f"backend error: {exc.message}"
+            break
+        except BackendError as exc:
+            out.reason = f"backend error: {exc.message}"
+            break
+        out.attempts = attempt
+        out.raw_text = response.text
+        out.prompt_tokens += response.prompt_tokens
+        out.completion_tokens += response.completion_tokens
+        ex = strategy.extract(response)
+        if ex.no_call and cfg.strategy == "auto":
+            nxt = _downgrade(backend, strategy, "ignored tools/tool_choice (no tool call came back)")
+            if nxt is not None:
+                strategy, out.strategy = nxt, nxt.name
+                attempt -= 1
+                continue
+        problems = ex.problems or registry.validate(ex.call, allowed_names)  # type: ignore[arg-type]
+        if not problems:
+            out.call, out.status, out.thought, out.reason = ex.call, "ok", ex.thought, None
+            return out
+        out.thought = ex.thought
+        out.reason = "; ".join(problems)
+        convo = convo + _reask(response, problems)
+    out.call = fallback_call(cfg)
+    out.status = "fallback"
+    return out
+
+
+def fallback_call(cfg: CallingConfig) -> ToolCall:
+    return ToolCall(cfg.fallback_tool, dict(cfg.fallback_arguments))
+
+
+def _with(request: ChatRequest, **changes: Any) -> ChatRequest:
+    from dataclasses import replace
+
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return replace(request, **changes) if changes else request

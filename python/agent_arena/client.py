@@ -1,0 +1,135 @@
+"""Reference client: what the Godot addon does, in Python (DEALER socket, protocol v1).
+
+Requests are matched to replies by ``id``; many may be in flight and replies come back as each
+finishes. ``request`` returns the reply map; ``error`` replies are raised as ``ArenaError`` with
+the server's code (``raise_errors=False`` returns them instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from agent_arena import protocol
+from agent_arena.errors import ArenaError
+
+
+class ArenaClient:
+    def __init__(
+        self,
+        endpoint: str = "tcp://127.0.0.1:5555",
+        *,
+        name: str = "python-client",
+        context: zmq.asyncio.Context | None = None,
+        plain: tuple[str, str] | None = None,
+        curve_server_key: bytes | None = None,
+        curve_keypair: tuple[bytes, bytes] | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.name = name
+        self.timeout_s = timeout_s
+        self.ctx = context or zmq.asyncio.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        if plain is not None:
+            self.sock.plain_username, self.sock.plain_password = (x.encode() for x in plain)
+        if curve_server_key is not None:
+            public, secret = curve_keypair or zmq.curve_keypair()
+            self.sock.curve_publickey, self.sock.curve_secretkey = public, secret
+            self.sock.curve_serverkey = curve_server_key
+        self._ids = itertools.count(1)
+        self._waiting: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self.unmatched: list[dict[str, Any]] = []  # replies nobody waited for (e.g. id nil errors)
+
+    async def connect(self) -> ArenaClient:
+        self.sock.connect(self.endpoint)
+        self._reader = asyncio.create_task(self._read(), name="arena-client-read")
+        return self
+
+    async def close(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except (asyncio.CancelledError, Exception):
+                pass
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.cancel()
+        self.sock.close(0)
+
+    async def __aenter__(self) -> ArenaClient:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def _read(self) -> None:
+        while True:
+            frames = await self.sock.recv_multipart()
+            reply = protocol.unpack(frames[-1])
+            fut = self._waiting.pop(reply.get("id"), None) if isinstance(reply, dict) else None
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+            else:
+                self.unmatched.append(reply)
+
+    # ---- raw -----------------------------------------------------------------------------------
+
+    async def send_raw(self, *frames: bytes) -> None:
+        await self.sock.send_multipart(list(frames))
+
+    async def request(self, mtype: str, *, raise_errors: bool = True, timeout_s: float | None = None,
+                      **fields: Any) -> dict[str, Any]:
+        rid = fields.pop("id", None) or next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        await self.sock.send(protocol.pack({"type": mtype, "id": rid, **fields}))
+        try:
+            reply = await asyncio.wait_for(fut, timeout_s or self.timeout_s)
+        finally:
+            self._waiting.pop(rid, None)
+        if raise_errors and reply.get("type") == "error":
+            raise ArenaError(reply.get("message", ""), code=reply.get("code"), request_id=rid)
+        return reply
+
+    # ---- protocol ------------------------------------------------------------------------------
+
+    async def hello(self, tools: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+        return await self.request("hello", v=protocol.PROTOCOL_VERSION, client=self.name,
+                                  tools=list(tools))
+
+    async def register_tools(self, tools: Iterable[Mapping[str, Any]], *,
+                             replace: bool = False) -> dict[str, Any]:
+        return await self.request("register_tools", tools=list(tools), replace=replace)
+
+    async def observe(self, agent_id: str, tick: int, observation: Mapping[str, Any], *,
+                      tools: list[str] | None = None, deadline_ms: int | None = None,
+                      profile: str | None = None, **kw: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {"agent_id": agent_id, "tick": tick,
+                                  "observation": dict(observation)}
+        if tools is not None:
+            fields["tools"] = tools
+        if deadline_ms is not None:
+            fields["deadline_ms"] = deadline_ms
+        if profile is not None:
+            fields["profile"] = profile
+        return await self.request("observe", **fields, **kw)
+
+    async def tool_result(self, agent_id: str, tick: int, tool: str, ok: bool,
+                          result: Any = None) -> dict[str, Any]:
+        return await self.request("tool_result", agent_id=agent_id, tick=tick, tool=tool, ok=ok,
+                                  result=result)
+
+    async def reset(self, agent_id: str | None = None) -> dict[str, Any]:
+        return await self.request("reset", **({"agent_id": agent_id} if agent_id else {}))
+
+    async def ping(self, timeout_s: float | None = None) -> dict[str, Any]:
+        return await self.request("ping", timeout_s=timeout_s)

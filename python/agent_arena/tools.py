@@ -1,0 +1,192 @@
+"""Tool specs, the registry, and validation of calls against their JSON Schemas.
+
+Schemas are used twice: to constrain decoding (``call_schema``) and to validate what came back
+(``ToolRegistry.validate``). Specs are copied on the way in, never mutated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from agent_arena.errors import ToolError
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool in the OpenAI function format (flat)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+    @classmethod
+    def from_any(cls, spec: Any) -> ToolSpec:
+        """Accept the flat form or the OpenAI ``{"type": "function", "function": {...}}`` form."""
+        if isinstance(spec, ToolSpec):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise ToolError(f"a tool spec must be a map, got {type(spec).__name__}")
+        if spec.get("type") == "function" and isinstance(spec.get("function"), Mapping):
+            spec = spec["function"]
+        name = spec.get("name")
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ToolError(
+                f"tool name {name!r} is invalid: use 1-64 letters, digits, '_', '.', '-' "
+                "starting with a letter or '_'"
+            )
+        description = spec.get("description", "")
+        if not isinstance(description, str):
+            raise ToolError(f"tool {name!r}: description must be a string")
+        params = spec.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(params, Mapping):
+            raise ToolError(f"tool {name!r}: parameters must be a JSON Schema object (a map)")
+        params = copy.deepcopy(dict(params))
+        if params.get("type") != "object":
+            raise ToolError(f"tool {name!r}: parameters must have \"type\": \"object\"")
+        try:
+            Draft202012Validator.check_schema(params)
+        except SchemaError as exc:
+            where = "/".join(str(p) for p in exc.path) or "(root)"
+            raise ToolError(
+                f"tool {name!r}: parameters is not a valid JSON Schema at {where}: {exc.message}"
+            ) from exc
+        return cls(name=name, description=description, parameters=params)
+
+    def to_openai(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": copy.deepcopy(dict(self.parameters)),
+            },
+        }
+
+    def to_flat(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": copy.deepcopy(dict(self.parameters)),
+        }
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    tool: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def as_wire(self) -> dict[str, Any]:
+        return {"tool": self.tool, "arguments": self.arguments}
+
+
+class ToolRegistry:
+    """Named tools with their compiled validators. Registration is all-or-nothing."""
+
+    def __init__(self, specs: Iterable[Any] = ()) -> None:
+        self._specs: dict[str, ToolSpec] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
+        self.register(specs)
+
+    def copy(self) -> ToolRegistry:
+        new = ToolRegistry()
+        new._specs = dict(self._specs)
+        new._validators = dict(self._validators)
+        return new
+
+    def register(self, specs: Iterable[Any], *, replace: bool = False) -> list[str]:
+        parsed = [ToolSpec.from_any(s) for s in specs]
+        names = [s.name for s in parsed]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ToolError(f"tool names must be unique in one request: {', '.join(dupes)}")
+        if replace:
+            self._specs.clear()
+            self._validators.clear()
+        for spec in parsed:
+            self._specs[spec.name] = spec
+            self._validators[spec.name] = Draft202012Validator(spec.parameters)
+        return names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def get(self, name: str) -> ToolSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise ToolError(
+                f"tool {name!r} is not registered; registered: {', '.join(self._specs) or 'none'}",
+                code="unknown_tool",
+            ) from None
+
+    def select(self, names: Iterable[str] | None) -> list[ToolSpec]:
+        """The specs for ``names`` (all when None), in registration order."""
+        if names is None:
+            return list(self._specs.values())
+        wanted = list(dict.fromkeys(names))
+        for n in wanted:
+            self.get(n)
+        return [s for s in self._specs.values() if s.name in wanted]
+
+    def validate(self, call: ToolCall, allowed: Iterable[str] | None = None) -> list[str]:
+        """Problems with ``call`` as human-readable lines; empty means valid."""
+        if call.tool not in self._specs:
+            return [f"unknown tool {call.tool!r}; choose one of: {', '.join(self._specs)}"]
+        if allowed is not None and call.tool not in set(allowed):
+            return [f"tool {call.tool!r} is not allowed now; choose one of: {', '.join(allowed)}"]
+        if not isinstance(call.arguments, dict):
+            return [f"arguments of {call.tool!r} must be an object"]
+        errors = sorted(
+            self._validators[call.tool].iter_errors(call.arguments), key=lambda e: list(e.path)
+        )
+        out = []
+        for err in errors[:5]:
+            where = ".".join(str(p) for p in err.absolute_path)
+            out.append(f"{call.tool}.arguments{('.' + where) if where else ''}: {err.message}")
+        return out
+
+
+def call_schema(specs: Iterable[ToolSpec], *, thought: bool = False) -> dict[str, Any]:
+    """Schema of one call: the union over tools of {"tool": const, "arguments": parameters}.
+
+    With ``thought`` the object starts with a short free-text field, so a small model can
+    reason for a few words before it commits to a tool (the order of properties is the order
+    the grammar makes it generate them).
+    """
+    variants = []
+    for spec in specs:
+        props: dict[str, Any] = {}
+        required = ["tool", "arguments"]
+        if thought:
+            props["thought"] = {"type": "string", "maxLength": 80}
+            required = ["thought", *required]
+        props["tool"] = {"const": spec.name}
+        props["arguments"] = copy.deepcopy(dict(spec.parameters))
+        variants.append(
+            {"type": "object", "properties": props, "required": required,
+             "additionalProperties": False}
+        )
+    if len(variants) == 1:
+        return variants[0]
+    return {"anyOf": variants}
+
+
+def schema_key(schema: Mapping[str, Any]) -> str:
+    """Stable text of a schema, for caches keyed by schema (e.g. compiled grammars)."""
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
