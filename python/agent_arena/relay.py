@@ -1,0 +1,47 @@
+"""WebSocket relay in front of the ZeroMQ TCP port, for web-exported games (browsers have no
+raw TCP). websockify carries the ZMTP byte stream unchanged, so authentication (PLAIN/CURVE)
+still happens end to end between the game and the ROUTER socket."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import sys
+import time
+
+from agent_arena.errors import ConfigError
+
+log = logging.getLogger("agent_arena.relay")
+
+
+def tcp_target(endpoint: str) -> tuple[str, int]:
+    if not endpoint.startswith("tcp://"):
+        raise ConfigError(f"the WebSocket relay needs a tcp:// bind, not {endpoint}")
+    host, port = endpoint[len("tcp://"):].rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def start_ws_relay(ws_port: int, endpoint: str, ws_host: str = "127.0.0.1",
+                   wait_s: float = 10.0) -> subprocess.Popen[bytes]:
+    """Start websockify ws://ws_host:ws_port -> endpoint; returns once it accepts connections."""
+    try:
+        import websockify  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError("server.ws_port needs websockify: pip install 'agent-arena[ws]'") from exc
+    host, port = tcp_target(endpoint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "websockify", "--heartbeat=30", f"{ws_host}:{ws_port}",
+         f"{host}:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(f"websockify exited with {proc.returncode}: is port {ws_port} free?")
+        try:
+            with socket.create_connection((ws_host, ws_port), timeout=0.2):
+                log.info("relay: ws://%s:%d -> %s", ws_host, ws_port, endpoint)
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise ConfigError(f"websockify did not listen on {ws_host}:{ws_port} within {wait_s}s")

@@ -1,0 +1,78 @@
+"""From a composed Hydra config (a plain mapping) to the objects the server runs with.
+
+The dataclasses (ServerConfig, AuthConfig, CallingConfig, each backend's config) are the single
+source of defaults; YAML files in configs/ only restate and document them, and an unknown key
+is an error that names the known ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent_arena.agents import Profile
+from agent_arena.calling import CallingConfig
+from agent_arena.errors import ConfigError
+from agent_arena.security import AuthConfig
+from agent_arena.server import ServerConfig
+
+
+def config_dir() -> Path:
+    """configs/ of the checkout (editable install) or AGENT_ARENA_CONFIG_DIR."""
+    env = os.environ.get("AGENT_ARENA_CONFIG_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / "configs")
+    for c in candidates:
+        if (c / "config.yaml").is_file():
+            return c
+    raise ConfigError("cannot find the config tree (configs/config.yaml): run from a checkout "
+                      "or set AGENT_ARENA_CONFIG_DIR")
+
+
+def compose(overrides: list[str] | None = None) -> dict[str, Any]:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"bad configuration override: {exc}") from exc
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(known))}")
+    return cls(**data)
+
+
+def server_config(cfg: Mapping[str, Any]) -> ServerConfig:
+    data = dict(cfg.get("server") or {})
+    auth = _build(AuthConfig, dict(data.pop("auth", None) or {}), "server.auth")
+    return _build(ServerConfig, {**data, "auth": auth}, "server")
+
+
+def calling_config(cfg: Mapping[str, Any]) -> CallingConfig:
+    return _build(CallingConfig, dict(cfg.get("calling") or {}), "calling")
+
+
+def tool_specs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tools = cfg.get("tools") or {}
+    if isinstance(tools, Mapping):
+        return [{"name": name, **dict(spec)} for name, spec in tools.items()]
+    return list(tools)
+
+
+def profiles(cfg: Mapping[str, Any]) -> dict[str, Profile]:
+    return {name: Profile.from_mapping(name, data or {})
+            for name, data in (cfg.get("agents") or {}).items()}
