@@ -1,0 +1,60 @@
+"""Shared fixtures: the embedded model (loaded once), servers on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent_arena.agents import Profile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def game_tools() -> list[dict[str, Any]]:
+    data = yaml.safe_load((ROOT / "configs" / "tools" / "game.yaml").read_text())
+    return [{"name": name, **spec} for name, spec in data.items()]
+
+
+def default_profiles() -> dict[str, Profile]:
+    data = yaml.safe_load((ROOT / "configs" / "agents" / "default.yaml").read_text())
+    return {name: Profile.from_mapping(name, v) for name, v in data.items()}
+
+
+@pytest.fixture(scope="session")
+def tools() -> list[dict[str, Any]]:
+    return game_tools()
+
+
+@pytest.fixture(scope="session")
+def llama_backend():
+    """One real llama.cpp model (embedded SmolLM2) for the whole session."""
+    from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig
+
+    backend = LlamaCppBackend(LlamaCppConfig(seed=0))
+    backend.load()
+    yield backend
+    backend._llm.close()
+
+
+@pytest.fixture
+async def make_server(tools) -> AsyncIterator[Any]:
+    """Factory: ``await make_server(backend, **server_config)`` -> started ArenaServer."""
+    from agent_arena.server import ArenaServer, ServerConfig
+
+    started: list[ArenaServer] = []
+
+    async def factory(backend, *, calling=None, profiles=None, **cfg: Any) -> ArenaServer:
+        cfg.setdefault("bind", "tcp://127.0.0.1:0")
+        server = ArenaServer(backend, ServerConfig(**cfg), tools=tools,
+                             profiles=profiles or default_profiles(), calling=calling)
+        await server.start()
+        started.append(server)
+        return server
+
+    yield factory
+    for s in started:
+        await s.stop()
