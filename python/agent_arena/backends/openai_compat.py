@@ -30,6 +30,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import time
 import weakref
@@ -44,7 +45,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from agent_arena.backends.base import (
@@ -199,10 +199,11 @@ class _BackoffOrRetryAfter:
     """Exponential backoff with jitter; a server's Retry-After wins when it asks for longer."""
 
     def __init__(self, initial: float, maximum: float, jitter: float) -> None:
-        self._exp = wait_exponential_jitter(initial=initial, max=maximum, jitter=jitter)
+        self.initial, self.maximum, self.jitter = initial, maximum, jitter
 
     def __call__(self, state: RetryCallState) -> float:
-        delay = self._exp(state)
+        exp = self.initial * 2 ** max(0, state.attempt_number - 1)
+        delay = min(self.maximum, exp) + (random.uniform(0, self.jitter) if self.jitter else 0.0)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _TransientStatus) and exc.retry_after is not None:
             delay = max(delay, exc.retry_after)
