@@ -152,8 +152,12 @@ def decode(frame: bytes) -> Message:
         raise ProtocolError(
             f"message must be a msgpack map with 'type' and 'id', got {type(obj).__name__}"
         )
-    obj = _keys_to_str(obj)
     rid = obj.get("id") if isinstance(obj.get("id"), (int, str)) else None
+    try:
+        obj = _keys_to_str(obj)
+    except RecursionError:  # msgpack allows ~1000 levels; Python's stack may not
+        raise ProtocolError("message is nested too deeply: flatten the observation",
+                            request_id=rid) from None
     mtype = obj.get("type")
     if not isinstance(mtype, str):
         raise ProtocolError("message has no str field 'type'", request_id=rid)

@@ -357,12 +357,13 @@ class ArenaServer:
                       allowed: list[str] | None, msg: protocol.Observe, pending: Pending,
                       t0: float) -> None:
         deadline_s = (msg.deadline_ms or self.config.default_deadline_ms) / 1000.0
-        messages = build_messages(profile, agent, msg.tick, msg.observation)
-        sampling = self.backend.default_sampling.merged(profile.sampling)
         calling = self.calling
         status, reason, thought = "ok", None, None
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
         try:
+            # inside the try: an observation the prompt cannot render must still get its reply
+            messages = build_messages(profile, agent, msg.tick, msg.observation)
+            sampling = self.backend.default_sampling.merged(profile.sampling)
             remaining = deadline_s - (time.monotonic() - t0)
             outcome = await asyncio.wait_for(
                 decide_once(self.backend, messages, s.tools, allowed, calling, sampling,
