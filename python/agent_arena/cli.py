@@ -47,6 +47,7 @@ async def _serve(cfg: dict[str, Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    server.check_config()  # refuse a bad bind before spending time loading a model
     await asyncio.to_thread(_warm_up, server.backend)
     endpoint = await server.start()
     try:

@@ -111,8 +111,8 @@ class ArenaServer:
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Bind and start serving in the background; returns the bound endpoint."""
+    def check_config(self) -> None:
+        """Raise ConfigError for a configuration that cannot start (before loading a model)."""
         cfg = self.config
         if not is_loopback(cfg.bind) and not cfg.auth.enabled:
             raise ConfigError(
@@ -121,6 +121,13 @@ class ArenaServer:
                 "server.auth.users={name: password} (what the Godot addon speaks) or "
                 "server.auth.mechanism=curve (see docs/security.md), or bind tcp://127.0.0.1"
             )
+        if cfg.auth.enabled:
+            Authenticator(self.ctx, cfg.auth)  # checks mechanism, users and key file settings
+
+    async def start(self) -> str:
+        """Bind and start serving in the background; returns the bound endpoint."""
+        cfg = self.config
+        self.check_config()
         sock = self.ctx.socket(zmq.ROUTER)
         sock.linger = 0
         sock.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_bytes * 4)
