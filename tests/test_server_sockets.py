@@ -104,7 +104,7 @@ class Peer:
         """First reply matching ``pred`` (a callable, or a request id to match)."""
         if not callable(pred):
             rid = pred
-            pred = lambda m: m.get("id") == rid  # noqa: E731
+            pred = lambda m: m.get("id") == rid
         for i, m in enumerate(self.inbox):
             if pred(m):
                 return self.inbox.pop(i)
@@ -599,7 +599,7 @@ async def test_curve_auth(arena, connect, tmp_path):
     keys.mkdir()
     clients.mkdir()
     server_pub_file, server_sec_file = zmq.auth.create_certificates(keys, "server")
-    client_pub_file, client_sec_file = zmq.auth.create_certificates(clients, "client")
+    _, client_sec_file = zmq.auth.create_certificates(clients, "client")
     server = await arena(auth=AuthConfig(mechanism="curve",
                                          server_secret_key_file=str(server_sec_file),
                                          client_keys_dir=str(clients)))
