@@ -333,6 +333,10 @@ class OpenAICompatBackend(Backend):
         return st
 
     async def aclose(self) -> None:
+        await self.aclose_client()
+
+    async def aclose_client(self) -> None:
+        """Close this event loop's HTTP client (a later request opens a new one)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - always called from a loop

@@ -1,0 +1,170 @@
+"""run_vllm_server.py: the exact commands per engine and model family, config files, and a real
+``--engine llama-server`` start (health, printed base_url, Ctrl-C)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "run_vllm_server.py"
+
+_spec = importlib.util.spec_from_file_location("run_vllm_server", SCRIPT)
+assert _spec and _spec.loader
+rvs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rvs)
+
+
+def dry(*argv: str) -> list[str]:
+    args = rvs.parse_args(["--dry-run", *argv])
+    cmd = rvs.build_command(rvs.resolve(args), dry_run=True)
+    return cmd
+
+
+def flag(cmd: list[str], name: str) -> str | None:
+    return cmd[cmd.index(name) + 1] if name in cmd else None
+
+
+@pytest.mark.parametrize("model,vllm_parser,sglang_parser", [
+    ("Qwen/Qwen2.5-7B-Instruct", "hermes", "qwen25"),
+    ("NousResearch/Hermes-3-Llama-3.1-8B", "hermes", "qwen25"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "llama3_json", "llama3"),
+    ("meta-llama/Llama-3.2-3B-Instruct", "llama3_json", "llama3"),
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "llama4_pythonic", "pythonic"),
+    ("mistralai/Mistral-7B-Instruct-v0.3", "mistral", "mistral"),
+    ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "qwen3_coder", "qwen3_coder"),
+    ("openai/gpt-oss-20b", "openai", "gpt-oss"),
+    ("meta-llama/Llama-2-7b-chat-hf", None, None),
+])
+def test_tool_call_parser_follows_the_model_family(model, vllm_parser, sglang_parser):
+    cmd = dry("--model", model)
+    assert cmd[1:3] == ["serve", model]
+    assert flag(cmd, "--tool-call-parser") == vllm_parser
+    assert ("--enable-auto-tool-choice" in cmd) == (vllm_parser is not None)
+    scmd = dry("--engine", "sglang", "--model", model)
+    assert scmd[1:3] == ["-m", "sglang.launch_server"]
+    assert flag(scmd, "--model-path") == model
+    assert flag(scmd, "--tool-call-parser") == sglang_parser
+    assert "--enable-auto-tool-choice" not in scmd  # not an SGLang flag
+
+
+def test_seed_flags_map_to_each_engine():
+    seed = ["--model", "meta-llama/Llama-3.1-8B-Instruct", "--port", "8123",
+            "--gpu-memory-utilization", "0.8", "--max-model-len", "4096",
+            "--tensor-parallel-size", "2", "--dtype", "bfloat16",
+            "--pipeline-parallel-size", "2", "--data-parallel-size", "2"]
+    v = dry(*seed)
+    assert (flag(v, "--port"), flag(v, "--gpu-memory-utilization"), flag(v, "--max-model-len"),
+            flag(v, "--tensor-parallel-size"), flag(v, "--dtype"),
+            flag(v, "--pipeline-parallel-size"), flag(v, "--data-parallel-size")) == \
+           ("8123", "0.8", "4096", "2", "bfloat16", "2", "2")
+    s = dry("--engine", "sglang", *seed)
+    assert (flag(s, "--port"), flag(s, "--mem-fraction-static"), flag(s, "--context-length"),
+            flag(s, "--tp-size"), flag(s, "--dtype"), flag(s, "--pp-size"),
+            flag(s, "--dp-size")) == ("8123", "0.8", "4096", "2", "bfloat16", "2", "2")
+
+
+def test_lora_reasoning_and_passthrough():
+    cmd = dry("--model", "Qwen/Qwen3-8B", "--lora-modules", "npc=/loras/npc", "guard=/loras/g",
+              "--", "--max-num-seqs", "64")
+    assert "--enable-lora" in cmd
+    i = cmd.index("--lora-modules")
+    assert cmd[i + 1:i + 3] == ["npc=/loras/npc", "guard=/loras/g"]
+    assert flag(cmd, "--reasoning-parser") == "qwen3"
+    assert cmd[-2:] == ["--max-num-seqs", "64"]
+    s = dry("--engine", "sglang", "--model", "Qwen/Qwen3-8B", "--lora-modules", "npc=/l/npc")
+    assert flag(s, "--lora-paths") == "npc=/l/npc" and "--enable-lora" in s
+
+
+def test_explicit_parser_and_no_auto_tool_choice():
+    cmd = dry("--model", "my-org/custom", "--tool-call-parser", "hermes")
+    assert flag(cmd, "--tool-call-parser") == "hermes" and "--enable-auto-tool-choice" in cmd
+    cmd = dry("--model", "Qwen/Qwen2.5-7B-Instruct", "--no-enable-auto-tool-choice")
+    assert "--enable-auto-tool-choice" not in cmd
+    with pytest.raises(SystemExit, match="needs --tool-call-parser"):
+        dry("--model", "my-org/custom", "--enable-auto-tool-choice")
+
+
+def test_values_come_from_the_hydra_backend_config(tmp_path: Path):
+    cmd = dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"))
+    assert cmd[1:3] == ["serve", "meta-llama/Llama-2-7b-chat-hf"]
+    assert flag(cmd, "--port") == "8000" and flag(cmd, "--max-model-len") == "4096"
+    assert flag(cmd, "--gpu-memory-utilization") == "0.9"
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text("type: sglang\nmodel: Qwen/Qwen2.5-7B-Instruct\nport: 30001\n"
+                   "function_calling: {enabled: true, format: qwen25}\n"
+                   "lora_modules: {npc: /l/npc}\n")
+    s = dry("--config", str(cfg), "--port", "31000")  # the flag wins over the file
+    assert s[1:3] == ["-m", "sglang.launch_server"] and flag(s, "--port") == "31000"
+    assert flag(s, "--tool-call-parser") == "qwen25" and flag(s, "--lora-paths") == "npc=/l/npc"
+
+
+def test_llama_server_dry_run_is_the_managed_command():
+    cmd = dry("--engine", "llama-server", "--parallel", "4", "--port", "8099")
+    assert flag(cmd, "--parallel") == "4" and flag(cmd, "--port") == "8099"
+    assert flag(cmd, "--model").endswith(".gguf") and "--jinja" in cmd
+
+
+def test_dry_run_prints_a_shell_command():
+    out = subprocess.run([sys.executable, str(SCRIPT), "--model", "Qwen/Qwen2.5-7B-Instruct",
+                          "--dry-run"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    assert out.returncode == 0, out.stderr
+    cmd = shlex.split(out.stdout.strip())
+    assert Path(cmd[0]).name == "vllm" and "--tool-call-parser" in cmd
+
+
+def test_missing_engine_is_a_clear_error():
+    out = subprocess.run([sys.executable, str(SCRIPT), "--engine", "sglang", "--model", "x"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    if out.returncode == 0:  # pragma: no cover - sglang installed here
+        pytest.skip("sglang is installed")
+    assert out.returncode == 1 and "--dry-run" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.llama_server
+def test_llama_server_engine_really_starts_and_stops_on_ctrl_c():
+    from llama_server_fixture import llama_server_binary
+
+    from agent_arena.backends.llama_server import free_port
+
+    llama_server_binary()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--engine", "llama-server", "--port", str(port),
+         "--parallel", "2", "--health-timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 150
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("ready: base_url"):
+                break
+        text = "".join(lines)
+        assert f"ready: base_url = http://127.0.0.1:{port}/v1" in text, text[-2000:]
+        assert "backend.api_base=http://127.0.0.1:" in text
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; the script forwards it
+        assert proc.wait(60) is not None
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
