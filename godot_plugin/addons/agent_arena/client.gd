@@ -1,0 +1,364 @@
+## Agent Arena client, registered as the autoload [code]AgentArena[/code] by the plugin.
+##
+## Connects to the Agent Arena server (a ZeroMQ ROUTER) as a ZMTP 3.1 DEALER, sends one msgpack
+## map per frame, and turns the server's replies into signals. Everything happens in
+## [method _process]: the client never blocks the frame. Lost connections are retried with
+## exponential backoff; while disconnected, requests wait in a bounded queue (the oldest
+## observations are dropped first, with a warning).
+extends Node
+
+signal connected
+signal disconnected(reason: String)
+signal action_received(agent_id: String, call: Dictionary, info: Dictionary)
+signal error_received(code: String, message: String)
+## Every decoded server message (welcome, ack, action, pong, error), for callers that match ids.
+signal message_received(message: Dictionary)
+
+enum ConnectionState { DISCONNECTED, CONNECTING, CONNECTED, WAITING_RETRY, REFUSED }
+
+const Msgpack := preload("res://addons/agent_arena/msgpack.gd")
+const Zmtp := preload("res://addons/agent_arena/zmtp.gd")
+const Transport := preload("res://addons/agent_arena/transport.gd")
+const TcpTransport := preload("res://addons/agent_arena/tcp_transport.gd")
+const WsTransport := preload("res://addons/agent_arena/ws_transport.gd")
+const PROTOCOL_VERSION: int = 1
+const DEFAULT_PORT: int = 5555
+
+var connection_state: ConnectionState = ConnectionState.DISCONNECTED
+## The server's welcome message (server name, version, ...) once connected.
+var server_info: Dictionary = {}
+## Observations dropped because the outgoing queue was full while disconnected.
+var dropped_observations: int = 0
+## ZMTP PINGs from the server answered on the current connection.
+var pings_answered: int = 0
+## Print connection events (off by default: games have their own logs).
+var verbose: bool = false
+
+var _url: String = ""
+var _options: Dictionary = {}
+var _transport: Transport = null
+var _zmtp: Zmtp = null
+var _queue: Array[Dictionary] = []
+var _tools: Array = []
+var _ticks: Dictionary = {}
+var _next_id: int = 1
+var _backoff: float = 0.5
+var _retry_in: float = 0.0
+var _since_open: float = 0.0
+var _warned_drop_at: int = 0
+
+
+func _process(delta: float) -> void:
+	match connection_state:
+		ConnectionState.WAITING_RETRY:
+			_retry_in -= delta
+			if _retry_in <= 0.0:
+				_open()
+		ConnectionState.CONNECTING, ConnectionState.CONNECTED:
+			_since_open += delta
+			_pump()
+
+
+#region public API
+## Connects to the server at [param host]:[param port] (the relay's port for web builds).
+## [param options]:
+## [br]- [code]transport[/code]: "auto" (WebSocket on web exports, TCP elsewhere), "tcp", "ws",
+##   or a transport object;
+## [br]- [code]url[/code]: full endpoint, e.g. "ws://127.0.0.1:5556/" (overrides host and port);
+## [br]- [code]username[/code], [code]password[/code]: PLAIN authentication;
+## [br]- [code]client_name[/code], [code]identity[/code], [code]tools[/code] (registered on every
+##   connect), [code]max_queue[/code] (256), [code]reconnect[/code] (true),
+##   [code]backoff_min[/code] (0.5 s), [code]backoff_max[/code] (10 s),
+##   [code]handshake_timeout[/code] (5 s), [code]max_message_size[/code] (bytes).
+func connect_to_server(
+	host: String = "127.0.0.1", port: int = DEFAULT_PORT, options: Dictionary = {}
+) -> void:
+	disconnect_from_server()
+	_options = options.duplicate()
+	if _options.has("tools"):
+		_tools = _options["tools"].duplicate(true)
+	var kind: Variant = _options.get("transport", "auto")
+	var scheme := "tcp"
+	if kind is String and (kind == "ws" or (kind == "auto" and OS.has_feature("web"))):
+		scheme = "ws"
+	_url = str(_options.get("url", "%s://%s:%d" % [scheme, host, port]))
+	if scheme == "ws" and not _options.has("url"):
+		_url += "/"
+	_backoff = float(_options.get("backoff_min", 0.5))
+	_open()
+
+
+## Closes the connection and stops reconnecting. Queued requests are kept for the next connect.
+func disconnect_from_server() -> void:
+	var was_connected := connection_state == ConnectionState.CONNECTED
+	_close_transport()
+	connection_state = ConnectionState.DISCONNECTED
+	if was_connected:
+		disconnected.emit("closed by the game")
+
+
+func is_connected_to_server() -> bool:
+	return connection_state == ConnectionState.CONNECTED
+
+
+## Registers tool specs ({name, description, parameters}); re-sent on every reconnect.
+func register_tools(tools: Array) -> int:
+	_tools = tools.duplicate(true)
+	if not is_connected_to_server():
+		return 0
+	return _send({"type": "register_tools", "tools": _tools})
+
+
+## Asks for one decision for [param agent_id]; returns the request id.
+## [param options]: tick (default: a per-agent counter), tools (allowed tool names), profile.
+func observe(
+	agent_id: String, observation: Dictionary, deadline_ms: int = 0, options: Dictionary = {}
+) -> int:
+	var tick: int = options.get("tick", int(_ticks.get(agent_id, 0)) + 1)
+	_ticks[agent_id] = tick
+	var message := {
+		"type": "observe", "agent_id": agent_id, "tick": tick, "observation": observation
+	}
+	if deadline_ms > 0:
+		message["deadline_ms"] = deadline_ms
+	for key: String in ["tools", "profile"]:
+		if options.has(key) and not (options[key] is String and options[key].is_empty()):
+			message[key] = options[key]
+	return _send(message)
+
+
+## Reports how a tool call ended; the server keeps it as the agent's short-term memory.
+func report_tool_result(
+	agent_id: String, tick: int, tool: String, ok: bool, result: Variant = {}
+) -> int:
+	return _send(
+		{
+			"type": "tool_result",
+			"agent_id": agent_id,
+			"tick": tick,
+			"tool": tool,
+			"ok": ok,
+			"result": result,
+		}
+	)
+
+
+## Clears one agent's server-side state, or every agent's when [param agent_id] is empty.
+func reset(agent_id: String = "") -> int:
+	var message := {"type": "reset"}
+	if not agent_id.is_empty():
+		message["agent_id"] = agent_id
+	return _send(message)
+
+
+func ping() -> int:
+	return _send({"type": "ping"})
+
+
+## Requests waiting for a connection.
+func queued_count() -> int:
+	return _queue.size()
+
+
+#endregion
+
+
+#region connection
+func _open() -> void:
+	_close_transport()
+	var kind: Variant = _options.get("transport", "auto")
+	if kind is Object:
+		_transport = kind
+	elif _url.begins_with("ws://") or _url.begins_with("wss://"):
+		_transport = WsTransport.new()
+	else:
+		_transport = TcpTransport.new()
+	var mechanism := "PLAIN" if _options.has("username") else "NULL"
+	_zmtp = Zmtp.new(
+		{
+			"mechanism": mechanism,
+			"username": _options.get("username", ""),
+			"password": _options.get("password", ""),
+			"identity": _options.get("identity", ""),
+			"max_message_size": _options.get("max_message_size", Zmtp.DEFAULT_MAX_MESSAGE_SIZE),
+		}
+	)
+	_zmtp.start()
+	_since_open = 0.0
+	pings_answered = 0
+	connection_state = ConnectionState.CONNECTING
+	_log("connecting to %s (%s)" % [_url, mechanism])
+	var err := _transport.open(_url)
+	if err != OK:
+		_drop(_transport.last_error)
+
+
+func _pump() -> void:
+	_transport.poll()
+	var status := _transport.get_status()
+	if status == Transport.Status.FAILED or status == Transport.Status.CLOSED:
+		_drop(_transport.last_error if not _transport.last_error.is_empty() else "connection lost")
+		return
+	if status == Transport.Status.OPEN:
+		var data := _transport.read()
+		if not data.is_empty():
+			_zmtp.feed(data)
+		_flush_output()
+	if _zmtp.has_failed():
+		if _zmtp.refused:
+			_refuse(_zmtp.error_message)
+		else:
+			_drop(_zmtp.error_message)
+		return
+	pings_answered = _zmtp.pings_answered
+	if _zmtp.is_ready() and connection_state != ConnectionState.CONNECTED:
+		_on_ready()
+	for frames: Array in _zmtp.take_messages():
+		_dispatch(frames)
+	if connection_state == ConnectionState.CONNECTING:
+		if _since_open > float(_options.get("handshake_timeout", 5.0)):
+			_drop("no ZMTP handshake within %.1f s" % _options.get("handshake_timeout", 5.0))
+
+
+func _flush_output() -> void:
+	var out := _zmtp.take_output()
+	if not out.is_empty():
+		_transport.write(out)
+
+
+func _on_ready() -> void:
+	connection_state = ConnectionState.CONNECTED
+	_backoff = float(_options.get("backoff_min", 0.5))
+	_log("connected to %s" % _url)
+	var hello := {
+		"type": "hello",
+		"id": _take_id(),
+		"v": PROTOCOL_VERSION,
+		"client": str(_options.get("client_name", "godot-%s" % Engine.get_version_info()["string"]))
+	}
+	_write_message(hello)
+	if not _tools.is_empty():
+		_write_message({"type": "register_tools", "id": _take_id(), "tools": _tools})
+	var waiting := _queue
+	_queue = []
+	for message in waiting:
+		_write_message(message)
+	connected.emit()
+
+
+func _drop(reason: String) -> void:
+	var was_connected := connection_state == ConnectionState.CONNECTED
+	_close_transport()
+	_log("connection lost: %s" % reason)
+	if was_connected:
+		disconnected.emit(reason)
+	if not bool(_options.get("reconnect", true)):
+		connection_state = ConnectionState.DISCONNECTED
+		if not was_connected:
+			disconnected.emit(reason)
+		return
+	connection_state = ConnectionState.WAITING_RETRY
+	_retry_in = _backoff * randf_range(0.9, 1.1)
+	_backoff = minf(_backoff * 2.0, float(_options.get("backoff_max", 10.0)))
+
+
+func _refuse(reason: String) -> void:
+	var was_connected := connection_state == ConnectionState.CONNECTED
+	_close_transport()
+	connection_state = ConnectionState.REFUSED
+	error_received.emit("auth_refused", reason)
+	disconnected.emit(reason if not was_connected else "refused: " + reason)
+
+
+func _close_transport() -> void:
+	if _transport != null:
+		_transport.close()
+	_transport = null
+	_zmtp = null
+
+
+#endregion
+
+
+#region messages
+func _send(message: Dictionary) -> int:
+	var id := _take_id()
+	message["id"] = id
+	if is_connected_to_server():
+		_write_message(message)
+		return id
+	if message["type"] == "observe":
+		# Only the freshest observation of an agent matters: replace a queued older one.
+		for i in _queue.size():
+			if _queue[i]["type"] == "observe" and _queue[i]["agent_id"] == message["agent_id"]:
+				_queue.remove_at(i)
+				break
+	var limit: int = maxi(1, int(_options.get("max_queue", 256)))
+	while _queue.size() >= limit:
+		_drop_oldest()
+	_queue.append(message)
+	return id
+
+
+func _drop_oldest() -> void:
+	var index := 0
+	for i in _queue.size():
+		if _queue[i]["type"] == "observe":
+			index = i
+			break
+	if _queue[index]["type"] == "observe":
+		dropped_observations += 1
+		if dropped_observations == 1 or dropped_observations - _warned_drop_at >= 100:
+			_warned_drop_at = dropped_observations
+			push_warning(
+				(
+					"AgentArena: outgoing queue full while disconnected; dropped %d observation(s)"
+					% dropped_observations
+				)
+			)
+	_queue.remove_at(index)
+
+
+func _write_message(message: Dictionary) -> void:
+	var packed := Msgpack.pack(message)
+	if not packed.ok():
+		error_received.emit("encode_failed", packed.error)
+		return
+	_zmtp.send_message([packed.bytes])
+	_flush_output()
+
+
+func _dispatch(frames: Array) -> void:
+	# A ROUTER talking to a DEALER sends the payload alone; skip an empty delimiter if present.
+	var payload: PackedByteArray = frames[frames.size() - 1]
+	var decoded := Msgpack.unpack(payload)
+	if not decoded.ok() or typeof(decoded.value) != TYPE_DICTIONARY:
+		var why := decoded.error if not decoded.ok() else "not a map"
+		error_received.emit("bad_message", "undecodable server message: %s" % why)
+		return
+	var message: Dictionary = decoded.value
+	message_received.emit(message)
+	match str(message.get("type", "")):
+		"action":
+			var call: Variant = message.get("call", {})
+			var info := message.duplicate()
+			info.erase("call")
+			action_received.emit(
+				str(message.get("agent_id", "")), call if call is Dictionary else {}, info
+			)
+		"error":
+			error_received.emit(str(message.get("code", "error")), str(message.get("message", "")))
+		"welcome":
+			server_info = message
+
+
+func _take_id() -> int:
+	var id := _next_id
+	_next_id += 1
+	return id
+
+
+func _log(text: String) -> void:
+	if verbose:
+		print("[AgentArena] ", text)
+#endregion

@@ -1,0 +1,87 @@
+"""Pytest fixtures for the tests that run GDScript in the Godot 4.6 web runtime.
+
+Imported by tests/test_godot_*.py (``from godot.harness import ...``). The runtime, chromium
+and playwright-core are installed by tools/godot_web/setup.sh into ~/.cache/agent-arena (never
+into the repository); the ``godot_runtime`` fixture runs it when something is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "godot_web"))
+
+import godot_web  # noqa: E402
+
+SETUP = REPO / "tools" / "godot_web" / "setup.sh"
+
+
+def runtime_ready() -> bool:
+    runtime = all((godot_web.RUNTIME / name).exists() for name in godot_web.RUNTIME_FILES)
+    playwright = godot_web.WEB_CACHE / "node" / "node_modules" / "playwright-core"
+    return runtime and playwright.exists() and Path("/usr/bin/chromium").exists()
+
+
+@pytest.fixture(scope="session")
+def godot_runtime() -> Path:
+    """The cached web runtime, set up on first use (apt-get chromium, npm packages)."""
+    if not runtime_ready():
+        if shutil.which("npm") is None or shutil.which("node") is None:
+            pytest.fail("node and npm are required for the Godot web runtime tests")
+        proc = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=900)
+        if proc.returncode != 0 or not runtime_ready():
+            pytest.fail(f"tools/godot_web/setup.sh failed:\n{proc.stdout}\n{proc.stderr}")
+    return godot_web.RUNTIME
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture
+def websockify_relay() -> Iterator[callable]:
+    """Start websockify relays (ws port -> tcp port); all are stopped after the test."""
+    procs: list[subprocess.Popen] = []
+    exe = Path(sys.executable).with_name("websockify")
+
+    def start(target_port: int) -> int:
+        port = free_port()
+        cmd = [str(exe) if exe.exists() else "websockify", f"127.0.0.1:{port}",
+               f"127.0.0.1:{target_port}"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+        wait_for_port(port)
+        return port
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
