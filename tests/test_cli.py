@@ -151,6 +151,10 @@ def test_serve_with_ws_relay_and_sigint():
         assert not accepts_tcp(ws_port)
         assert not accepts_tcp(port)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # a failed assertion above: still stop the relay it started
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -63,7 +63,9 @@ async def _serve(cfg: dict[str, Any]) -> None:
         await asyncio.wait({waiter, server._loop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         if relay is not None:
-            relay.terminate()
+            from agent_arena.relay import stop_ws_relay
+
+            stop_ws_relay(relay)
         await server.stop()
         await server.backend.aclose()
 

@@ -4,7 +4,10 @@ still happens end to end between the game and the ROUTER socket."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +35,8 @@ def start_ws_relay(ws_port: int, endpoint: str, ws_host: str = "127.0.0.1",
     host, port = tcp_target(endpoint)
     proc = subprocess.Popen(
         [sys.executable, "-m", "websockify", "--heartbeat=30", f"{ws_host}:{ws_port}",
-         f"{host}:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         f"{host}:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)  # its own process group: stop_ws_relay ends its children too
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -45,3 +49,23 @@ def start_ws_relay(ws_port: int, endpoint: str, ws_host: str = "127.0.0.1",
             time.sleep(0.05)
     proc.kill()
     raise ConfigError(f"websockify did not listen on {ws_host}:{ws_port} within {wait_s}s")
+
+
+def stop_ws_relay(proc: subprocess.Popen[bytes], wait_s: float = 5.0) -> None:
+    """Stop websockify and the handler processes it forks per connection.
+
+    websockify can swallow SIGTERM when it arrives while a handler process is being started or
+    reaped (its Terminate exception is raised from a signal handler), so escalate to SIGKILL;
+    the process group catches handlers that would otherwise keep the port open.
+    """
+    group = hasattr(os, "killpg")
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM) if group else proc.terminate()
+        try:
+            proc.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            log.warning("relay: websockify ignored SIGTERM; killing it")
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL) if group else proc.kill()
+    proc.wait()
