@@ -659,13 +659,14 @@ def fuzz_target():
 _pings = iter(range(10**9))
 
 
-def _ping_sync(sock: zmq.Socket) -> dict[str, Any]:
+def _ping_sync(sock: zmq.Socket, seen: list[dict[str, Any]]) -> dict[str, Any]:
     rid = f"fuzz-{next(_pings)}"
     sock.send(pack({"type": "ping", "id": rid}))
     while sock.poll(int(REPLY_S * 1000)):
         m = unpack(sock.recv_multipart()[-1])
         if isinstance(m, dict) and m.get("id") == rid:
             return m
+        seen.append(m)
     raise AssertionError("no pong: the server stopped answering")
 
 
@@ -681,7 +682,8 @@ _message_like = st.fixed_dictionaries(
                               "ping", "nope"]),
      "id": st.integers(-5, 5) | st.text(max_size=4) | st.none()},
     optional={"v": _values, "agent_id": st.text(max_size=6) | _values,
-              "tick": st.integers() | _values, "observation": _values, "tools": _values,
+              "tick": st.integers(-(2**63), 2**63 - 1) | _values, "observation": _values,
+              "tools": _values | st.lists(st.sampled_from(list(SCHEMAS)), max_size=3),
               "deadline_ms": st.integers(-5, 3000) | _values, "profile": _values,
               "tool": _values, "ok": _values, "result": _values, "replace": _values,
               "client": _values})
@@ -701,5 +703,13 @@ _frames = st.one_of(
 def test_fuzz_frames_never_kill_the_server(fuzz_target, frames):
     target, sock = fuzz_target
     sock.send_multipart(list(frames) if isinstance(frames, tuple) else [frames])
-    assert _ping_sync(sock)["type"] == "pong"
+    seen: list[dict[str, Any]] = []
+    assert _ping_sync(sock, seen)["type"] == "pong"
     assert target.server._loop_task is not None and not target.server._loop_task.done()
+    for m in seen:  # every reply is a well-formed protocol message, never an internal error
+        assert isinstance(m, dict), m
+        assert m.get("type") in ("welcome", "ack", "action", "error", "pong"), m
+        if m["type"] == "error":
+            assert m["code"] != "internal", m
+        if m["type"] == "action" and m["call"] is not None:
+            assert_valid_call(m["call"])
