@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parent
 UNIT = ROOT / "godot" / "unit"
 
 
-def test_gdscript_unit_suites_pass_in_engine(godot_runtime: Path, tmp_path: Path) -> None:
+def test_gdscript_unit_suites_pass_in_engine(
+    godot_runtime: Path,
+    tmp_path: Path,  # noqa: F811 (fixture imported above)
+) -> None:
     vectors = (ROOT / "godot" / "vectors.json").read_bytes()
     result = godot_web.run_project(UNIT, tmp_path / "site", {"res://vectors.json": vectors})
     output = "\n".join(result.lines)

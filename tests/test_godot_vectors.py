@@ -30,8 +30,24 @@ def test_committed_vectors_match_generator() -> None:
 def test_vectors_cover_every_boundary() -> None:
     vectors = json.loads((HERE / "vectors.json").read_text(encoding="utf-8"))
     ints = {e["value"]["v"] for e in vectors["msgpack"]["encode"] if e["value"]["t"] == "int"}
-    for bound in (127, 128, 255, 256, 65535, 65536, 2**31, 2**32, -32, -33, -128, -129,
-                  -32768, -32769, 2**63 - 1, -(2**63)):
+    for bound in (
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        2**31,
+        2**32,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        2**63 - 1,
+        -(2**63),
+    ):
         assert str(bound) in ints
     zmtp = vectors["zmtp"]
     assert zmtp["router"]["null"]["sent_before_our_greeting"] == 10

@@ -21,7 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools" / "godot_web"))
 
-import godot_web  # noqa: E402
+import godot_web
 
 SETUP = REPO / "tools" / "godot_web" / "setup.sh"
 
@@ -38,7 +38,9 @@ def godot_runtime() -> Path:
     if not runtime_ready():
         if shutil.which("npm") is None or shutil.which("node") is None:
             pytest.fail("node and npm are required for the Godot web runtime tests")
-        proc = subprocess.run(["bash", str(SETUP)], capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            ["bash", str(SETUP)], check=False, capture_output=True, text=True, timeout=900
+        )
         if proc.returncode != 0 or not runtime_ready():
             pytest.fail(f"tools/godot_web/setup.sh failed:\n{proc.stdout}\n{proc.stderr}")
     return godot_web.RUNTIME
@@ -69,10 +71,19 @@ def websockify_relay() -> Iterator[callable]:
 
     def start(target_port: int) -> int:
         port = free_port()
-        cmd = [str(exe) if exe.exists() else "websockify", f"127.0.0.1:{port}",
-               f"127.0.0.1:{target_port}"]
-        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+        cmd = [
+            str(exe) if exe.exists() else "websockify",
+            f"127.0.0.1:{port}",
+            f"127.0.0.1:{target_port}",
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        )
         wait_for_port(port)
         return port
 

@@ -98,17 +98,55 @@ def pack(value: Any) -> bytes:
 
 def msgpack_vectors() -> dict[str, Any]:
     ints = [
-        0, 1, 127, 128, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1, 2**32,
-        2**63 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1,
+        0,
+        1,
+        127,
+        128,
+        255,
+        256,
+        65535,
+        65536,
+        2**31 - 1,
+        2**31,
+        2**32 - 1,
+        2**32,
+        2**63 - 1,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        -(2**31),
+        -(2**31) - 1,
         -(2**63),
     ]
     floats = [0.0, -0.0, 1.5, -2.25, 0.1, 1e300, -3.4028234663852886e38, 5e-324]
     strings = [
-        "", "a", "x" * 31, "x" * 32, "x" * 255, "x" * 256, "x" * 65535, "x" * 65536,
-        "héllo", "日本語テキスト", "🎮 agents", "é" * 16, "日" * 11,
+        "",
+        "a",
+        "x" * 31,
+        "x" * 32,
+        "x" * 255,
+        "x" * 256,
+        "x" * 65535,
+        "x" * 65536,
+        "héllo",
+        "日本語テキスト",
+        "🎮 agents",
+        "é" * 16,
+        "日" * 11,
     ]
-    bins = [b"", b"\x00\xff\x10", bytes(range(256)), b"\xab" * 255, b"\xab" * 256,
-            b"\xab" * 65535, b"\xab" * 65536]
+    bins = [
+        b"",
+        b"\x00\xff\x10",
+        bytes(range(256)),
+        b"\xab" * 255,
+        b"\xab" * 256,
+        b"\xab" * 65535,
+        b"\xab" * 65536,
+    ]
     arrays = [[], [1, 2, 3], list(range(15)), list(range(16)), list(range(65536))]
     maps = [
         {},
@@ -135,9 +173,7 @@ def msgpack_vectors() -> dict[str, Any]:
         },
         [[[[]]], {"a": {"b": {"c": [None, True, -1, 2.5, "ü", b"\x01"]}}}],
     ]
-    values = (
-        [None, True, False] + ints + floats + strings + bins + arrays + maps + nested
-    )
+    values = [None, True, False] + ints + floats + strings + bins + arrays + maps + nested
     encode = []
     for value in values:
         name = _describe(value)
@@ -175,8 +211,13 @@ def msgpack_vectors() -> dict[str, Any]:
     for value in values:
         raw = pack(value)
         if 1 < len(raw) <= MAX_INLINE:
-            errors.append({"name": f"truncated {_describe(value)}", "hex": raw[:-1].hex(),
-                           "error": "truncated"})
+            errors.append(
+                {
+                    "name": f"truncated {_describe(value)}",
+                    "hex": raw[:-1].hex(),
+                    "error": "truncated",
+                }
+            )
     for name, raw, error in [
         ("empty input", b"", "truncated"),
         ("uint64 above int64", b"\xcf" + struct.pack(">Q", 2**63), "int range"),
@@ -193,16 +234,36 @@ def msgpack_vectors() -> dict[str, Any]:
         errors.append({"name": name, "hex": raw.hex(), "error": error})
 
     godot = [
-        {"name": "Vector2(1.5, -2)", "kind": "vector2", "v": ["1.5", "-2"],
-         "hex": pack([1.5, -2.0]).hex()},
-        {"name": "Vector3(1.5, 0, -2.25)", "kind": "vector3", "v": ["1.5", "0", "-2.25"],
-         "hex": pack([1.5, 0.0, -2.25]).hex()},
-        {"name": "Vector3i(1, -200, 70000)", "kind": "vector3i", "v": ["1", "-200", "70000"],
-         "hex": pack([1, -200, 70000]).hex()},
-        {"name": "StringName &\"move_to\"", "kind": "string_name", "v": ["move_to"],
-         "hex": pack("move_to").hex()},
-        {"name": "PackedStringArray", "kind": "packed_strings", "v": ["a", "日本"],
-         "hex": pack(["a", "日本"]).hex()},
+        {
+            "name": "Vector2(1.5, -2)",
+            "kind": "vector2",
+            "v": ["1.5", "-2"],
+            "hex": pack([1.5, -2.0]).hex(),
+        },
+        {
+            "name": "Vector3(1.5, 0, -2.25)",
+            "kind": "vector3",
+            "v": ["1.5", "0", "-2.25"],
+            "hex": pack([1.5, 0.0, -2.25]).hex(),
+        },
+        {
+            "name": "Vector3i(1, -200, 70000)",
+            "kind": "vector3i",
+            "v": ["1", "-200", "70000"],
+            "hex": pack([1, -200, 70000]).hex(),
+        },
+        {
+            "name": 'StringName &"move_to"',
+            "kind": "string_name",
+            "v": ["move_to"],
+            "hex": pack("move_to").hex(),
+        },
+        {
+            "name": "PackedStringArray",
+            "kind": "packed_strings",
+            "v": ["a", "日本"],
+            "hex": pack(["a", "日本"]).hex(),
+        },
     ]
     return {"encode": encode, "decode_only": decode_only, "errors": errors, "godot": godot}
 
@@ -233,8 +294,12 @@ def _describe(value: Any) -> str:
 def greeting(mechanism: str, as_server: bool) -> bytes:
     """The ZMTP 3.1 greeting as the spec writes it (checked against libzmq below)."""
     return (
-        b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x01"
-        + mechanism.encode().ljust(20, b"\x00") + (b"\x01" if as_server else b"\x00")
+        b"\xff"
+        + b"\x00" * 8
+        + b"\x7f"
+        + b"\x03\x01"
+        + mechanism.encode().ljust(20, b"\x00")
+        + (b"\x01" if as_server else b"\x00")
         + b"\x00" * 31
     )
 
@@ -435,8 +500,10 @@ def dealer_side(ctx: zmq.Context, router: dict[str, Any]) -> dict[str, Any]:
                 ):
                     dealer.send_multipart(parts)
                     entry["messages"].append(
-                        {"frames": [p.hex() for p in parts],
-                         "hex": raw.recv_frames(len(parts)).hex()}
+                        {
+                            "frames": [p.hex() for p in parts],
+                            "hex": raw.recv_frames(len(parts)).hex(),
+                        }
                     )
                 # A ROUTER's PING (as recorded) and a PING with context, and libzmq's PONGs.
                 entry["pongs"] = []

@@ -174,14 +174,17 @@ func _open() -> void:
 	else:
 		_transport = TcpTransport.new()
 	var mechanism := "PLAIN" if _options.has("username") else "NULL"
-	_zmtp = Zmtp.new(
-		{
-			"mechanism": mechanism,
-			"username": _options.get("username", ""),
-			"password": _options.get("password", ""),
-			"identity": _options.get("identity", ""),
-			"max_message_size": _options.get("max_message_size", Zmtp.DEFAULT_MAX_MESSAGE_SIZE),
-		}
+	_zmtp = (
+		Zmtp
+		. new(
+			{
+				"mechanism": mechanism,
+				"username": _options.get("username", ""),
+				"password": _options.get("password", ""),
+				"identity": _options.get("identity", ""),
+				"max_message_size": _options.get("max_message_size", Zmtp.DEFAULT_MAX_MESSAGE_SIZE),
+			}
+		)
 	)
 	_zmtp.start()
 	_since_open = 0.0

@@ -41,7 +41,9 @@ static func pack(value: Variant) -> Result:
 static func unpack(data: PackedByteArray) -> Result:
 	var result := unpack_at(data, 0)
 	if result.ok() and result.offset != data.size():
-		result.error = "msgpack: %d trailing byte(s) after the value" % (data.size() - result.offset)
+		result.error = (
+			"msgpack: %d trailing byte(s) after the value" % (data.size() - result.offset)
+		)
 		result.value = null
 	return result
 
@@ -94,9 +96,12 @@ static func _pack_value(out: StreamPeerBuffer, value: Variant, path: String, dep
 			return _pack_map(out, value, path, depth)
 		_:
 			return (
-				"msgpack: cannot encode %s at %s (supported: null, bool, int, float, String, "
-				+ "PackedByteArray, Array, Dictionary, Vector2/3)"
-			) % [type_string(typeof(value)), path]
+				(
+					"msgpack: cannot encode %s at %s (supported: null, bool, int, float, String, "
+					+ "PackedByteArray, Array, Dictionary, Vector2/3)"
+				)
+				% [type_string(typeof(value)), path]
+			)
 	return ""
 
 
@@ -244,7 +249,9 @@ static func _unpack_value(reader: StreamPeerBuffer, state: Dictionary, depth: in
 				return null
 			var big := reader.get_64()
 			if big < 0:
-				return _fail(state, "msgpack: uint64 at byte %d exceeds the GDScript int range" % at)
+				return _fail(
+					state, "msgpack: uint64 at byte %d exceeds the GDScript int range" % at
+				)
 			return big
 		0xD0:
 			return reader.get_8() if _need(reader, state, 1, "int8") else null
@@ -287,7 +294,9 @@ static func _read_str(reader: StreamPeerBuffer, state: Dictionary, size: int) ->
 	return _read_bytes(reader, size).get_string_from_utf8()
 
 
-static func _read_array(reader: StreamPeerBuffer, state: Dictionary, size: int, depth: int) -> Variant:
+static func _read_array(
+	reader: StreamPeerBuffer, state: Dictionary, size: int, depth: int
+) -> Variant:
 	# Every element needs at least one byte: reject impossible sizes before allocating.
 	if not _need(reader, state, size, "%d array element(s)" % size):
 		return null
@@ -300,7 +309,9 @@ static func _read_array(reader: StreamPeerBuffer, state: Dictionary, size: int, 
 	return items
 
 
-static func _read_map(reader: StreamPeerBuffer, state: Dictionary, size: int, depth: int) -> Variant:
+static func _read_map(
+	reader: StreamPeerBuffer, state: Dictionary, size: int, depth: int
+) -> Variant:
 	if not _need(reader, state, size * 2, "%d map entr(y/ies)" % size):
 		return null
 	var map := {}

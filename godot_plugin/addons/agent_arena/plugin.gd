@@ -6,7 +6,8 @@ extends EditorPlugin
 const AUTOLOAD_NAME: String = "AgentArena"
 const CLIENT_PATH: String = "res://addons/agent_arena/client.gd"
 const AGENT_SCRIPT: Script = preload("res://addons/agent_arena/arena_agent.gd")
-const TEMPLATE_SOURCE: String = "res://addons/agent_arena/script_templates/ArenaAgent/custom_agent.gd"
+const TEMPLATE_DIR: String = "res://addons/agent_arena/script_templates/"
+const TEMPLATE_SOURCE: String = TEMPLATE_DIR + "ArenaAgent/custom_agent.gd"
 const TEMPLATE_TARGET: String = "res://script_templates/ArenaAgent/custom_agent.gd"
 
 var _registered_type: bool = false

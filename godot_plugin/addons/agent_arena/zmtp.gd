@@ -161,7 +161,9 @@ static func encode_properties(properties: Dictionary) -> PackedByteArray:
 	for key: Variant in properties:
 		var name := str(key).to_ascii_buffer()
 		var value: Variant = properties[key]
-		var raw: PackedByteArray = value if value is PackedByteArray else str(value).to_utf8_buffer()
+		var raw: PackedByteArray = (
+			value if value is PackedByteArray else str(value).to_utf8_buffer()
+		)
 		out.append(name.size())
 		out.append_array(name)
 		out.append_array(_u32_be(raw.size()))
@@ -210,7 +212,9 @@ func _parse_greeting() -> void:
 	peer_mechanism = _c_string(_inbox.slice(12, 32))
 	_inbox = _inbox.slice(GREETING_SIZE)
 	if peer_mechanism != _mechanism:
-		_set_failed("security mechanism mismatch: we use %s, server uses %s" % [_mechanism, peer_mechanism])
+		_set_failed(
+			"security mechanism mismatch: we use %s, server uses %s" % [_mechanism, peer_mechanism]
+		)
 		return
 	state = State.HANDSHAKE
 	if _mechanism == "PLAIN":
@@ -322,7 +326,9 @@ func _on_command(body: PackedByteArray) -> void:
 	match name:
 		"PING":
 			# PING data: 2-byte TTL then up to 16 bytes of context, echoed in PONG.
-			_outbox.append_array(encode_command("PONG", data.slice(2) if data.size() > 2 else PackedByteArray()))
+			_outbox.append_array(
+				encode_command("PONG", data.slice(2) if data.size() > 2 else PackedByteArray())
+			)
 			pings_answered += 1
 		"ERROR":
 			_set_failed("server sent ERROR: %s" % _error_reason(data))

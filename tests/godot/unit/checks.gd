@@ -26,7 +26,10 @@ func check_equal(actual: Variant, expected: Variant, what: String) -> bool:
 		return true
 	failed += 1
 	printerr(
-		"FAIL [%s] %s\n  expected: %s\n  actual:   %s" % [_suite, what, _short(expected), _short(actual)]
+		(
+			"FAIL [%s] %s\n  expected: %s\n  actual:   %s"
+			% [_suite, what, _short(expected), _short(actual)]
+		)
 	)
 	return false
 

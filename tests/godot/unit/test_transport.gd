@@ -17,23 +17,38 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 		str(router["null"]["greeting"]).hex_decode() + str(router["null"]["ready"]).hex_decode()
 	)
 	checks.begin("transport.parse_url")
-	checks.check_equal(Transport.parse_url("tcp://127.0.0.1:5555"), ["tcp", "127.0.0.1", 5555, ""], "tcp url")
-	checks.check_equal(Transport.parse_url("ws://[::1]:8080/zmq"), ["ws", "::1", 8080, "/zmq"], "ws url")
+	checks.check_equal(
+		Transport.parse_url("tcp://127.0.0.1:5555"), ["tcp", "127.0.0.1", 5555, ""], "tcp url"
+	)
+	checks.check_equal(
+		Transport.parse_url("ws://[::1]:8080/zmq"), ["ws", "::1", 8080, "/zmq"], "ws url"
+	)
 
 	checks.begin("client.connect")
 	var fake := FakeTransport.new()
 	var client := Client.new()
 	client.connected.connect(func() -> void: events.append(["connected"]))
-	client.disconnected.connect(func(reason: String) -> void: events.append(["disconnected", reason]))
-	client.action_received.connect(
-		func(agent: String, call: Dictionary, info: Dictionary) -> void: events.append(["action", agent, call, info])
+	client.disconnected.connect(
+		func(reason: String) -> void: events.append(["disconnected", reason])
 	)
-	client.error_received.connect(func(code: String, msg: String) -> void: events.append(["error", code, msg]))
-	var tool_spec := {"name": "wave", "description": "Wave.", "parameters": {"type": "object", "properties": {}}}
-	client.connect_to_server("127.0.0.1", 5555, {"transport": fake, "client_name": "unit", "tools": [tool_spec]})
+	client.action_received.connect(
+		func(agent: String, call: Dictionary, info: Dictionary) -> void:
+			events.append(["action", agent, call, info])
+	)
+	client.error_received.connect(
+		func(code: String, msg: String) -> void: events.append(["error", code, msg])
+	)
+	var tool_spec := {
+		"name": "wave", "description": "Wave.", "parameters": {"type": "object", "properties": {}}
+	}
+	client.connect_to_server(
+		"127.0.0.1", 5555, {"transport": fake, "client_name": "unit", "tools": [tool_spec]}
+	)
 	checks.check_equal(fake.url, "tcp://127.0.0.1:5555", "default endpoint")
 	client._process(0.016)
-	checks.check_equal(fake.written.hex_encode(), vectors["zmtp"]["spec_greeting_null"], "greeting written")
+	checks.check_equal(
+		fake.written.hex_encode(), vectors["zmtp"]["spec_greeting_null"], "greeting written"
+	)
 	fake.inbox = handshake
 	client._process(0.016)
 	checks.check(client.is_connected_to_server(), "connected after READY")
@@ -59,8 +74,13 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 		checks.check_equal(sent[0]["tools"], ["idle"], "allowed tools")
 	events.clear()
 	var action := {
-		"type": "action", "id": id, "agent_id": "npc-1", "tick": 1,
-		"call": {"tool": "idle", "arguments": {}}, "status": "ok", "latency_ms": 12.5
+		"type": "action",
+		"id": id,
+		"agent_id": "npc-1",
+		"tick": 1,
+		"call": {"tool": "idle", "arguments": {}},
+		"status": "ok",
+		"latency_ms": 12.5
 	}
 	fake.inbox = _frame(action)
 	client._process(0.016)
@@ -70,13 +90,17 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 		checks.check_equal(events[0][2], {"tool": "idle", "arguments": {}}, "action call")
 		checks.check_equal(events[0][3]["status"], "ok", "status in info")
 	events.clear()
-	fake.inbox = _frame({"type": "error", "id": 9, "code": "bad_request", "message": "tick missing"})
+	fake.inbox = _frame(
+		{"type": "error", "id": 9, "code": "bad_request", "message": "tick missing"}
+	)
 	client._process(0.016)
 	checks.check_equal(events, [["error", "bad_request", "tick missing"]], "error_received")
 	fake.written = PackedByteArray()
 	fake.inbox = str(router["null"]["ping"]).hex_decode()
 	client._process(0.016)
-	checks.check_equal(fake.written.hex_encode(), vectors["zmtp"]["dealer"]["null"]["pongs"][0]["pong"], "PONG")
+	checks.check_equal(
+		fake.written.hex_encode(), vectors["zmtp"]["dealer"]["null"]["pongs"][0]["pong"], "PONG"
+	)
 	checks.check_equal(client.pings_answered, 1, "ping counted")
 
 	checks.begin("client.reconnect_queue")
@@ -111,10 +135,16 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	events.clear()
 	var refused_fake := FakeTransport.new()
 	var plain := Client.new()
-	plain.error_received.connect(func(code: String, msg: String) -> void: events.append([code, msg]))
-	plain.connect_to_server("h", 1, {"transport": refused_fake, "username": "arena", "password": "x"})
+	plain.error_received.connect(
+		func(code: String, msg: String) -> void: events.append([code, msg])
+	)
+	plain.connect_to_server(
+		"h", 1, {"transport": refused_fake, "username": "arena", "password": "x"}
+	)
 	plain._process(0.016)
-	refused_fake.inbox = str(router["plain"]["greeting"]).hex_decode() + str(router["plain"]["error"]).hex_decode()
+	refused_fake.inbox = (
+		str(router["plain"]["greeting"]).hex_decode() + str(router["plain"]["error"]).hex_decode()
+	)
 	plain._process(0.016)
 	checks.check_equal(plain.connection_state, Client.ConnectionState.REFUSED, "refused, no retry")
 	checks.check(events.size() == 1 and events[0][0] == "auth_refused", "auth_refused reported")

@@ -18,24 +18,33 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 		Zmtp.make_greeting("PLAIN").hex_encode(), z["spec_greeting_plain"], "PLAIN greeting"
 	)
 
-	var router_stream: PackedByteArray = _hex(router["null"]["greeting"]) + _hex(router["null"]["ready"])
+	var router_stream: PackedByteArray = (
+		_hex(router["null"]["greeting"]) + _hex(router["null"]["ready"])
+	)
 	var splits := {
 		"whole": [router_stream],
-		"as libzmq sends it": [router_stream.slice(0, 10), router_stream.slice(10, 64), router_stream.slice(64)],
+		"as libzmq sends it":
+		[router_stream.slice(0, 10), router_stream.slice(10, 64), router_stream.slice(64)],
 		"byte by byte": _bytewise(router_stream),
 	}
 	for split_name: String in splits:
 		checks.begin("zmtp.null_handshake (%s)" % split_name)
 		var conn := Zmtp.new()
 		conn.start()
-		checks.check_equal(conn.take_output().hex_encode(), z["spec_greeting_null"], "greeting sent at once")
+		checks.check_equal(
+			conn.take_output().hex_encode(), z["spec_greeting_null"], "greeting sent at once"
+		)
 		var chunks: Array = splits[split_name]
 		for i in chunks.size():
 			conn.feed(chunks[i])
 			if i < chunks.size() - 1:
 				checks.check(not conn.is_ready(), "not ready before the peer's READY")
 		checks.check(conn.is_ready(), "ready after READY: %s" % conn.error_message)
-		checks.check_equal(conn.take_output().hex_encode(), dealer["null"]["ready"], "READY equals libzmq's DEALER READY")
+		checks.check_equal(
+			conn.take_output().hex_encode(),
+			dealer["null"]["ready"],
+			"READY equals libzmq's DEALER READY"
+		)
 		checks.check_equal(conn.peer_properties.get("Socket-Type"), "ROUTER", "peer Socket-Type")
 		checks.check_equal(conn.peer_mechanism, "NULL", "peer mechanism")
 		checks.check_equal(conn.peer_version, Vector2i(3, 1), "peer version")
@@ -45,7 +54,9 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	with_id.start()
 	with_id.feed(router_stream)
 	checks.check_equal(
-		with_id.take_output().slice(64).hex_encode(), dealer["null_identity"]["ready"], "READY with Identity"
+		with_id.take_output().slice(64).hex_encode(),
+		dealer["null_identity"]["ready"],
+		"READY with Identity"
 	)
 
 	checks.begin("zmtp.outgoing_frames")
@@ -55,7 +66,11 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 		for part: String in entry["frames"]:
 			frames.append(_hex(part))
 		checks.check(conn.send_message(frames), "send_message accepted")
-		checks.check_equal(conn.take_output().hex_encode(), entry["hex"], "%d frame(s) as libzmq writes them" % frames.size())
+		checks.check_equal(
+			conn.take_output().hex_encode(),
+			entry["hex"],
+			"%d frame(s) as libzmq writes them" % frames.size()
+		)
 
 	checks.begin("zmtp.incoming_frames")
 	for key: String in ["reply", "multipart"]:
@@ -69,7 +84,9 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 			for chunk: PackedByteArray in chunks:
 				conn.feed(chunk)
 			var messages := conn.take_messages()
-			checks.check_equal(messages.size(), 1, "%s: one message (bytewise=%s)" % [key, bytewise])
+			checks.check_equal(
+				messages.size(), 1, "%s: one message (bytewise=%s)" % [key, bytewise]
+			)
 			if messages.size() == 1:
 				checks.check_equal(messages[0], expected, "%s: frames reassembled" % key)
 			checks.check(conn.is_ready(), "%s: still ready" % key)
@@ -81,38 +98,62 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	for entry: Dictionary in dealer["null"]["pongs"]:
 		var conn := _ready_null(router_stream)
 		conn.feed(_hex(entry["ping"]))
-		checks.check_equal(conn.take_output().hex_encode(), entry["pong"], "PONG equals libzmq's answer")
+		checks.check_equal(
+			conn.take_output().hex_encode(), entry["pong"], "PONG equals libzmq's answer"
+		)
 		checks.check_equal(conn.pings_answered, 1, "ping counted")
 		checks.check(conn.take_messages().is_empty(), "PING is not a message")
 	var pinged := _ready_null(router_stream)
 	pinged.feed(_hex(router["null"]["ping"]))
-	checks.check_equal(pinged.take_output().hex_encode(), dealer["null"]["pongs"][0]["pong"], "answers the ROUTER's PING")
+	checks.check_equal(
+		pinged.take_output().hex_encode(),
+		dealer["null"]["pongs"][0]["pong"],
+		"answers the ROUTER's PING"
+	)
 
 	checks.begin("zmtp.plain")
 	var plain := Zmtp.new(
-		{"mechanism": "PLAIN", "username": dealer["plain"]["username"], "password": dealer["plain"]["password"]}
+		{
+			"mechanism": "PLAIN",
+			"username": dealer["plain"]["username"],
+			"password": dealer["plain"]["password"]
+		}
 	)
 	plain.start()
-	checks.check_equal(plain.take_output().hex_encode(), z["spec_greeting_plain"], "PLAIN greeting sent")
+	checks.check_equal(
+		plain.take_output().hex_encode(), z["spec_greeting_plain"], "PLAIN greeting sent"
+	)
 	plain.feed(_hex(router["plain"]["greeting"]))
-	checks.check_equal(plain.take_output().hex_encode(), dealer["plain"]["hello"], "HELLO equals libzmq's")
+	checks.check_equal(
+		plain.take_output().hex_encode(), dealer["plain"]["hello"], "HELLO equals libzmq's"
+	)
 	plain.feed(_hex(router["plain"]["welcome"]))
-	checks.check_equal(plain.take_output().hex_encode(), dealer["plain"]["initiate"], "INITIATE equals libzmq's")
+	checks.check_equal(
+		plain.take_output().hex_encode(), dealer["plain"]["initiate"], "INITIATE equals libzmq's"
+	)
 	checks.check(not plain.is_ready(), "not ready before READY")
 	plain.feed(_hex(router["plain"]["ready"]))
 	checks.check(plain.is_ready(), "ready after PLAIN READY: %s" % plain.error_message)
 	plain.send_message([PackedByteArray("after-plain".to_ascii_buffer())])
-	checks.check_equal(plain.take_output().hex_encode(), dealer["plain"]["first_message"], "first message after PLAIN")
+	checks.check_equal(
+		plain.take_output().hex_encode(),
+		dealer["plain"]["first_message"],
+		"first message after PLAIN"
+	)
 
 	checks.begin("zmtp.plain_refused")
-	var refused := Zmtp.new({"mechanism": "PLAIN", "username": "arena", "password": z["wrong_password"]})
+	var refused := Zmtp.new(
+		{"mechanism": "PLAIN", "username": "arena", "password": z["wrong_password"]}
+	)
 	refused.start()
 	refused.feed(_hex(router["plain"]["greeting"]))
 	refused.take_output()
 	refused.feed(_hex(router["plain"]["error"]))
 	checks.check(refused.has_failed(), "ERROR is fatal")
 	checks.check(refused.refused, "ERROR marks the refusal")
-	checks.check(refused.error_message.contains("400"), "reason reported: %s" % refused.error_message)
+	checks.check(
+		refused.error_message.contains("400"), "reason reported: %s" % refused.error_message
+	)
 	var spec_error := Zmtp.new({"mechanism": "PLAIN"})
 	spec_error.start()
 	spec_error.feed(_hex(router["plain"]["greeting"]))
@@ -123,11 +164,15 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	var bad_sig := Zmtp.new()
 	bad_sig.start()
 	bad_sig.feed(PackedByteArray([0x47, 0x45, 0x54]))
-	checks.check(bad_sig.has_failed() and bad_sig.error_message.contains("signature"), "HTTP is not ZMTP")
+	checks.check(
+		bad_sig.has_failed() and bad_sig.error_message.contains("signature"), "HTTP is not ZMTP"
+	)
 	var mismatch := Zmtp.new()
 	mismatch.start()
 	mismatch.feed(_hex(router["plain"]["greeting"]))
-	checks.check(mismatch.error_message.contains("mismatch"), "NULL vs PLAIN: %s" % mismatch.error_message)
+	checks.check(
+		mismatch.error_message.contains("mismatch"), "NULL vs PLAIN: %s" % mismatch.error_message
+	)
 	var old := Zmtp.new()
 	old.start()
 	var v2 := _hex(router["null"]["greeting"])
@@ -138,12 +183,17 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	wrong_type.start()
 	wrong_type.feed(_hex(router["null"]["greeting"]))
 	wrong_type.feed(Zmtp.encode_command("READY", Zmtp.encode_properties({"Socket-Type": "PUB"})))
-	checks.check(wrong_type.error_message.contains("ROUTER"), "PUB peer refused: %s" % wrong_type.error_message)
+	checks.check(
+		wrong_type.error_message.contains("ROUTER"),
+		"PUB peer refused: %s" % wrong_type.error_message
+	)
 	var big := Zmtp.new({"max_message_size": 100})
 	big.start()
 	big.feed(router_stream)
 	big.feed(_hex(router["null"]["multipart"]["hex"]))
-	checks.check(big.has_failed() and big.error_message.contains("max_message_size"), "oversized frame")
+	checks.check(
+		big.has_failed() and big.error_message.contains("max_message_size"), "oversized frame"
+	)
 	var reserved := _ready_null(router_stream)
 	reserved.feed(PackedByteArray([0x80, 0x00]))
 	checks.check(reserved.error_message.contains("reserved"), "reserved flag bits")

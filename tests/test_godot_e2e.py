@@ -1,0 +1,149 @@
+"""End to end in the real Godot 4.6 engine: the demo scene against a real `agent-arena serve`.
+
+The demo project (godot_plugin/demo: the AgentArena autoload, two ArenaAgent NPCs, items) runs
+in Godot's official web runtime in headless chromium, connects through the server's WebSocket
+relay (websockify) to the real ZeroMQ ROUTER server with the embedded SmolLM2 model, with PLAIN
+authentication and ZMTP heartbeats on. It registers a tool, observes, receives actions through
+``action_received``, executes them and reports tool results; the server's PINGs are answered.
+A wrong password must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from godot.harness import free_port, godot_runtime, godot_web  # noqa: F401 (fixture)
+
+pytestmark = [pytest.mark.godot, pytest.mark.llama]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "godot_plugin" / "demo"
+USER, PASSWORD = "arena", "s3cret-godot"
+
+
+@pytest.fixture(scope="module")
+def arena_server() -> Iterator[dict[str, int]]:
+    """`agent-arena serve` with PLAIN auth, fast heartbeats and its WebSocket relay."""
+    port, ws_port = free_port(), free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "agent_arena.cli",
+        "serve",
+        f"server.bind=tcp://127.0.0.1:{port}",
+        f"server.ws_port={ws_port}",
+        "server.heartbeat_ivl_ms=250",
+        "server.heartbeat_timeout_ms=10000",
+        "server.auth.mechanism=plain",
+    ]
+    env = {**os.environ, "AGENT_ARENA_PLAIN_USERS": f"{USER}:{PASSWORD}", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    log: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail("agent-arena serve did not start:\n" + "".join(log))
+            log.append(line)
+            if "serving on" in line:
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("agent-arena serve did not start:\n" + "".join(log))
+        yield {"port": port, "ws_port": ws_port}
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def _tool_schemas() -> dict[str, dict]:
+    data = yaml.safe_load((ROOT / "configs" / "tools" / "game.yaml").read_text())
+    schemas = {name: spec["parameters"] for name, spec in data.items()}
+    schemas["wave"] = {
+        "type": "object",
+        "properties": {"at": {"type": "string", "maxLength": 64}},
+        "additionalProperties": False,
+    }
+    return schemas
+
+
+def _run_demo(tmp_path: Path, ws_port: int, password: str, mode: str) -> godot_web.RunResult:
+    args = [
+        "--",
+        f"--url=ws://127.0.0.1:{ws_port}/",
+        f"--user={USER}",
+        f"--password={password}",
+        f"--{mode}=1",
+    ]
+    return godot_web.run_project(DEMO, tmp_path / "site", timeout_s=170, args=args)
+
+
+def test_demo_round_trip_with_real_server(
+    godot_runtime: Path,
+    arena_server: dict[str, int],
+    tmp_path: Path,  # noqa: F811
+) -> None:
+    result = _run_demo(tmp_path, arena_server["ws_port"], PASSWORD, "e2e")
+    output = "\n".join(result.lines)
+    assert result.errors == [], output
+    assert any(line.startswith("E2E OK ") for line in result.printed), output
+    assert result.exit_code == 0, output
+    progress = json.loads(next(x for x in result.printed if x.startswith("E2E OK "))[7:])
+    assert progress["pings_answered"] >= 1 and progress["results_acked"] >= 2, progress
+    assert set(progress["actions"]) == {"ada", "bo"}, progress
+
+    schemas = _tool_schemas()
+    actions = [
+        json.loads(x[len("E2E ACTION ") :]) for x in result.printed if x.startswith("E2E ACTION ")
+    ]
+    assert actions, output
+    for action in actions:
+        assert action["status"] in {"ok", "fallback", "timeout"}, action
+        call = action["call"]
+        assert call["tool"] in schemas, action
+        jsonschema.validate(call["arguments"], schemas[call["tool"]])
+    print(f"engine run {result.seconds:.1f}s, {len(actions)} actions")
+
+
+def test_wrong_password_is_refused(
+    godot_runtime: Path,
+    arena_server: dict[str, int],
+    tmp_path: Path,  # noqa: F811
+) -> None:
+    result = _run_demo(tmp_path, arena_server["ws_port"], "wrong-password", "expect_refused")
+    output = "\n".join(result.lines)
+    assert result.errors == [], output
+    assert any(line.startswith("E2E REFUSED") for line in result.printed), output
+    assert result.exit_code == 0, output
