@@ -24,9 +24,11 @@ import jsonschema
 import pytest
 import yaml
 
-from godot.harness import free_port, godot_runtime, godot_web  # noqa: F401 (fixture)
+from godot import harness
+from godot.harness import free_port, godot_web
 
-pytestmark = [pytest.mark.godot, pytest.mark.llama]
+pytestmark = [pytest.mark.godot, pytest.mark.llama, pytest.mark.usefixtures("godot_runtime")]
+godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on first use
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "godot_plugin" / "demo"
@@ -110,11 +112,7 @@ def _run_demo(tmp_path: Path, ws_port: int, password: str, mode: str) -> godot_w
     return godot_web.run_project(DEMO, tmp_path / "site", timeout_s=170, args=args)
 
 
-def test_demo_round_trip_with_real_server(
-    godot_runtime: Path,
-    arena_server: dict[str, int],
-    tmp_path: Path,  # noqa: F811
-) -> None:
+def test_demo_round_trip_with_real_server(arena_server: dict[str, int], tmp_path: Path) -> None:
     result = _run_demo(tmp_path, arena_server["ws_port"], PASSWORD, "e2e")
     output = "\n".join(result.lines)
     assert result.errors == [], output
@@ -137,11 +135,7 @@ def test_demo_round_trip_with_real_server(
     print(f"engine run {result.seconds:.1f}s, {len(actions)} actions")
 
 
-def test_wrong_password_is_refused(
-    godot_runtime: Path,
-    arena_server: dict[str, int],
-    tmp_path: Path,  # noqa: F811
-) -> None:
+def test_wrong_password_is_refused(arena_server: dict[str, int], tmp_path: Path) -> None:
     result = _run_demo(tmp_path, arena_server["ws_port"], "wrong-password", "expect_refused")
     output = "\n".join(result.lines)
     assert result.errors == [], output

@@ -11,20 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from godot.harness import godot_runtime, godot_web  # noqa: F401 (fixture)
+from godot import harness
+from godot.harness import godot_web
 
-pytestmark = pytest.mark.godot
+pytestmark = [pytest.mark.godot, pytest.mark.usefixtures("godot_runtime")]
+godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on first use
 
 ROOT = Path(__file__).resolve().parent
 UNIT = ROOT / "godot" / "unit"
 
 
-def test_gdscript_unit_suites_pass_in_engine(
-    godot_runtime: Path,
-    tmp_path: Path,  # noqa: F811 (fixture imported above)
-) -> None:
+def test_gdscript_unit_suites_pass_in_engine(tmp_path: Path) -> None:
     vectors = (ROOT / "godot" / "vectors.json").read_bytes()
-    result = godot_web.run_project(UNIT, tmp_path / "site", {"res://vectors.json": vectors})
+    template = ROOT.parent / "godot_plugin/addons/agent_arena/script_templates/ArenaAgent"
+    extra = {
+        "res://vectors.json": vectors,
+        "res://templates/custom_agent.gd.txt": (template / "custom_agent.gd").read_bytes(),
+    }
+    result = godot_web.run_project(UNIT, tmp_path / "site", extra)
     output = "\n".join(result.lines)
     assert "Godot Engine v4.6" in output, output
     summary = [line for line in result.printed if line.startswith("RESULT ")]

@@ -4,7 +4,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${GDTOOLKIT_BIN:-$REPO/.venv/bin}"
 cd "$REPO/godot_plugin"  # gdlint reads ./gdlintrc
-mapfile -t FILES < <(find -L addons demo ../tests/godot -name '*.gd' -not -path '*/addons/agent_arena/script_templates/*' -not -path 'demo/addons/*' | sort)
+mapfile -t FILES < <(find -L addons demo ../tests/godot -name '*.gd' -not -path 'demo/addons/*' | sort)
 "$BIN/gdparse" "${FILES[@]}" >/dev/null
 "$BIN/gdlint" "${FILES[@]}"
 "$BIN/gdformat" --check "${FILES[@]}"

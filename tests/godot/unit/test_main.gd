@@ -6,10 +6,16 @@ const SUITES: Array[Script] = [
 	preload("res://test_msgpack.gd"),
 	preload("res://test_zmtp.gd"),
 	preload("res://test_transport.gd"),
+	preload("res://test_agent.gd"),
 ]
 
 
 func _ready() -> void:
+	# Deferred: the agent suite adds nodes to the root, which is busy while scenes are set up.
+	_run_all.call_deferred()
+
+
+func _run_all() -> void:
 	var started := Time.get_ticks_msec()
 	var text := FileAccess.get_file_as_string("res://vectors.json")
 	var vectors: Variant = JSON.parse_string(text)
