@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -35,9 +36,9 @@ DEMO = ROOT / "godot_plugin" / "demo"
 USER, PASSWORD = "arena", "s3cret-godot"
 
 
-@pytest.fixture(scope="module")
-def arena_server() -> Iterator[dict[str, int]]:
-    """`agent-arena serve` with PLAIN auth, fast heartbeats and its WebSocket relay."""
+@pytest.fixture(scope="module", params=["plain", "none"])
+def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """`agent-arena serve` (PLAIN or no auth), fast heartbeats and its WebSocket relay."""
     port, ws_port = free_port(), free_port()
     cmd = [
         sys.executable,
@@ -48,7 +49,7 @@ def arena_server() -> Iterator[dict[str, int]]:
         f"server.ws_port={ws_port}",
         "server.heartbeat_ivl_ms=250",
         "server.heartbeat_timeout_ms=10000",
-        "server.auth.mechanism=plain",
+        f"server.auth.mechanism={request.param}",
     ]
     env = {**os.environ, "AGENT_ARENA_PLAIN_USERS": f"{USER}:{PASSWORD}", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
@@ -81,7 +82,7 @@ def arena_server() -> Iterator[dict[str, int]]:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("agent-arena serve did not start:\n" + "".join(log))
-        yield {"port": port, "ws_port": ws_port}
+        yield {"port": port, "ws_port": ws_port, "auth": request.param}
     finally:
         os.killpg(proc.pid, 15)
         try:
@@ -101,19 +102,17 @@ def _tool_schemas() -> dict[str, dict]:
     return schemas
 
 
-def _run_demo(tmp_path: Path, ws_port: int, password: str, mode: str) -> godot_web.RunResult:
-    args = [
-        "--",
-        f"--url=ws://127.0.0.1:{ws_port}/",
-        f"--user={USER}",
-        f"--password={password}",
-        f"--{mode}=1",
-    ]
+def _run_demo(
+    tmp_path: Path, server: dict[str, Any], password: str, mode: str
+) -> godot_web.RunResult:
+    args = ["--", f"--url=ws://127.0.0.1:{server['ws_port']}/", f"--{mode}=1"]
+    if server["auth"] == "plain":
+        args += [f"--user={USER}", f"--password={password}"]
     return godot_web.run_project(DEMO, tmp_path / "site", timeout_s=170, args=args)
 
 
-def test_demo_round_trip_with_real_server(arena_server: dict[str, int], tmp_path: Path) -> None:
-    result = _run_demo(tmp_path, arena_server["ws_port"], PASSWORD, "e2e")
+def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path: Path) -> None:
+    result = _run_demo(tmp_path, arena_server, PASSWORD, "e2e")
     output = "\n".join(result.lines)
     assert result.errors == [], output
     assert any(line.startswith("E2E OK ") for line in result.printed), output
@@ -132,11 +131,14 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, int], tmp_path
         call = action["call"]
         assert call["tool"] in schemas, action
         jsonschema.validate(call["arguments"], schemas[call["tool"]])
-    print(f"engine run {result.seconds:.1f}s, {len(actions)} actions")
+    statuses = [a["status"] for a in actions]
+    print(f"\n[{arena_server['auth']}] engine run {result.seconds:.1f}s, statuses {statuses}")
 
 
-def test_wrong_password_is_refused(arena_server: dict[str, int], tmp_path: Path) -> None:
-    result = _run_demo(tmp_path, arena_server["ws_port"], "wrong-password", "expect_refused")
+def test_wrong_password_is_refused(arena_server: dict[str, Any], tmp_path: Path) -> None:
+    if arena_server["auth"] != "plain":
+        pytest.skip("refusal needs a server with PLAIN authentication")
+    result = _run_demo(tmp_path, arena_server, "wrong-password", "expect_refused")
     output = "\n".join(result.lines)
     assert result.errors == [], output
     assert any(line.startswith("E2E REFUSED") for line in result.printed), output

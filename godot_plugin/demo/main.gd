@@ -9,7 +9,7 @@ extends Node3D
 const Client := preload("res://addons/agent_arena/client.gd")
 const Agent := preload("res://addons/agent_arena/arena_agent.gd")
 const PICK_UP_REACH: float = 1.6
-const E2E_TIMEOUT_S: float = 150.0
+const E2E_TIMEOUT_S: float = 120.0
 const WAVE_TOOL: Dictionary = {
 	"name": "wave",
 	"description": "Wave at another character to greet them from afar.",
@@ -56,7 +56,7 @@ func _ready() -> void:
 			agent.action_finished.connect(_on_action_finished.bind(agent))
 			if settings.has("e2e"):
 				agent.move_timeout = 4.0
-				agent.deadline_ms = 60000
+				agent.deadline_ms = 30000
 	var options := {"client_name": "agent-arena-demo", "tools": [WAVE_TOOL]}
 	if settings.has("url"):
 		options["url"] = settings["url"]

@@ -167,12 +167,17 @@ engine.startGame({
 
 
 def build_site(
-    files: dict[str, bytes], out_dir: Path, runtime: Path = RUNTIME, args: list[str] | None = None
+    files: dict[str, bytes],
+    out_dir: Path,
+    runtime: Path = RUNTIME,
+    args: list[str] | None = None,
+    resize_policy: int = 0,
 ) -> Path:
     """Write index.html, index.pck and the engine files (hard links when possible).
 
     ``args`` become the engine's command line; user arguments go after ``"--"`` and reach
-    GDScript through ``OS.get_cmdline_user_args()``.
+    GDScript through ``OS.get_cmdline_user_args()``. ``resize_policy`` 0 keeps the small
+    default canvas (cheap, for tests); 2 fills the browser window (for people).
     """
     if not all((runtime / name).exists() for name in RUNTIME_FILES):
         raise FileNotFoundError(
@@ -193,7 +198,7 @@ def build_site(
         "executable": "index",
         "args": list(args or []),
         "fileSizes": {"index.pck": len(pck), "index.wasm": (runtime / "index.wasm").stat().st_size},
-        "canvasResizePolicy": 0,
+        "canvasResizePolicy": resize_policy,
         "emscriptenPoolSize": 8,
         "ensureCrossOriginIsolationHeaders": True,
         "experimentalVK": False,
@@ -329,7 +334,7 @@ def main() -> int:
         print("\n".join(result.lines))
         print(f"exit {result.exit_code} after {result.seconds:.1f}s")
         return 0 if result.exit_code == 0 and not result.errors else 1
-    build_site(collect_project(args.project), work)
+    build_site(collect_project(args.project), work, resize_policy=2)
     with Site(work, args.port) as site:
         print(f"open {site.url}  (Ctrl+C to stop)")
         try:
