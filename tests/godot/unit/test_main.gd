@@ -7,6 +7,7 @@ const SUITES: Array[Script] = [
 	preload("res://test_zmtp.gd"),
 	preload("res://test_transport.gd"),
 	preload("res://test_agent.gd"),
+	preload("res://test_fuzz.gd"),
 ]
 
 
