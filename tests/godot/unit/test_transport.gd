@@ -7,6 +7,7 @@ const Msgpack := preload("res://addons/agent_arena/msgpack.gd")
 const Zmtp := preload("res://addons/agent_arena/zmtp.gd")
 const FakeTransport := preload("res://fake_transport.gd")
 const Transport := preload("res://addons/agent_arena/transport.gd")
+const TcpTransport := preload("res://addons/agent_arena/tcp_transport.gd")
 
 var events: Array = []
 
@@ -23,6 +24,17 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	checks.check_equal(
 		Transport.parse_url("ws://[::1]:8080/zmq"), ["ws", "::1", 8080, "/zmq"], "ws url"
 	)
+
+	checks.begin("transport.tcp_on_web")
+	var tcp := TcpTransport.new()
+	checks.check_equal(tcp.open("tcp://127.0.0.1"), ERR_INVALID_PARAMETER, "port required")
+	var opened := tcp.open("tcp://127.0.0.1:9")
+	tcp.poll()
+	if OS.has_feature("web"):
+		# Browsers have no raw TCP: the desktop transport must fail cleanly, not crash or hang.
+		checks.check(opened != OK and not tcp.last_error.is_empty(), "no TCP in a browser")
+		checks.check(tcp.get_status() != Transport.Status.OPEN, "never reports open")
+	tcp.close()
 
 	checks.begin("client.connect")
 	var fake := FakeTransport.new()
