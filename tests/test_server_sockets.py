@@ -216,6 +216,36 @@ async def test_hello_with_tools_registers_them(arena, connect):
     assert w["tools"] == [*SCHEMAS, "open_door"]
 
 
+async def test_hello_again_resets_the_session(arena, connect):
+    server = await arena()
+    backend: GatedBackend = server.backend
+    client = await connect(server.endpoint)
+    await client.hello()
+    await client.register_tools([{"name": "wave", "parameters": {"type": "object"}}])
+    await client.observe("a", 1, {})
+    pending = asyncio.ensure_future(client.observe("b", 1, {"gate": "b"}))
+    await asyncio.wait_for(backend.started["b"].wait(), REPLY_S)
+    w = await client.hello()
+    assert w["tools"] == list(SCHEMAS)  # "wave" is gone
+    p = await pending
+    assert p["status"] == "superseded" and p["call"] is None
+    r = await client.request("tool_result", agent_id="a", tick=1, tool="idle", ok=True,
+                             raise_errors=False)
+    assert r["code"] == "unknown_agent"  # agents were forgotten too
+
+
+async def test_sessions_are_per_client(arena, connect):
+    server = await arena()
+    a, b = await connect(server.endpoint), await connect(server.endpoint)
+    await a.register_tools([{"name": "wave", "parameters": {"type": "object"}}])
+    assert "wave" not in (await b.register_tools([]))["tools"]
+    await a.observe("npc", 1, {})
+    r = await b.request("tool_result", agent_id="npc", tick=1, tool="idle", ok=True,
+                        raise_errors=False)
+    assert r["code"] == "unknown_agent"
+    assert (await a.hello())["session"] != (await b.hello())["session"]
+
+
 async def test_version_mismatch(arena, connect):
     server = await arena()
     client = await connect(server.endpoint)
