@@ -90,6 +90,8 @@ func _ready() -> void:
 		)
 		return
 	_client.action_received.connect(_on_action_received)
+	# A decision in flight when the connection drops never comes back: ask again afterwards.
+	_client.disconnected.connect(func(_reason: String) -> void: _waiting = false)
 	_running = autostart
 	_since_decision = decision_interval  # decide on the first frame
 
@@ -100,7 +102,12 @@ func _process(delta: float) -> void:
 	if _bubble != null and _bubble_left > 0.0:
 		_bubble_left -= delta
 		_bubble.visible = _bubble_left > 0.0
-	if not _running or _waiting or not current_tool.is_empty():
+	if _waiting:
+		_since_decision += delta
+		if _since_decision > _stall_limit():
+			_waiting = false  # the reply was lost (e.g. the server restarted): ask again
+		return
+	if not _running or not current_tool.is_empty():
 		return
 	_since_decision += delta
 	if _since_decision >= decision_interval:
@@ -310,6 +317,11 @@ func _nearby_items() -> Array:
 		func(a: Dictionary, b: Dictionary) -> bool: return a["distance"] < b["distance"]
 	)
 	return items
+
+
+## Seconds without a reply after which a decision counts as lost.
+func _stall_limit() -> float:
+	return maxf(2.0 * deadline_ms / 1000.0, 120.0)
 
 
 static func _round_vec(v: Vector3) -> Array:

@@ -103,6 +103,15 @@ func run(checks: Checks, _vectors: Dictionary) -> void:
 	client.action_received.emit("Npc", {"tool": "say", "arguments": {"text": "new"}}, {"tick": 3})
 	checks.check_equal(bubble.text, "new", "fresh action executed")
 
+	checks.begin("agent.lost_decision")
+	agent.request_decision()
+	checks.check(agent._waiting, "waiting for the decision")
+	client.disconnected.emit("server restarted")
+	checks.check(not agent._waiting, "a drop frees the agent to ask again")
+	agent.request_decision()
+	agent._process(agent._stall_limit() + 1.0)
+	checks.check(not agent._waiting, "a reply that never comes is given up")
+
 	checks.begin("agent.template")
 	var source := FileAccess.get_file_as_string("res://templates/custom_agent.gd.txt")
 	var script := GDScript.new()
