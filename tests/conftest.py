@@ -37,7 +37,7 @@ def llama_backend():
     backend = LlamaCppBackend(LlamaCppConfig(seed=0))
     backend.load()
     yield backend
-    backend._llm.close()
+    backend.unload()
 
 
 @pytest.fixture

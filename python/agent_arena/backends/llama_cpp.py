@@ -1,8 +1,11 @@
 """In-process llama.cpp (llama-cpp-python): the embedded default backend.
 
-One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests queue on
-an asyncio lock and run one at a time in a worker thread; the event loop never blocks. A
-request cancelled while it waits in the queue never reaches the model. The prompt cache of the
+One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests run one at
+a time on a single worker thread; the event loop never blocks. A request cancelled (deadline,
+supersede) while it waits never reaches the model; one cancelled while it generates runs to its end
+(``max_tokens`` bounds it) and the next request starts only after that: releasing a lock when the
+awaiting task was cancelled, while the thread still decoded, crashed llama.cpp (GGML_ASSERT). The prompt
+cache of the
 ``Llama`` object reuses the longest common prefix with the previous prompt, which is why prompts
 put the stable system text and tool list first.
 """
@@ -10,10 +13,12 @@ put the stable system text and tool list first.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.metadata
 import importlib.util
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +87,8 @@ class LlamaCppBackend(Backend):
         self.model_path = path
         self._model_name = path.name
         self._llm: Any = None
-        self._lock = asyncio.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
+        self._load_lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
 
     @property
@@ -97,6 +103,10 @@ class LlamaCppBackend(Backend):
 
     def load(self) -> Any:
         """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2."""
+        with self._load_lock:
+            return self._load()
+
+    def _load(self) -> Any:
         if self._llm is None:
             try:
                 from llama_cpp import Llama
@@ -119,9 +129,9 @@ class LlamaCppBackend(Backend):
         key = schema_key(schema)
         grammar = self._grammars.get(key)
         if grammar is None:
-            from llama_cpp import LlamaGrammar
-
             import json
+
+            from llama_cpp import LlamaGrammar
             try:
                 grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
             except Exception as exc:  # llama.cpp raises plain ValueError/RuntimeError here
@@ -151,13 +161,13 @@ class LlamaCppBackend(Backend):
         if request.response_schema is not None:
             kwargs["grammar"] = self._grammar(request.response_schema)
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        async with self._lock:  # cancelled waiters never reach the model
-            try:
-                out = await asyncio.to_thread(self._complete, kwargs)
-            except (BackendUnavailable, ConfigError):
-                raise
-            except ValueError as exc:  # e.g. prompt longer than n_ctx
-                raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
+        fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs)
+        try:
+            out = await fut  # cancelled while queued: never runs; while running: runs to the end
+        except (BackendUnavailable, ConfigError):
+            raise
+        except ValueError as exc:  # e.g. prompt longer than n_ctx
+            raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return ChatResponse(
@@ -169,15 +179,21 @@ class LlamaCppBackend(Backend):
         )
 
     def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        llm = self.load()
-        return llm.create_chat_completion(**kwargs)
+        return self.load().create_chat_completion(**kwargs)
 
     def evaluated_tokens(self) -> int:
         """Tokens currently in the KV cache (for prefix-reuse measurements)."""
         return 0 if self._llm is None else int(self._llm.n_tokens)
 
     async def aclose(self) -> None:
-        async with self._lock:
-            if self._llm is not None:
-                self._llm.close()
-                self._llm = None
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+
+    def unload(self) -> None:
+        """Blocking close, after any running generation has stopped."""
+        self._executor.submit(self._close).result()
+
+    def _close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
