@@ -35,6 +35,7 @@ serve: $(STAMP)
 	$(BIN)/agent-arena serve $(ARGS)
 
 test: $(STAMP)
+	tools/godot_web/setup.sh
 	$(BIN)/python -m pytest -q -rs $(ARGS)
 
 test-fast: $(STAMP)
@@ -42,6 +43,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check python tests bench run_vllm_server.py
+	tools/godot_web/lint.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/bridge_overhead.py
