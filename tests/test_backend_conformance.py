@@ -15,16 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from llama_server_fixture import (  # noqa: F401  (fixtures)
-    RunningLlamaServer,
-    llama_server,
-    llama_server_factory,
-)
 
 from agent_arena.backends import ChatRequest, Sampling, list_backends
 from agent_arena.backends.base import Backend
@@ -36,6 +31,11 @@ from agent_arena.backends.vllm import VLLMBackend, VLLMBackendConfig
 from agent_arena.calling import STRATEGIES, CallingConfig, decide_once
 from agent_arena.errors import BackendUnavailable
 from agent_arena.tools import ToolRegistry, ToolSpec, call_schema
+from llama_server_fixture import (  # noqa: F401  (fixtures)
+    RunningLlamaServer,
+    llama_server,
+    llama_server_factory,
+)
 
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "conformance.yaml").read_text())
 TOOLS = [ToolSpec.from_any(t) for t in DATA["tools"]]

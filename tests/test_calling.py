@@ -1,6 +1,6 @@
 import pytest
 
-from agent_arena.backends.base import ChatResponse, RawToolCall
+from agent_arena.backends.base import ChatResponse, RawToolCall, Sampling
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.calling import (
     CallingConfig,
@@ -10,9 +10,7 @@ from agent_arena.calling import (
     pick_strategy,
 )
 from agent_arena.errors import BackendRequestError, BackendUnavailable
-from agent_arena.backends.base import Sampling
 from agent_arena.tools import ToolRegistry
-
 from conftest import game_tools
 
 MSGS = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]

@@ -134,9 +134,8 @@ def test_missing_engine_is_a_clear_error():
 
 @pytest.mark.llama_server
 def test_llama_server_engine_really_starts_and_stops_on_ctrl_c():
-    from llama_server_fixture import llama_server_binary
-
     from agent_arena.backends.llama_server import free_port
+    from llama_server_fixture import llama_server_binary
 
     llama_server_binary()
     port = free_port()

@@ -17,7 +17,6 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from test_backend_conformance import TOOLS, BackendConformance
 
 from agent_arena.backends import ChatRequest, Sampling, create_backend
 from agent_arena.backends.sglang import SGLangBackend, SGLangBackendConfig
@@ -29,6 +28,7 @@ from agent_arena.backends.vllm_engine import (
 )
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.tools import call_schema
+from test_backend_conformance import TOOLS, BackendConformance
 
 
 def _answering(env: str) -> str:
