@@ -154,6 +154,7 @@ def test_llama_server_engine_really_starts_and_stops_on_ctrl_c():
                 break
             lines.append(line)
             if line.startswith("ready: base_url"):
+                lines.append(proc.stdout.readline())  # the agent-arena serve line
                 break
         text = "".join(lines)
         assert f"ready: base_url = http://127.0.0.1:{port}/v1" in text, text[-2000:]
