@@ -76,6 +76,7 @@ async def _echo_main(conn: Any) -> None:
     ctx = zmq.asyncio.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.linger = 0
+    sock.sndhwm = 0  # as the server does (a ROUTER drops replies at the HWM otherwise)
     port = sock.bind_to_random_port("tcp://127.0.0.1")
     conn.send(f"tcp://127.0.0.1:{port}")
 
@@ -141,12 +142,13 @@ class Result:
     p99_ms: float
     mean_ms: float
     decisions_per_s: float
-    non_ok: int
+    non_ok: int  # replies that were not an ok action
+    lost: int  # requests never answered (the run is cut 60 s after its end)
     load_avg_1m: float
 
 
 async def drive(endpoint: str, agents: int, rounds: int, seconds: float,
-                warmup_s: float) -> tuple[list[float], int, float]:
+                warmup_s: float) -> tuple[list[float], int, int, float]:
     """Each agent: observe -> wait for its action -> next, until ``rounds`` or ``seconds``."""
     ctx = zmq.asyncio.Context()
     sock = ctx.socket(zmq.DEALER)
@@ -191,14 +193,19 @@ async def drive(endpoint: str, agents: int, rounds: int, seconds: float,
                     non_ok += 1
 
     read_task = asyncio.create_task(reader())
-    try:
-        await asyncio.gather(*(agent(i) for i in range(agents)))
+    lost = 0
+    try:  # a lost reply would leave its agent waiting forever: bound the run instead
+        await asyncio.wait_for(asyncio.gather(*(agent(i) for i in range(agents))),
+                               warmup_s + seconds + 60)
+    except asyncio.TimeoutError:
+        lost = len(waiting)
     finally:
         read_task.cancel()
         sock.close(0)
         ctx.term()
-    wall = max(loop.time() - measure_from, 1e-9)
-    return samples, non_ok, wall
+    wall = max(min(loop.time(), stop_at) - measure_from, 1e-9) if lost else \
+        max(loop.time() - measure_from, 1e-9)
+    return samples, non_ok, lost, wall
 
 
 def percentile(xs: list[float], p: float) -> float:
@@ -213,7 +220,7 @@ def measure(system: str, agents: int, args: argparse.Namespace) -> tuple[Result,
     server = ServerProcess(system)
     try:
         load = os.getloadavg()[0]
-        samples, non_ok, wall = asyncio.run(
+        samples, non_ok, lost, wall = asyncio.run(
             drive(server.endpoint, agents, args.rounds, args.seconds, args.warmup))
     finally:
         stats = server.stop()
@@ -221,7 +228,7 @@ def measure(system: str, agents: int, args: argparse.Namespace) -> tuple[Result,
         system=system, agents=agents, decisions=len(samples), wall_s=round(wall, 3),
         p50_ms=round(percentile(samples, 50), 3), p99_ms=round(percentile(samples, 99), 3),
         mean_ms=round(statistics.fmean(samples), 3) if samples else float("nan"),
-        decisions_per_s=round(len(samples) / wall, 1), non_ok=non_ok,
+        decisions_per_s=round(len(samples) / wall, 1), non_ok=non_ok, lost=lost,
         load_avg_1m=round(load, 2)), stats
 
 
@@ -271,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             console.print(f"  {system:<6} agents={n:<5} decisions={r.decisions:<7} "
                           f"p50={r.p50_ms:.3f} ms p99={r.p99_ms:.3f} ms "
-                          f"{r.decisions_per_s:.0f}/s non_ok={r.non_ok} "
+                          f"{r.decisions_per_s:.0f}/s non_ok={r.non_ok} lost={r.lost} "
                           f"load={r.load_avg_1m:.2f}"
                           + (f" server_stats={stats}" if stats else ""), highlight=False)
 
@@ -291,9 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
                   highlight=False)
-    bad = sum(r.non_ok for r in results)
+    bad = sum(r.non_ok + r.lost for r in results)
     if bad:
-        console.print(f"[red]{bad} replies were not status ok[/]")
+        console.print(f"[red]{bad} requests were lost or not answered with status ok[/]")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({

@@ -370,6 +370,24 @@ async def test_many_in_flight_with_delays(arena, connect):
     assert server.stats["decisions"] == len(delays)
 
 
+async def test_a_thousand_agents_in_one_game_lose_no_reply(arena, connect):
+    """All decisions of a large game finish at once: the burst of replies to one peer must not
+    hit the ROUTER's send high-water mark, where ZeroMQ drops messages silently."""
+    server = await arena()
+    backend: GatedBackend = server.backend
+    client = await connect(server.endpoint)
+    n = 1200
+    futs = [asyncio.ensure_future(client.observe(f"a{i}", 1, {"gate": "all"}))
+            for i in range(n)]
+    while sum(len(s.pending) for s in server.sessions.values()) < n:
+        await asyncio.sleep(0.01)
+    assert server._sock.getsockopt(zmq.SNDHWM) >= server.config.max_pending
+    backend.gates["all"].set()
+    replies = await asyncio.gather(*futs)
+    assert sorted(r["agent_id"] for r in replies) == sorted(f"a{i}" for i in range(n))
+    assert all(r["status"] == "ok" for r in replies)
+
+
 async def test_supersede(arena, connect):
     server = await arena()
     backend: GatedBackend = server.backend

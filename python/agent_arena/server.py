@@ -132,6 +132,10 @@ class ArenaServer:
         sock.linger = 0
         sock.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_bytes * 4)
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # A ROUTER silently drops a reply when the peer's outbound queue holds SNDHWM messages
+        # (default 1000): a burst of finished decisions for one game with >= ~1000 agents lost
+        # actions. Every accepted observe must get its reply, so allow all that can be pending.
+        sock.setsockopt(zmq.SNDHWM, max(1000, 2 * cfg.max_pending))
         if cfg.heartbeat_ivl_ms:
             sock.setsockopt(zmq.HEARTBEAT_IVL, cfg.heartbeat_ivl_ms)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, cfg.heartbeat_timeout_ms)
