@@ -609,7 +609,15 @@ async def test_bad_input(arena, connect, peers, name, frames, code, rid, words):
     if code is not None:  # same connection: its in-flight observe is answered too
         mine = await bad.expect("mine")
         assert mine["type"] == "action" and mine["status"] == "ok"
+    else:  # its connection was dropped, so its reply has nowhere to go; it is still decided
+
+        async def both_decided() -> None:
+            while server.stats["decisions"] < 2:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(both_decided(), REPLY_S)
     assert server.stats["decisions"] == 2
+    assert server.stats["ok"] == 2
 
 
 # ---- security --------------------------------------------------------------------------------
