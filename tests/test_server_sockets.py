@@ -415,7 +415,6 @@ async def test_deadline_gives_timeout_with_fallback(arena, connect):
     assert a["status"] == "timeout"
     assert a["call"] == IDLE
     assert "deadline_ms=50" in a["reason"]
-    assert a["latency_ms"] >= 50
 
 
 async def test_default_deadline_applies(arena, connect):
