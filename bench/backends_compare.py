@@ -70,8 +70,8 @@ async def run_one(kind: str, agents: int, ticks: int, slots: int) -> dict[str, A
                          profiles=profiles())
     await server.start()
     try:
-        await run_demo(server.endpoint, tools, agents=agents, ticks=1, deadline_ms=600000, client_kwargs={"timeout_s": 900},
-                       seed=1)  # warm-up: first prompts into the caches
+        await run_demo(server.endpoint, tools, agents=agents, ticks=1, deadline_ms=600000,
+                       seed=1, client_kwargs={"timeout_s": 900})  # warm-up: fills the caches
         stats0 = dict(getattr(backend, "stats", {}))
         t0 = time.perf_counter()
         summary = await run_demo(server.endpoint, tools, agents=agents, ticks=ticks,
