@@ -68,9 +68,6 @@ def test_bad_override_is_a_clear_error(capsys, override, words):
         assert w in err
 
 
-@pytest.mark.xfail(strict=True, reason="settings._build checks key names, not value types: "
-                   "server.max_pending=lots starts a server whose every observe then fails "
-                   "with an internal error")
 def test_mistyped_override_is_refused():
     from agent_arena import settings
     from agent_arena.errors import ConfigError

@@ -69,8 +69,9 @@ class MemoryEntry:
 
 
 class AgentState:
-    def __init__(self, agent_id: str, window: int = 4) -> None:
+    def __init__(self, agent_id: str, window: int = 4, slot: int | None = None) -> None:
         self.agent_id = agent_id
+        self.slot = slot  # KV-cache slot on servers that have them (llama-server id_slot)
         self.memory: deque[MemoryEntry] = deque(maxlen=max(window, 0) or None)
         self.window = window
         self.last_tick: int | None = None
@@ -100,6 +101,8 @@ class AgentState:
 
 
 def _num(v: float) -> str:
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)  # nan / inf / -inf: int() of them raises
     r = round(v, 1)
     return str(int(r)) if r == int(r) else str(r)
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from agent_arena.backends.base import Backend, ChatRequest, ChatResponse, Sampling
 from agent_arena.errors import BackendError, BackendRequestError
-from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, call_schema
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema
 
 log = logging.getLogger("agent_arena.calling")
 
@@ -173,7 +173,7 @@ class ConstrainedStrategy:
     def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
         return ChatRequest(
             messages=with_tools_in_system(messages, tools, cfg.thought),
-            response_schema=call_schema(tools, thought=cfg.thought),
+            response_schema=cached_call_schema(tuple(tools), cfg.thought),  # shared: read-only
             sampling=sampling,
         )
 
@@ -263,6 +263,12 @@ def _downgrade(backend: Backend, current: Strategy, why: str) -> Strategy | None
 
 def _effective(name: str, backend: Backend) -> Strategy:
     strategy = pick_strategy(name, backend)
+    if name == "auto" and not getattr(backend, "_auto_logged", False):
+        backend._auto_logged = True  # type: ignore[attr-defined]
+        caps = backend.capabilities
+        log.info("calling: auto strategy picks %r for backend %s (native_tools=%s, json_schema=%s,"
+                 " grammar=%s)", strategy.name, backend.name, caps.native_tools, caps.json_schema,
+                 caps.grammar)
     if name == "auto" and strategy.name == "native" and getattr(backend, "_no_native_tools", False):
         strategy = STRATEGIES["constrained"]
     if name == "auto" and strategy.name == "constrained" and getattr(backend, "_no_json_schema", False):

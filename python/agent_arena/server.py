@@ -103,6 +103,7 @@ class ArenaServer:
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._next_slot = 0  # agents get consecutive KV slots; backends take it modulo theirs
         self.stats = {"decisions": 0, "ok": 0, "fallback": 0, "timeout": 0, "superseded": 0,
                       "errors": 0}
         if self.calling.fallback_tool not in self.default_tools and len(self.default_tools):
@@ -341,7 +342,9 @@ class ArenaServer:
         self._supersede(s, msg.agent_id, f"superseded by observe id={msg.id!r}")
         agent = s.agents.get(msg.agent_id)
         if agent is None:
-            agent = s.agents[msg.agent_id] = AgentState(msg.agent_id, profile.memory_window)
+            agent = s.agents[msg.agent_id] = AgentState(msg.agent_id, profile.memory_window,
+                                                        slot=self._next_slot)
+            self._next_slot += 1
         pending = Pending(msg.id, env, msg.tick)
         s.pending[msg.agent_id] = pending
         task = asyncio.create_task(self._decide(s, agent, profile, allowed, msg, pending, t0))
@@ -378,7 +381,8 @@ class ArenaServer:
             remaining = deadline_s - (time.monotonic() - t0)
             outcome = await asyncio.wait_for(
                 decide_once(self.backend, messages, s.tools, allowed, calling, sampling,
-                            model=profile.model, extra_body=profile.extra_body or None),
+                            model=profile.model, extra_body=profile.extra_body or None,
+                            slot=agent.slot),
                 timeout=max(remaining, 0.001))
             call: ToolCall = outcome.call or fallback_call(calling)
             status, reason, thought = outcome.status, outcome.reason, outcome.thought

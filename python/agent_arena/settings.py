@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,29 @@ def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
     if unknown:
         raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}; known: "
                           f"{', '.join(sorted(known))}")
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        _check_type(f"{where}.{key}", hints.get(key), value)
     return cls(**data)
+
+
+_SIMPLE = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
+
+
+def _check_type(name: str, hint: Any, value: Any) -> None:
+    """Refuse a mistyped scalar now (``server.max_pending=lots``), not at the first request."""
+    if hint is None or value is None:
+        return
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
+                                                                     types.UnionType) else (hint,)
+    simple = [o for o in options if o in _SIMPLE]
+    if not simple or len(simple) != len([o for o in options if o is not type(None)]):
+        return  # containers, nested dataclasses: checked by their own builders
+    ok = any(isinstance(value, _SIMPLE[o]) and not (o is not bool and isinstance(value, bool))
+             for o in simple)
+    if not ok:
+        want = " or ".join(o.__name__ for o in simple)
+        raise ConfigError(f"{name} must be {want}, got {value!r}")
 
 
 def server_config(cfg: Mapping[str, Any]) -> ServerConfig:

@@ -7,6 +7,7 @@ Schemas are used twice: to constrain decoding (``call_schema``) and to validate 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,13 @@ class ToolSpec:
                 f"tool {name!r}: parameters is not a valid JSON Schema at {where}: {exc.message}"
             ) from exc
         return cls(name=name, description=description, parameters=params)
+
+    @functools.cached_property
+    def key(self) -> str:
+        return json.dumps([self.name, self.description, self.parameters], sort_keys=True)
+
+    def __hash__(self) -> int:  # parameters is a dict: hash the canonical text instead
+        return hash(self.key)
 
     def to_openai(self) -> dict[str, Any]:
         return {
@@ -163,6 +171,12 @@ class ToolRegistry:
 
 
 def call_schema(specs: Iterable[ToolSpec], *, thought: bool = False) -> dict[str, Any]:
+    """Schema of one call (a fresh copy; the cached one is ``cached_call_schema``)."""
+    return copy.deepcopy(cached_call_schema(tuple(specs), thought))
+
+
+@functools.lru_cache(maxsize=256)
+def cached_call_schema(specs: tuple[ToolSpec, ...], thought: bool = False) -> dict[str, Any]:
     """Schema of one call: the union over tools of {"tool": const, "arguments": parameters}.
 
     With ``thought`` the object starts with a short free-text field, so a small model can
