@@ -200,63 +200,52 @@ def _exe(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+# setting -> (vLLM flag, SGLang flag, kind). kind: "value" (passed when set), "many" (a list),
+# "switch" (a bare flag when true), "parallel" (passed when > 1). None: the engine has no such flag.
+ENGINE_FLAGS: dict[str, tuple[str | None, str | None, str]] = {
+    "pipeline_parallel_size": ("--pipeline-parallel-size", "--pp-size", "parallel"),
+    "data_parallel_size": ("--data-parallel-size", "--dp-size", "parallel"),
+    "dtype": ("--dtype", "--dtype", "value"),
+    "gpu_memory_utilization": ("--gpu-memory-utilization", "--mem-fraction-static", "value"),
+    "max_model_len": ("--max-model-len", "--context-length", "value"),
+    "served_model_name": ("--served-model-name", "--served-model-name", "value"),
+    "enable_lora": ("--enable-lora", "--enable-lora", "switch"),
+    "lora_modules": ("--lora-modules", "--lora-paths", "many"),
+    "enable_auto_tool_choice": ("--enable-auto-tool-choice", None, "switch"),
+    "tool_call_parser": ("--tool-call-parser", "--tool-call-parser", "value"),
+    "reasoning_parser": ("--reasoning-parser", "--reasoning-parser", "value"),
+    "api_key": ("--api-key", "--api-key", "value"),
+}
+
+
+def _engine_flags(s: Mapping[str, Any], engine: str) -> list[str]:
+    out: list[str] = []
+    for key, (vllm_flag, sglang_flag, kind) in ENGINE_FLAGS.items():
+        flag, value = (vllm_flag if engine == "vllm" else sglang_flag), s[key]
+        if flag is None:
+            continue
+        if kind == "parallel" and int(value) > 1:
+            out += [flag, str(value)]
+        elif kind == "switch" and value:
+            out.append(flag)
+        elif kind == "many" and value:
+            out += [flag, *value]
+        elif kind == "value" and value not in (None, "", 0):
+            out += [flag, str(value)]
+    return out
+
+
 def build_command(s: Mapping[str, Any], *, dry_run: bool = False) -> list[str]:
     engine = s["engine"]
     if engine == "vllm":
         cmd = [_exe("vllm"), "serve", str(s["model"]), "--host", s["host"], "--port",
                str(s["port"]), "--tensor-parallel-size", str(s["tensor_parallel_size"])]
-        if int(s["pipeline_parallel_size"]) > 1:
-            cmd += ["--pipeline-parallel-size", str(s["pipeline_parallel_size"])]
-        if int(s["data_parallel_size"]) > 1:
-            cmd += ["--data-parallel-size", str(s["data_parallel_size"])]
-        if s["dtype"]:
-            cmd += ["--dtype", str(s["dtype"])]
-        if s["gpu_memory_utilization"] is not None:
-            cmd += ["--gpu-memory-utilization", str(s["gpu_memory_utilization"])]
-        if s["max_model_len"]:
-            cmd += ["--max-model-len", str(s["max_model_len"])]
-        if s["served_model_name"]:
-            cmd += ["--served-model-name", str(s["served_model_name"])]
-        if s["enable_lora"]:
-            cmd.append("--enable-lora")
-        if s["lora_modules"]:
-            cmd += ["--lora-modules", *s["lora_modules"]]
-        if s["enable_auto_tool_choice"]:
-            cmd.append("--enable-auto-tool-choice")
-        if s["tool_call_parser"]:
-            cmd += ["--tool-call-parser", str(s["tool_call_parser"])]
-        if s["reasoning_parser"]:
-            cmd += ["--reasoning-parser", str(s["reasoning_parser"])]
-        if s["api_key"]:
-            cmd += ["--api-key", str(s["api_key"])]
-        return cmd + list(s["extra"])
+        return cmd + _engine_flags(s, engine) + list(s["extra"])
     if engine == "sglang":
         cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(s["model"]),
                "--host", s["host"], "--port", str(s["port"]),
                "--tp-size", str(s["tensor_parallel_size"])]
-        if int(s["pipeline_parallel_size"]) > 1:
-            cmd += ["--pp-size", str(s["pipeline_parallel_size"])]
-        if int(s["data_parallel_size"]) > 1:
-            cmd += ["--dp-size", str(s["data_parallel_size"])]
-        if s["dtype"]:
-            cmd += ["--dtype", str(s["dtype"])]
-        if s["gpu_memory_utilization"] is not None:
-            cmd += ["--mem-fraction-static", str(s["gpu_memory_utilization"])]
-        if s["max_model_len"]:
-            cmd += ["--context-length", str(s["max_model_len"])]
-        if s["served_model_name"]:
-            cmd += ["--served-model-name", str(s["served_model_name"])]
-        if s["enable_lora"]:
-            cmd.append("--enable-lora")
-        if s["lora_modules"]:
-            cmd += ["--lora-paths", *s["lora_modules"]]
-        if s["tool_call_parser"]:
-            cmd += ["--tool-call-parser", str(s["tool_call_parser"])]
-        if s["reasoning_parser"]:
-            cmd += ["--reasoning-parser", str(s["reasoning_parser"])]
-        if s["api_key"]:
-            cmd += ["--api-key", str(s["api_key"])]
-        return cmd + list(s["extra"])
+        return cmd + _engine_flags(s, engine) + list(s["extra"])
     # llama-server: the same command the managed backend runs
     from agent_arena.backends.llama_server import (
         LlamaServerConfig,

@@ -6,9 +6,11 @@
 Uses the bridge's own pieces (agents.build_messages -> calling.decide_once -> backend), so what
 is measured is exactly what the server does for one decision. Variants:
 
-- ``default``      the default profile (rules + one example per tool) and constrained + thought
-- ``no_thought``   the same, without the short thought before the call
-- ``naive``        a one-line system prompt, constrained, no thought (the baseline)
+- ``default``      the shipped defaults: profile ``default`` (rules, one worked example per tool
+                   as chat turns, the nearest example repeated last), constrained, no thought
+- ``thought``      the same with a short free-text thought before the call
+- ``no_examples``  the default rules, no worked examples
+- ``naive``        a one-line system prompt, no examples, constrained (the baseline)
 - ``prompt``       the default profile with the prompt strategy (lenient parse, re-ask)
 """
 
@@ -33,10 +35,11 @@ from agent_arena.calling import CallingConfig, decide_once  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
 
 VARIANTS = {
-    "default": dict(strategy="constrained", thought=True, naive=False),
-    "no_thought": dict(strategy="constrained", thought=False, naive=False),
-    "naive": dict(strategy="constrained", thought=False, naive=True),
-    "prompt": dict(strategy="prompt", thought=True, naive=False),
+    "default": dict(strategy="constrained", thought=False, naive=False, examples=True),
+    "thought": dict(strategy="constrained", thought=True, naive=False, examples=True),
+    "no_examples": dict(strategy="constrained", thought=False, naive=False, examples=False),
+    "naive": dict(strategy="constrained", thought=False, naive=True, examples=False),
+    "prompt": dict(strategy="prompt", thought=False, naive=False, examples=True),
 }
 
 
@@ -60,6 +63,8 @@ async def run(args: argparse.Namespace) -> dict:
         profile = load_profile()
         if v["naive"]:
             profile = replace(profile, system_prompt=DEFAULT_SYSTEM_PROMPT)
+        if not v["examples"]:
+            profile = replace(profile, examples=())
         cfg = CallingConfig(strategy=v["strategy"], thought=v["thought"], max_attempts=2)
         valid = right = args_ok = total = 0
         latencies = []
@@ -113,7 +118,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--backend", default="llama_cpp")
     ap.add_argument("--backend-settings", default="{}", help="JSON, e.g. '{\"temperature\": 0}'")
-    ap.add_argument("--variants", default="default,no_thought,naive,prompt")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--scenarios", default=str(ROOT / "bench/scenarios.yaml"))
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json", help="write full results here")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent_arena.backends.base import Backend, ChatRequest, ChatResponse
+from agent_arena.backends.recording import RecordingBackend
 from agent_arena.client import ArenaClient
 from agent_arena.tools import ToolCall, ToolRegistry
 from agent_arena.world import run_demo
@@ -18,34 +18,9 @@ DOOR = {"name": "open_door", "description": "Open a door that is in reach.",
                        "required": ["door_id"], "additionalProperties": False}}
 
 
-class Recording(Backend):
-    """Delegates to the real model and keeps the requests, to look at the prompts."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.requests: list[ChatRequest] = []
-
-    @property
-    def capabilities(self):
-        return self.inner.capabilities
-
-    @property
-    def model_name(self):
-        return self.inner.model_name
-
-    @property
-    def default_sampling(self):
-        return self.inner.default_sampling
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        return await self.inner.chat(request)
-
-
 @pytest.fixture
 async def bridge(make_server, llama_backend):
-    backend = Recording(llama_backend)
+    backend = RecordingBackend(llama_backend)
     # generous default deadline: these tests check decisions, not speed (2 shared cores)
     server = await make_server(backend, default_deadline_ms=300000)
     async with ArenaClient(server.endpoint) as client:

@@ -34,7 +34,7 @@ log = logging.getLogger("agent_arena.calling")
 class CallingConfig:
     strategy: str = "auto"  # auto | constrained | native | prompt
     max_attempts: int = 2  # model calls per decision (first try + re-asks)
-    thought: bool = True  # ask for a short "thought" before the call (constrained/prompt)
+    thought: bool = False  # ask for a short "thought" before the call (constrained/prompt)
     fallback_tool: str = "idle"
     fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
 
