@@ -48,6 +48,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bridge_overhead.py
 	$(BIN)/python bench/decision_quality.py
+	$(BIN)/python bench/e2e_embedded.py
+	$(BIN)/python bench/backends_compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -80,6 +80,7 @@ _LAZY: dict[str, str] = {
     "LlamaCppConfig": "agent_arena.backends.llama_cpp",
     "ScriptedBackend": "agent_arena.backends.scripted",
     "ScriptedConfig": "agent_arena.backends.scripted",
+    "RecordingBackend": "agent_arena.backends.recording",
     "OpenAICompatBackend": "agent_arena.backends.openai_compat",
     "OpenAICompatConfig": "agent_arena.backends.openai_compat",
     "FunctionCalling": "agent_arena.backends.openai_compat",
@@ -108,7 +109,10 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = [
+
+__all__ = [  # the lazy names resolve through __getattr__
+    *_LAZY,
+    "RecordingBackend",
     "Backend",
     "Capabilities",
     "ChatRequest",
