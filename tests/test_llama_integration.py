@@ -90,7 +90,7 @@ async def test_tool_result_reaches_the_next_prompt(bridge):
     first = await client.observe("a", 1, {"health": 100})
     await client.tool_result("a", 1, first["call"]["tool"], False, "the bridge is broken")
     await client.observe("a", 2, {"health": 100})
-    prompt = backend.requests[-1].messages[1]["content"]
+    prompt = backend.requests[-1].messages[-1]["content"]  # the last user turn
     assert f"tick 1: {first['call']['tool']}(" in prompt
     assert "failed: the bridge is broken" in prompt
 
