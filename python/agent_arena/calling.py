@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from agent_arena.backends.base import Backend, ChatRequest, ChatResponse, Sampling
@@ -360,7 +360,5 @@ def fallback_call(cfg: CallingConfig) -> ToolCall:
 
 
 def _with(request: ChatRequest, **changes: Any) -> ChatRequest:
-    from dataclasses import replace
-
     changes = {k: v for k, v in changes.items() if v is not None}
     return replace(request, **changes) if changes else request

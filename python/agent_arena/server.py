@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import zmq
@@ -415,6 +415,3 @@ class ArenaServer:
             "latency_ms": round(latency, 2), "usage": usage, "backend": self.backend.name,
         })
 
-
-def with_bind(config: ServerConfig, bind: str) -> ServerConfig:
-    return replace(config, bind=bind)
