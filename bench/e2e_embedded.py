@@ -6,7 +6,9 @@ For each agent count: the demo world runs through the real server over ZeroMQ (l
 the in-process llama_cpp backend, and every request the server sent to the model is recorded.
 Then exactly those requests are replayed on the same model directly (no sockets, no server,
 one after another): the "raw llama.cpp" floor. Reported: decisions/s, p50/p99 latency (per
-decision as the game sees it, and per generation for raw), schema-valid %.
+decision as the game sees it, and per generation for raw), schema-valid %, and prefix reuse:
+prompt tokens per request vs the ones llama.cpp really evaluated (the rest came from its prompt
+cache).
 """
 
 from __future__ import annotations
@@ -50,10 +52,12 @@ async def measure(model: LlamaCppBackend, agents: int, ticks: int) -> dict:
         # one untimed warm-up tick (model load, grammar, first prompt)
         await run_demo(endpoint, tools, agents=agents, ticks=1, deadline_ms=600000, seed=1)
         rec.requests.clear()
+        stats0 = dict(model.stats)
         t = time.perf_counter()
         summary = await run_demo(endpoint, tools, agents=agents, ticks=ticks,
                                  deadline_ms=600000, seed=7)
         bridge_s = time.perf_counter() - t
+        used = {k: model.stats[k] - stats0[k] for k in model.stats}
     finally:
         await server.stop()
     raw_lat = []
@@ -70,6 +74,9 @@ async def measure(model: LlamaCppBackend, agents: int, ticks: int) -> dict:
         "bridge_p99_ms": pct(lat, 99), "raw_generations": len(rec.requests),
         "raw_decisions_per_s": len(rec.requests) / raw_s, "raw_p50_ms": pct(raw_lat, 50),
         "raw_p99_ms": pct(raw_lat, 99),
+        "prompt_tokens_per_request": used["prompt_tokens"] / max(used["requests"], 1),
+        "evaluated_prompt_tokens_per_request":
+            used["prompt_tokens_evaluated"] / max(used["requests"], 1),
     }
 
 
@@ -92,7 +99,10 @@ async def main() -> None:
               f"bridge: {r['bridge_decisions_per_s']:.2f}/s p50={r['bridge_p50_ms']:.0f}ms "
               f"p99={r['bridge_p99_ms']:.0f}ms | raw llama.cpp: "
               f"{r['raw_decisions_per_s']:.2f}/s p50={r['raw_p50_ms']:.0f}ms "
-              f"p99={r['raw_p99_ms']:.0f}ms  load={r['load_1m']:.2f}", flush=True)
+              f"p99={r['raw_p99_ms']:.0f}ms | prompt tokens/request "
+              f"{r['prompt_tokens_per_request']:.0f}, evaluated "
+              f"{r['evaluated_prompt_tokens_per_request']:.0f} | load={r['load_1m']:.2f}",
+              flush=True)
     await model.aclose()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -90,6 +90,11 @@ class LlamaCppBackend(Backend):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
         self._load_lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        # same keys as the HTTP backends' stats; prompt_tokens_evaluated counts what llama.cpp
+        # really decoded (the rest of the prompt came from its prompt cache: prefix reuse)
+        self.stats: dict[str, int] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                      "prompt_tokens_evaluated": 0}
+        self._evaluated = 0
 
     @property
     def capabilities(self) -> Capabilities:
@@ -116,11 +121,19 @@ class LlamaCppBackend(Backend):
                     "the right CPU flags)"
                 ) from exc
             threads = self.config.n_threads or os.cpu_count() or 1
-            self._llm = Llama(
+            llm = Llama(
                 model_path=str(self.model_path), n_ctx=self.config.n_ctx, n_threads=threads,
                 n_threads_batch=threads, n_batch=self.config.n_batch, seed=self.config.seed,
                 chat_format=self.config.chat_format, verbose=self.config.verbose,
             )
+            inner_eval = llm.eval
+
+            def counting_eval(tokens: Any) -> None:  # prompt remainder, then one per new token
+                self._evaluated += len(tokens)
+                inner_eval(tokens)
+
+            llm.eval = counting_eval
+            self._llm = llm
             log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self.model_path.name,
                      self.config.n_ctx, threads)
         return self._llm
@@ -163,13 +176,19 @@ class LlamaCppBackend(Backend):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs)
         try:
-            out = await fut  # cancelled while queued: never runs; while running: runs to the end
+            out, evaluated = await fut  # cancelled while queued: never runs; while running: runs to the end
         except (BackendUnavailable, ConfigError):
             raise
         except ValueError as exc:  # e.g. prompt longer than n_ctx
             raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
+        self.stats["requests"] += 1
+        self.stats["prompt_tokens"] += usage.get("prompt_tokens", 0)
+        self.stats["completion_tokens"] += usage.get("completion_tokens", 0)
+        # every generated token but the last is fed back through eval
+        self.stats["prompt_tokens_evaluated"] += min(usage.get("prompt_tokens", 0), max(
+            0, evaluated - max(usage.get("completion_tokens", 0) - 1, 0)))
         return ChatResponse(
             text=choice["message"].get("content") or "",
             prompt_tokens=usage.get("prompt_tokens", 0),
@@ -178,12 +197,11 @@ class LlamaCppBackend(Backend):
             model=self._model_name,
         )
 
-    def _complete(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return self.load().create_chat_completion(**kwargs)
-
-    def evaluated_tokens(self) -> int:
-        """Tokens currently in the KV cache (for prefix-reuse measurements)."""
-        return 0 if self._llm is None else int(self._llm.n_tokens)
+    def _complete(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        llm = self.load()
+        before = self._evaluated
+        out = llm.create_chat_completion(**kwargs)
+        return out, self._evaluated - before
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
