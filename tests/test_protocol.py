@@ -75,3 +75,19 @@ def test_non_str_keys_in_observation_become_str():
 def test_pack_roundtrip_reply():
     reply = protocol.error(3, "unknown_tool", "no")
     assert msgpack.unpackb(protocol.pack(reply)) == reply
+
+
+def nested(depth: int):
+    obj = {"leaf": 1}
+    for _ in range(depth):
+        obj = {"x": obj}
+    return obj
+
+
+def test_nesting_limit_is_a_clear_error():
+    ok = {"type": "observe", "id": 1, "agent_id": "a", "tick": 1, "observation": nested(25)}
+    assert protocol.decode(pack(ok)).observation == nested(25)
+    deep = {**ok, "observation": nested(40)}
+    with pytest.raises(ProtocolError, match="nested more than 32 levels") as err:
+        protocol.decode(pack(deep))
+    assert err.value.code == "bad_message" and err.value.request_id == 1

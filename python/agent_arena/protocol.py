@@ -126,12 +126,22 @@ _CLASSES: dict[str, type] = {
 }
 
 
-def _keys_to_str(obj: Any) -> Any:
+MAX_DEPTH = 32  # nesting levels accepted in a message (msgpack itself allows ~1000)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _keys_to_str(obj: Any, depth: int = 0) -> Any:
     """msgpack maps may have non-str keys; JSON Schema and prompts need str keys."""
+    if depth > MAX_DEPTH:
+        raise _TooDeep
     if isinstance(obj, dict):
-        return {(k if isinstance(k, str) else str(k)): _keys_to_str(v) for k, v in obj.items()}
+        return {(k if isinstance(k, str) else str(k)): _keys_to_str(v, depth + 1)
+                for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_keys_to_str(v) for v in obj]
+        return [_keys_to_str(v, depth + 1) for v in obj]
     return obj
 
 
@@ -155,9 +165,9 @@ def decode(frame: bytes) -> Message:
     rid = obj.get("id") if isinstance(obj.get("id"), (int, str)) else None
     try:
         obj = _keys_to_str(obj)
-    except RecursionError:  # msgpack allows ~1000 levels; Python's stack may not
-        raise ProtocolError("message is nested too deeply: flatten the observation",
-                            request_id=rid) from None
+    except _TooDeep:
+        raise ProtocolError(f"message is nested more than {MAX_DEPTH} levels deep: flatten "
+                            "the observation", request_id=rid) from None
     mtype = obj.get("type")
     if not isinstance(mtype, str):
         raise ProtocolError("message has no str field 'type'", request_id=rid)
