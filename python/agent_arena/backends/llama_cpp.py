@@ -60,11 +60,18 @@ def embedded_model_path() -> Path:
     )
 
 
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 @dataclass
 class LlamaCppConfig:
     model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
     n_ctx: int = 4096
-    n_threads: int | None = None  # None: all cores of the machine
+    # None: all cores but one. llama.cpp's threads spin-wait on each other: when anything else
+    # wants a core (the game itself, a browser), using every core made decisions 2-3x slower
+    # than leaving one free (measured on 2 cores: docs/benchmarks.md).
+    n_threads: int | None = None
     n_batch: int = 512
     seed: int = 0
     chat_format: str | None = None  # None: the GGUF's own chat template
@@ -120,7 +127,7 @@ class LlamaCppBackend(Backend):
                     "llama-cpp-python is not installed: run `make install` (it builds it with "
                     "the right CPU flags)"
                 ) from exc
-            threads = self.config.n_threads or os.cpu_count() or 1
+            threads = self.config.n_threads or default_threads()
             llm = Llama(
                 model_path=str(self.model_path), n_ctx=self.config.n_ctx, n_threads=threads,
                 n_threads_batch=threads, n_batch=self.config.n_batch, seed=self.config.seed,

@@ -235,7 +235,7 @@ class LlamaServerConfig(OpenAICompatConfig):
     port: int | None = 0  # 0: a free port
     n_parallel: int = 4  # slots: agents decoded together (continuous batching)
     n_ctx: int = 8192  # total context, split evenly among the slots
-    n_threads: int | None = None  # None: all cores
+    n_threads: int | None = None  # None: all cores but one (see llama_cpp.default_threads)
     n_batch: int = 512
     jinja: bool = True  # use the GGUF's Jinja chat template (needed for tools)
     cache_prompt: bool = True  # reuse the slot's KV cache for the common prefix
@@ -259,10 +259,10 @@ class LlamaServerConfig(OpenAICompatConfig):
 def llama_server_command(cfg: LlamaServerConfig, port: int, binary: str | None = None,
                          model_path: str | None = None) -> list[str]:
     """The exact command line a managed llama-server runs (also printed by run_vllm_server.py)."""
-    from agent_arena.backends.llama_cpp import embedded_model_path
+    from agent_arena.backends.llama_cpp import default_threads, embedded_model_path
 
     gguf = model_path or cfg.model_path or str(embedded_model_path())
-    threads = cfg.n_threads or os.cpu_count() or 1
+    threads = cfg.n_threads or default_threads()
     cmd = [
         binary or find_llama_server(cfg.binary),
         "--model", str(gguf),
