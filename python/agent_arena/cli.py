@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -88,6 +89,9 @@ async def _demo(cfg: dict[str, Any]) -> int:
     endpoint = d.get("endpoint")
     if not endpoint:
         cfg = {**cfg, "server": {**cfg["server"], "bind": "tcp://127.0.0.1:0"}}
+        if cfg["backend"].get("type") == "llama_cpp" and cfg["backend"].get("n_threads") is None:
+            # the demo world is a few lines of Python, not a game: give the model every core
+            cfg = {**cfg, "backend": {**cfg["backend"], "n_threads": os.cpu_count() or 1}}
         server = build_server(cfg)
         console.print(f"loading model: backend={server.backend.name} "
                       f"model={server.backend.model_name}")
