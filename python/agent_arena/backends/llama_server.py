@@ -205,8 +205,23 @@ class ServerProcess:
                 await asyncio.sleep(poll_s)
 
     def wait_healthy_sync(self, timeout: float, poll_s: float = 0.25) -> None:
-        """For sync callers (run_vllm_server.py, fixtures) outside any event loop."""
-        asyncio.run(self.wait_healthy(timeout, poll_s))
+        """Blocking twin of wait_healthy for sync callers, which may run inside a loop."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                if not self.running:
+                    raise self._exited_error()
+                try:
+                    if client.get(self.health_url).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise BackendUnavailable(
+                        f"{self.name} did not become healthy at {self.health_url} within "
+                        f"{timeout:g}s"
+                    )
+                time.sleep(poll_s)
 
     def signal(self, sig: int) -> None:
         if self.running:
