@@ -7,7 +7,6 @@ is an error that names the known ones.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import types
 import typing
@@ -17,6 +16,7 @@ from typing import Any
 
 from agent_arena.agents import Profile
 from agent_arena.calling import CallingConfig
+from agent_arena.config_keys import reject_unknown
 from agent_arena.errors import ConfigError
 from agent_arena.security import AuthConfig
 from agent_arena.server import ServerConfig
@@ -50,11 +50,7 @@ def compose(overrides: list[str] | None = None) -> dict[str, Any]:
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{where} has unknown key(s) {', '.join(unknown)}; known: "
-                          f"{', '.join(sorted(known))}")
+    reject_unknown(cls, data, where)
     hints = typing.get_type_hints(cls)
     for key, value in data.items():
         _check_type(f"{where}.{key}", hints.get(key), value)

@@ -5,7 +5,6 @@ Modules load lazily, so ``import agent_arena.backends`` never imports llama_cpp 
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from agent_arena.backends.base import (
     RawToolCall,
     Sampling,
 )
+from agent_arena.config_keys import build
 from agent_arena.errors import ConfigError
 
 # name -> (module, backend class, config class)
@@ -52,13 +52,7 @@ def create_backend(settings: Mapping[str, Any]) -> Backend:
     settings = dict(settings)
     name = settings.pop("type", "llama_cpp")
     backend_cls, config_cls = backend_classes(name)
-    known = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ConfigError(
-            f"backend {name!r} has no setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return backend_cls(config_cls(**settings))
+    return backend_cls(build(config_cls, settings, f"backend {name!r}"))
 
 
 register_backend("llama_cpp", "agent_arena.backends.llama_cpp", "LlamaCppBackend", "LlamaCppConfig")

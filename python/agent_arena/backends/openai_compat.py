@@ -35,7 +35,7 @@ import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
@@ -55,6 +55,7 @@ from agent_arena.backends.base import (
     RawToolCall,
     Sampling,
 )
+from agent_arena.config_keys import build
 from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable, ConfigError
 
 log = logging.getLogger("agent_arena.backends.openai_compat")
@@ -110,12 +111,8 @@ class OpenAICompatConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.function_calling, Mapping):
-            known = {f.name for f in fields(FunctionCalling)}
-            unknown = sorted(set(self.function_calling) - known)
-            if unknown:
-                raise ConfigError(f"function_calling has no setting(s) {', '.join(unknown)}; "
-                                  f"known: {', '.join(sorted(known))}")
-            self.function_calling = FunctionCalling(**self.function_calling)
+            self.function_calling = build(FunctionCalling, dict(self.function_calling),
+                                          "function_calling")
         elif isinstance(self.function_calling, bool):
             self.function_calling = FunctionCalling(enabled=self.function_calling)
         if self.constrained_via not in CONSTRAINED_VIA:
