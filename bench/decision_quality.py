@@ -72,7 +72,7 @@ async def run(args: argparse.Namespace) -> dict:
         rows = []
         for rep in range(args.repeat):
             for sc in scenarios:
-                msgs = build_messages(profile, AgentState("bench"), 1, sc["observation"])
+                msgs = build_messages(profile, AgentState("bench"), sc["observation"])
                 sampling = backend.default_sampling
                 if rep:
                     sampling = replace(sampling, seed=rep)

@@ -34,7 +34,7 @@ async def run(threads: int, busy: bool) -> list[float]:
         times = []
         for i in range(4):
             t = time.perf_counter()
-            msgs = build_messages(profile, AgentState("a"), i, {"health": 100, "n": i})
+            msgs = build_messages(profile, AgentState("a"), {"health": 100, "n": i})
             await decide_once(backend, msgs, registry, None, CallingConfig(),
                               backend.default_sampling)
             times.append(time.perf_counter() - t)

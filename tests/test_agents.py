@@ -5,14 +5,14 @@ from conftest import game_tools
 
 
 def test_stable_prefix_across_ticks_and_agents():
-    """The system text (persona + tools + format) is identical whatever the tick or agent, so
+    """The system text (persona + tools + format) is identical whatever the state or agent, so
     a KV cache reuses it; only the user message changes."""
     profile = Profile(system_prompt="Be a farmer.")
     tools = ToolRegistry(game_tools()).select(None)
     cfg = CallingConfig(thought=True)
     reqs = []
-    for aid, tick, obs in [("a", 1, {"hp": 1}), ("b", 2, {"hp": 2, "x": [1.25, 2]})]:
-        msgs = build_messages(profile, AgentState(aid), tick, obs)
+    for aid, obs in [("a", {"hp": 1}), ("b", {"hp": 2, "x": [1.25, 2]})]:
+        msgs = build_messages(profile, AgentState(aid), obs)
         reqs.append(STRATEGIES["constrained"].build_request(msgs, tools, cfg, None))
     sys0, sys1 = (r.messages[0]["content"] for r in reqs)
     assert sys0 == sys1
@@ -26,7 +26,7 @@ def test_memory_window_and_results_reach_the_prompt():
     for t in range(3):
         state.record_action(t, {"tool": "move_to", "arguments": {"target": [t, 0, 0]}})
     state.record_result(2, "move_to", False, "blocked by a wall")
-    text = build_messages(Profile(), state, 3, {"hp": 5})[1]["content"]
+    text = build_messages(Profile(), state, {"hp": 5})[1]["content"]
     assert "tick 0" not in text  # window of 2
     assert "tick 1: move_to(target=[1, 0, 0])" in text
     assert "tick 2: move_to(target=[2, 0, 0]) -> failed: blocked by a wall" in text
@@ -36,7 +36,7 @@ def test_memory_window_and_results_reach_the_prompt():
 def test_result_for_unknown_tick_is_kept():
     state = AgentState("a")
     state.record_result(9, "say", True, {"heard_by": ["bo"]})
-    assert "tick 9: say() -> ok" in build_messages(Profile(), state, 10, {})[1]["content"]
+    assert "tick 9: say() -> ok" in build_messages(Profile(), state, {})[1]["content"]
 
 
 def test_observation_rendering_is_compact_and_deterministic():

@@ -200,7 +200,7 @@ def example_turns(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
 
 
 def build_messages(
-    profile: Profile, state: AgentState, tick: int, observation: Mapping[str, Any]
+    profile: Profile, state: AgentState, observation: Mapping[str, Any]
 ) -> list[dict[str, str]]:
     """The chat for one decision; the calling strategy adds tools/format to the system text."""
     parts = []

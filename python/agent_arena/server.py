@@ -376,7 +376,7 @@ class ArenaServer:
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
         try:
             # inside the try: an observation the prompt cannot render must still get its reply
-            messages = build_messages(profile, agent, msg.tick, msg.observation)
+            messages = build_messages(profile, agent, msg.observation)
             sampling = self.backend.default_sampling.merged(profile.sampling)
             remaining = deadline_s - (time.monotonic() - t0)
             outcome = await asyncio.wait_for(
