@@ -28,13 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
+from agent_arena import settings  # noqa: E402
 from agent_arena.agents import Profile  # noqa: E402
 from agent_arena.backends import create_backend  # noqa: E402
 from agent_arena.server import ArenaServer, ServerConfig  # noqa: E402
@@ -45,13 +45,11 @@ SAMPLING = {"temperature": 0.2, "top_p": 0.95, "top_k": 40, "max_tokens": 96,
 
 
 def game_tools() -> list[dict[str, Any]]:
-    data = yaml.safe_load((ROOT / "configs" / "tools" / "game.yaml").read_text())
-    return [{"name": name, **spec} for name, spec in data.items()]
+    return settings.tool_specs(settings.compose())
 
 
 def profiles() -> dict[str, Profile]:
-    data = yaml.safe_load((ROOT / "configs" / "agents" / "default.yaml").read_text())
-    return {name: Profile.from_mapping(name, v) for name, v in data.items()}
+    return settings.profiles(settings.compose())
 
 
 def make_backend(kind: str, slots: int) -> Any:

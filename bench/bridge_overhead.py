@@ -51,10 +51,9 @@ OBSERVATION = {
 
 
 def _game_tools() -> list[dict[str, Any]]:
-    import yaml
+    from agent_arena import settings
 
-    data = yaml.safe_load((ROOT / "configs" / "tools" / "game.yaml").read_text())
-    return [{"name": name, **spec} for name, spec in data.items()]
+    return settings.tool_specs(settings.compose())
 
 
 async def _bridge_main(conn: Any) -> None:

@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from agent_arena import settings  # noqa: E402
 from agent_arena.agents import DEFAULT_SYSTEM_PROMPT, AgentState, Profile, build_messages  # noqa: E402
 from agent_arena.backends import create_backend  # noqa: E402
 from agent_arena.calling import CallingConfig, decide_once  # noqa: E402
@@ -44,13 +45,11 @@ VARIANTS = {
 
 
 def load_profile() -> Profile:
-    data = yaml.safe_load((ROOT / "configs/agents/default.yaml").read_text())
-    return Profile.from_mapping("default", data["default"])
+    return settings.profiles(settings.compose())["default"]
 
 
 def load_tools() -> list[dict]:
-    data = yaml.safe_load((ROOT / "configs/tools/game.yaml").read_text())
-    return [{"name": k, **v} for k, v in data.items()]
+    return settings.tool_specs(settings.compose())
 
 
 async def run(args: argparse.Namespace) -> dict:

@@ -22,11 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 
-from agent_arena.agents import Profile  # noqa: E402
+from agent_arena import settings  # noqa: E402
 from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig  # noqa: E402
 from agent_arena.backends.recording import RecordingBackend  # noqa: E402
 from agent_arena.server import ArenaServer, ServerConfig  # noqa: E402
@@ -40,10 +38,8 @@ def pct(values: list[float], q: int) -> float:
 
 
 async def measure(model: LlamaCppBackend, agents: int, ticks: int) -> dict:
-    tools = [{"name": k, **v} for k, v in
-             yaml.safe_load((ROOT / "configs/tools/game.yaml").read_text()).items()]
-    profiles = {k: Profile.from_mapping(k, v) for k, v in
-                yaml.safe_load((ROOT / "configs/agents/default.yaml").read_text()).items()}
+    cfg = settings.compose()
+    tools, profiles = settings.tool_specs(cfg), settings.profiles(cfg)
     rec = RecordingBackend(model)
     server = ArenaServer(rec, ServerConfig(bind="tcp://127.0.0.1:0", default_deadline_ms=600000),
                          tools=tools, profiles=profiles)

@@ -7,21 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from agent_arena import settings
 from agent_arena.agents import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def game_tools() -> list[dict[str, Any]]:
-    data = yaml.safe_load((ROOT / "configs" / "tools" / "game.yaml").read_text())
-    return [{"name": name, **spec} for name, spec in data.items()]
+    """The default tools of the shipped config tree (configs/tools/game.yaml)."""
+    return settings.tool_specs(settings.compose())
 
 
 def default_profiles() -> dict[str, Profile]:
-    data = yaml.safe_load((ROOT / "configs" / "agents" / "default.yaml").read_text())
-    return {name: Profile.from_mapping(name, v) for name, v in data.items()}
+    """The profiles of the shipped config tree (configs/agents/default.yaml)."""
+    return settings.profiles(settings.compose())
 
 
 @pytest.fixture(scope="session")
