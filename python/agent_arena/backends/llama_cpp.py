@@ -1,13 +1,12 @@
 """In-process llama.cpp (llama-cpp-python): the embedded default backend.
 
-One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests run one at
-a time on a single worker thread; the event loop never blocks. A request cancelled (deadline,
-supersede) while it waits never reaches the model; one cancelled while it generates runs to its end
-(``max_tokens`` bounds it) and the next request starts only after that: releasing a lock when the
-awaiting task was cancelled, while the thread still decoded, crashed llama.cpp (GGML_ASSERT). The prompt
-cache of the
-``Llama`` object reuses the longest common prefix with the previous prompt, which is why prompts
-put the stable system text and tool list first.
+One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests run one
+at a time on a single worker thread; the event loop never blocks. A request cancelled (deadline,
+supersede) while it waits never reaches the model; one cancelled while it generates runs to its
+end (``max_tokens`` bounds it) and the next request starts only after that: releasing a lock
+when the awaiting task was cancelled, while the thread still decoded, crashed llama.cpp
+(GGML_ASSERT). The prompt cache of the ``Llama`` object reuses the longest common prefix with
+the previous prompt, which is why prompts put the stable system text and tool list first.
 """
 
 from __future__ import annotations
@@ -183,7 +182,8 @@ class LlamaCppBackend(Backend):
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs)
         try:
-            out, evaluated = await fut  # cancelled while queued: never runs; while running: runs to the end
+            # cancelled while queued: never runs; cancelled while running: runs to its end
+            out, evaluated = await fut
         except (BackendUnavailable, ConfigError):
             raise
         except ValueError as exc:  # e.g. prompt longer than n_ctx
