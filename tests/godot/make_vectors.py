@@ -464,24 +464,38 @@ def router_side(ctx: zmq.Context) -> dict[str, Any]:
     return out
 
 
+def open_dealer(
+    ctx: zmq.Context,
+    listener: socket.socket,
+    mechanism: str,
+    recorded: dict[str, Any],
+    options: dict[str, Any],
+) -> tuple[zmq.Socket, Raw, bytes, bytes]:
+    """Connect a real DEALER to our raw listener and answer its greeting with the ROUTER's
+    recorded one: the socket, the raw connection, what the DEALER sent before seeing the
+    peer's greeting, and its whole 64-byte greeting."""
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.linger = 0
+    for key, value in options.items():
+        setattr(dealer, key, value)
+    dealer.connect(f"tcp://127.0.0.1:{listener.getsockname()[1]}")
+    conn, _ = listener.accept()
+    raw = Raw(conn)
+    first = raw.recv_idle()
+    raw.send(bytes.fromhex(recorded["greeting"]))
+    own = first + raw.recv_exact(64 - len(first))
+    assert own[10:] == greeting(mechanism, False)[10:], own
+    return dealer, raw, first, own
+
+
 def dealer_side(ctx: zmq.Context, router: dict[str, Any]) -> dict[str, Any]:
     """Real DEALER sockets against a raw server: what a DEALER sends (our reference)."""
     out: dict[str, Any] = {}
     listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     try:
         for name, identity in [("null", b""), ("null_identity", IDENTITY)]:
-            dealer = ctx.socket(zmq.DEALER)
-            dealer.linger = 0
-            if identity:
-                dealer.routing_id = identity
-            dealer.connect(f"tcp://127.0.0.1:{port}")
-            conn, _ = listener.accept()
-            raw = Raw(conn)
-            first = raw.recv_idle()
-            raw.send(bytes.fromhex(router["null"]["greeting"]))
-            own = first + raw.recv_exact(64 - len(first))
-            assert own[10:] == greeting("NULL", False)[10:], own
+            opts = {"routing_id": identity} if identity else {}
+            dealer, raw, first, own = open_dealer(ctx, listener, "NULL", router["null"], opts)
             ready = raw.recv_frame()
             raw.send(bytes.fromhex(router["null"]["ready"]))
             entry: dict[str, Any] = {
@@ -517,17 +531,8 @@ def dealer_side(ctx: zmq.Context, router: dict[str, Any]) -> dict[str, Any]:
             raw.close()
             dealer.close()
 
-        dealer = ctx.socket(zmq.DEALER)
-        dealer.linger = 0
-        dealer.plain_username = USERNAME.encode()
-        dealer.plain_password = PASSWORD.encode()
-        dealer.connect(f"tcp://127.0.0.1:{port}")
-        conn, _ = listener.accept()
-        raw = Raw(conn)
-        first = raw.recv_idle()
-        raw.send(bytes.fromhex(router["plain"]["greeting"]))
-        own = first + raw.recv_exact(64 - len(first))
-        assert own[10:] == greeting("PLAIN", False)[10:], own
+        opts = {"plain_username": USERNAME.encode(), "plain_password": PASSWORD.encode()}
+        dealer, raw, _, own = open_dealer(ctx, listener, "PLAIN", router["plain"], opts)
         hello_cmd = raw.recv_frame()
         raw.send(bytes.fromhex(router["plain"]["welcome"]))
         initiate = raw.recv_frame()
