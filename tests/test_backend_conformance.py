@@ -223,8 +223,9 @@ class TestLlamaServerManaged(BackendConformance):
         await managed_backend.aclose_client()
 
     async def test_slots_are_pinned(self, backend: LlamaServerBackend):
-        req = ChatRequest(messages=messages("hi"), sampling=SHORT, slot=3)
-        assert backend.payload(req, "m")["id_slot"] == 1  # 3 % n_parallel
+        req = ChatRequest(messages=messages("hi"), sampling=SHORT, affinity="s/a")
+        first = backend.payload(req, "m")["id_slot"]
+        assert backend.payload(req, "m")["id_slot"] == first  # one agent stays on its slot
         resp = await backend.chat(req)
         assert resp.completion_tokens > 0
 
