@@ -66,6 +66,7 @@ register_backend("llama_server", "agent_arena.backends.llama_server", "LlamaServ
                  "LlamaServerConfig")
 register_backend("vllm_engine", "agent_arena.backends.vllm_engine", "VLLMEngineBackend",
                  "VLLMEngineConfig")
+register_backend("engine", "agent_arena.backends.engine", "EngineBackend", "EngineConfig")
 
 # Classes importable from here without importing their modules up front (the seed API:
 # ``from agent_arena.backends import VLLMBackend, VLLMBackendConfig``).
