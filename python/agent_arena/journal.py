@@ -21,10 +21,11 @@ the fields the server is asked to put in them (other fields are kept as they com
     observe        session, agent_id, tick, id, observation, tools (allowed names | None),
                    profile, deadline_ms
     action         session, agent_id, tick, id, backend, model, profile, tools (allowed names |
-                   None), messages (what ``agents.build_messages`` returned: the chat handed to the
-                   calling strategy, before it adds the tool list), sampling (dict), raw_text,
-                   strategy, thought, call ({tool, arguments} | None), status, reason,
-                   latency_ms, usage
+                   None), messages (the exact messages of the first request sent to the
+                   backend, i.e. ``Outcome.request.messages``: what the model saw, tool list
+                   included), sampling (dict), raw_text, strategy, thought, call ({tool,
+                   arguments}; the fallback call when one was sent), status, reason,
+                   latency_ms, usage ({prompt_tokens, completion_tokens, attempts})
     tool_result    session, agent_id, tick, tool, ok, result, reward (optional number)
 
 Every file starts with a ``{"kind": "journal", "format": 1, ...}`` record. Files rotate by size:
