@@ -8,6 +8,7 @@ const BUFFER_SIZE: int = 4 * 1024 * 1024
 
 var _peer: WebSocketPeer = null
 var _pending: Array[PackedByteArray] = []
+var _write_failed: bool = false
 
 
 func open(url: String) -> Error:
@@ -16,6 +17,8 @@ func open(url: String) -> Error:
 	_peer.outbound_buffer_size = BUFFER_SIZE
 	_peer.max_queued_packets = 4096
 	_pending = []
+	_write_failed = false
+	last_error = ""
 	var err := _peer.connect_to_url(url)
 	if err != OK:
 		last_error = "cannot open %s: %s" % [url, error_string(err)]
@@ -28,13 +31,22 @@ func poll() -> void:
 	_peer.poll()
 	if _peer.get_ready_state() == WebSocketPeer.STATE_OPEN:
 		for chunk in _pending:
-			_peer.send(chunk, WebSocketPeer.WRITE_MODE_BINARY)
+			var err := _peer.send(chunk, WebSocketPeer.WRITE_MODE_BINARY)
+			if err != OK:
+				# Bytes queued while connecting are the ZMTP greeting: losing them is fatal.
+				last_error = (
+					"websocket send of %d bytes failed: %s" % [chunk.size(), error_string(err)]
+				)
+				_write_failed = true
+				break
 		_pending = []
 
 
 func get_status() -> Status:
 	if _peer == null:
 		return Status.CLOSED
+	if _write_failed:
+		return Status.FAILED
 	match _peer.get_ready_state():
 		WebSocketPeer.STATE_CONNECTING:
 			return Status.CONNECTING
@@ -62,7 +74,19 @@ func write(data: PackedByteArray) -> Error:
 	if _peer.get_ready_state() != WebSocketPeer.STATE_OPEN:
 		_pending.append(data)
 		return OK
-	return _peer.send(data, WebSocketPeer.WRITE_MODE_BINARY)
+	var err := _peer.send(data, WebSocketPeer.WRITE_MODE_BINARY)
+	if err != OK:
+		# WebSocketPeer refuses a message that does not fit its outbound buffer (BUFFER_SIZE).
+		last_error = (
+			"websocket send of %d bytes failed: %s (outbound buffer %d bytes, %d buffered)"
+			% [
+				data.size(),
+				error_string(err),
+				BUFFER_SIZE,
+				_peer.get_current_outbound_buffered_amount()
+			]
+		)
+	return err
 
 
 func close() -> void:

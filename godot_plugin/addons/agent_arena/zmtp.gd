@@ -3,10 +3,15 @@
 ## Feed whatever the transport received with [method feed], send what [method take_output]
 ## returns, and collect complete multipart messages with [method take_messages]. Supports the
 ## NULL and PLAIN security mechanisms, short and long frames, multipart reassembly and
-## PING/PONG heartbeats. It never touches a socket, so it runs the same over TCP and WebSocket.
+## PING/PONG heartbeats in both directions (call [method advance] every frame: it sends our PINGs
+## and declares a silent peer dead). It never touches a socket, so it runs the same over TCP and
+## WebSocket. Parsing uses a read cursor: a burst of frames in one read costs linear time.
 extends RefCounted
 
 enum State { IDLE, GREETING, HANDSHAKE, READY, FAILED }
+## Why the connection failed. AUTH_REFUSED, INCOMPATIBLE and BAD_OPTIONS are permanent: retrying
+## the same connection cannot succeed.
+enum Failure { NONE, PROTOCOL, AUTH_REFUSED, INCOMPATIBLE, BAD_OPTIONS, TOO_LARGE, SILENT_PEER }
 
 const GREETING_SIZE: int = 64
 const FLAG_MORE: int = 0x01
@@ -15,12 +20,18 @@ const FLAG_COMMAND: int = 0x04
 const DEFAULT_MAX_MESSAGE_SIZE: int = 16 * 1024 * 1024
 const VERSION_MAJOR: int = 3
 const VERSION_MINOR: int = 1
+## PING context is at most 16 bytes (RFC 37); a PONG echoes at most that.
+const MAX_PING_CONTEXT: int = 16
+const DEFAULT_HEARTBEAT_INTERVAL: float = 5.0
+const DEFAULT_HEARTBEAT_TIMEOUT: float = 30.0
 
 var state: State = State.IDLE
 ## Why the connection failed (empty unless [member state] is FAILED).
 var error_message: String = ""
 ## True when the failure is the server refusing our credentials (do not retry blindly).
 var refused: bool = false
+## Kind of the failure ([enum Failure]); see [method is_permanent].
+var failure: Failure = Failure.NONE
 ## Properties of the peer's READY command (e.g. "Socket-Type" -> "ROUTER").
 var peer_properties: Dictionary = {}
 ## Mechanism announced in the peer's greeting.
@@ -29,6 +40,15 @@ var peer_version: Vector2i = Vector2i.ZERO
 ## Number of PING commands answered with PONG.
 var pings_answered: int = 0
 var max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+## Seconds between our PINGs once ready (0: never send PINGs).
+var heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
+## Seconds without any byte from the peer after which it counts as dead (0: never). A PING from
+## the peer carrying a TTL replaces it with that TTL.
+var heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT
+## TTL the peer announced in its last PING, in seconds (0: none).
+var peer_ttl: float = 0.0
+## Number of PINGs we sent.
+var pings_sent: int = 0
 
 var _mechanism: String = "NULL"
 var _username: String = ""
@@ -37,20 +57,28 @@ var _identity: PackedByteArray = PackedByteArray()
 var _socket_type: String = "DEALER"
 var _plain_welcomed: bool = false
 var _inbox: PackedByteArray = PackedByteArray()
+## Read cursor into [member _inbox]: bytes before it are parsed (dropped once per feed).
+var _pos: int = 0
 var _outbox: PackedByteArray = PackedByteArray()
 var _parts: Array[PackedByteArray] = []
 var _parts_size: int = 0
 var _messages: Array = []
+var _messages_head: int = 0
+var _silence: float = 0.0
+var _since_ping: float = 0.0
 
 
 ## [param options]: mechanism ("NULL" or "PLAIN"), username, password, identity (String or
-## PackedByteArray), socket_type (default "DEALER"), max_message_size (bytes).
+## PackedByteArray), socket_type (default "DEALER"), max_message_size (bytes),
+## heartbeat_interval and heartbeat_timeout (seconds, 0 disables).
 func _init(options: Dictionary = {}) -> void:
 	_mechanism = str(options.get("mechanism", "NULL")).to_upper()
 	_username = str(options.get("username", ""))
 	_password = str(options.get("password", ""))
 	_socket_type = str(options.get("socket_type", "DEALER"))
 	max_message_size = int(options.get("max_message_size", DEFAULT_MAX_MESSAGE_SIZE))
+	heartbeat_interval = float(options.get("heartbeat_interval", DEFAULT_HEARTBEAT_INTERVAL))
+	heartbeat_timeout = float(options.get("heartbeat_timeout", DEFAULT_HEARTBEAT_TIMEOUT))
 	var identity: Variant = options.get("identity", PackedByteArray())
 	if identity is PackedByteArray:
 		_identity = identity
@@ -62,10 +90,24 @@ func _init(options: Dictionary = {}) -> void:
 ## Starts the handshake: queues our full greeting. Call once per connection.
 func start() -> void:
 	if _mechanism != "NULL" and _mechanism != "PLAIN":
-		_set_failed("unsupported security mechanism %s (use NULL or PLAIN)" % _mechanism)
+		_set_failed(
+			"unsupported security mechanism %s (use NULL or PLAIN)" % _mechanism,
+			Failure.BAD_OPTIONS
+		)
 		return
 	if _username.to_utf8_buffer().size() > 255 or _password.to_utf8_buffer().size() > 255:
-		_set_failed("PLAIN username and password must be at most 255 bytes each")
+		_set_failed(
+			"PLAIN username and password must be at most 255 bytes each", Failure.BAD_OPTIONS
+		)
+		return
+	if _identity.size() > 255 or (not _identity.is_empty() and _identity[0] == 0):
+		_set_failed(
+			(
+				"identity must be 1-255 bytes not starting with a zero byte (got %d bytes)"
+				% _identity.size()
+			),
+			Failure.BAD_OPTIONS
+		)
 		return
 	state = State.GREETING
 	_outbox.append_array(make_greeting(_mechanism))
@@ -75,12 +117,41 @@ func start() -> void:
 func feed(data: PackedByteArray) -> void:
 	if state == State.FAILED or state == State.IDLE:
 		return
+	if not data.is_empty():
+		_silence = 0.0
 	_inbox.append_array(data)
 	if state == State.GREETING:
 		_parse_greeting()
 	while state == State.HANDSHAKE or state == State.READY:
 		if not _parse_frame():
 			break
+	if _pos > 0:
+		# One copy of the unparsed tail per read, not one per frame.
+		_inbox = _inbox.slice(_pos)
+		_pos = 0
+
+
+## Advances the heartbeat clock by [param seconds]: queues our PING every
+## [member heartbeat_interval] and fails the connection when the peer has been silent for longer
+## than its PING TTL (or [member heartbeat_timeout]). Call after [method feed] in each frame, so
+## bytes that arrived during a long frame count before the silence does.
+func advance(seconds: float) -> void:
+	if state != State.READY:
+		return
+	_silence += seconds
+	_since_ping += seconds
+	var timeout := peer_ttl if peer_ttl > 0.0 else heartbeat_timeout
+	if timeout > 0.0 and _silence > timeout:
+		_set_failed(
+			"no traffic from the peer for %.1f s (heartbeat timeout %.1f s)" % [_silence, timeout],
+			Failure.SILENT_PEER
+		)
+		return
+	if heartbeat_interval > 0.0 and _since_ping >= heartbeat_interval:
+		_since_ping = 0.0
+		var ttl := int(ceilf(maxf(timeout, 0.0) * 10.0))
+		_outbox.append_array(encode_command("PING", _u16_be(mini(ttl, 0xFFFF))))
+		pings_sent += 1
 
 
 ## Bytes that must be written to the transport (empties the internal buffer).
@@ -90,11 +161,23 @@ func take_output() -> PackedByteArray:
 	return out
 
 
-## Complete messages received so far, each an Array of PackedByteArray frames.
-func take_messages() -> Array:
-	var out := _messages
-	_messages = []
-	return out
+## Complete messages received so far (at most [param max_count] when it is >= 0, oldest first),
+## each an Array of PackedByteArray frames. The rest stay for the next call.
+func take_messages(max_count: int = -1) -> Array:
+	var available := _messages.size() - _messages_head
+	if max_count < 0 or max_count >= available:
+		var out := _messages if _messages_head == 0 else _messages.slice(_messages_head)
+		_messages = []
+		_messages_head = 0
+		return out
+	var part := _messages.slice(_messages_head, _messages_head + max_count)
+	_messages_head += max_count
+	return part
+
+
+## Number of complete messages waiting in [method take_messages].
+func pending_messages() -> int:
+	return _messages.size() - _messages_head
 
 
 func is_ready() -> bool:
@@ -103,6 +186,17 @@ func is_ready() -> bool:
 
 func has_failed() -> bool:
 	return state == State.FAILED
+
+
+## True when the failure cannot go away by reconnecting with the same options (refused
+## credentials, a peer that is not a ZMTP 3 ROUTER with our mechanism, invalid options).
+func is_permanent() -> bool:
+	return failure in [Failure.AUTH_REFUSED, Failure.INCOMPATIBLE, Failure.BAD_OPTIONS]
+
+
+## A property of the peer's READY by name, compared case-insensitively (RFC 37).
+func get_peer_property(name: String, default: String = "") -> String:
+	return _find_property(peer_properties, name, default)
 
 
 ## Queues one multipart message; returns false when the connection is not ready.
@@ -198,22 +292,26 @@ func _parse_greeting() -> void:
 	var have := _inbox.size()
 	# Validate the parts that have arrived so far: libzmq sends its greeting in pieces.
 	if have >= 1 and _inbox[0] != 0xFF:
-		_set_failed("peer is not a ZMTP 3 endpoint (bad signature byte 0x%02x)" % _inbox[0])
+		_set_failed(
+			"peer is not a ZMTP 3 endpoint (bad signature byte 0x%02x)" % _inbox[0],
+			Failure.INCOMPATIBLE
+		)
 		return
 	if have >= 10 and (_inbox[9] & 0x01) != 0x01:
-		_set_failed("peer is not a ZMTP 3 endpoint (bad signature)")
+		_set_failed("peer is not a ZMTP 3 endpoint (bad signature)", Failure.INCOMPATIBLE)
 		return
 	if have >= 11 and _inbox[10] < VERSION_MAJOR:
-		_set_failed("peer speaks ZMTP major version %d, need 3" % _inbox[10])
+		_set_failed("peer speaks ZMTP major version %d, need 3" % _inbox[10], Failure.INCOMPATIBLE)
 		return
 	if have < GREETING_SIZE:
 		return
 	peer_version = Vector2i(_inbox[10], _inbox[11])
 	peer_mechanism = _c_string(_inbox.slice(12, 32))
-	_inbox = _inbox.slice(GREETING_SIZE)
+	_pos = GREETING_SIZE
 	if peer_mechanism != _mechanism:
 		_set_failed(
-			"security mechanism mismatch: we use %s, server uses %s" % [_mechanism, peer_mechanism]
+			"security mechanism mismatch: we use %s, server uses %s" % [_mechanism, peer_mechanism],
+			Failure.INCOMPATIBLE
 		)
 		return
 	state = State.HANDSHAKE
@@ -234,7 +332,7 @@ func _own_properties() -> PackedByteArray:
 func _on_handshake_command(name: String, data: PackedByteArray) -> void:
 	if name == "ERROR":
 		refused = true
-		_set_failed("server refused the connection: %s" % _error_reason(data))
+		_set_failed("server refused the connection: %s" % _error_reason(data), Failure.AUTH_REFUSED)
 		return
 	if _mechanism == "PLAIN" and not _plain_welcomed:
 		if name != "WELCOME":
@@ -253,11 +351,16 @@ func _on_handshake_command(name: String, data: PackedByteArray) -> void:
 	peer_properties = {}
 	for key: String in parsed["properties"]:
 		peer_properties[key] = parsed["properties"][key].get_string_from_utf8()
-	var peer_type: String = peer_properties.get("Socket-Type", "")
+	var peer_type := get_peer_property("Socket-Type")
 	if peer_type != "ROUTER":
-		_set_failed("peer socket type %s cannot talk to a DEALER (need ROUTER)" % peer_type)
+		_set_failed(
+			"peer socket type %s cannot talk to a DEALER (need ROUTER)" % peer_type,
+			Failure.INCOMPATIBLE
+		)
 		return
 	state = State.READY
+	_silence = 0.0
+	_since_ping = 0.0
 
 
 func _error_reason(data: PackedByteArray) -> String:
@@ -273,31 +376,35 @@ func _error_reason(data: PackedByteArray) -> String:
 #region framing
 ## Parses one frame from the inbox; returns false when more bytes are needed.
 func _parse_frame() -> bool:
-	if _inbox.size() < 2:
+	var left := _inbox.size() - _pos
+	if left < 2:
 		return false
-	var flags := _inbox[0]
+	var flags := _inbox[_pos]
 	if flags & 0xF8:
 		_set_failed("malformed frame: reserved flag bits set (0x%02x)" % flags)
 		return false
 	var header := 2
-	var size := _inbox[1]
+	var size := _inbox[_pos + 1]
 	if flags & FLAG_LONG:
 		header = 9
-		if _inbox.size() < header:
+		if left < header:
 			return false
-		if _inbox[1] & 0x80:
-			_set_failed("frame size exceeds 2^63 bytes")
+		if _inbox[_pos + 1] & 0x80:
+			_set_failed("frame size exceeds 2^63 bytes", Failure.TOO_LARGE)
 			return false
 		size = 0
 		for i in range(1, 9):
-			size = (size << 8) | _inbox[i]
+			size = (size << 8) | _inbox[_pos + i]
 	if size > max_message_size or _parts_size + size > max_message_size:
-		_set_failed("frame of %d bytes exceeds max_message_size %d" % [size, max_message_size])
+		_set_failed(
+			"frame of %d bytes exceeds max_message_size %d" % [size, max_message_size],
+			Failure.TOO_LARGE
+		)
 		return false
-	if _inbox.size() < header + size:
+	if left < header + size:
 		return false
-	var body := _inbox.slice(header, header + size)
-	_inbox = _inbox.slice(header + size)
+	var body := _inbox.slice(_pos + header, _pos + header + size)
+	_pos += header + size
 	if flags & FLAG_COMMAND:
 		_on_command(body)
 	elif state != State.READY:
@@ -325,10 +432,14 @@ func _on_command(body: PackedByteArray) -> void:
 		return
 	match name:
 		"PING":
-			# PING data: 2-byte TTL then up to 16 bytes of context, echoed in PONG.
-			_outbox.append_array(
-				encode_command("PONG", data.slice(2) if data.size() > 2 else PackedByteArray())
-			)
+			# PING data: 2-byte TTL (tenths of a second) then up to 16 bytes of context, which
+			# the PONG echoes (cut to 16 bytes: RFC 37 allows no more).
+			if data.size() >= 2:
+				peer_ttl = ((data[0] << 8) | data[1]) / 10.0
+			var context := PackedByteArray()
+			if data.size() > 2:
+				context = data.slice(2, 2 + MAX_PING_CONTEXT)
+			_outbox.append_array(encode_command("PONG", context))
 			pings_answered += 1
 		"ERROR":
 			_set_failed("server sent ERROR: %s" % _error_reason(data))
@@ -349,10 +460,19 @@ func _on_message_frame(body: PackedByteArray, more: bool) -> void:
 #endregion
 
 
-func _set_failed(message: String) -> void:
+func _set_failed(message: String, kind: Failure = Failure.PROTOCOL) -> void:
 	if state != State.FAILED:
 		state = State.FAILED
 		error_message = message
+		failure = kind
+
+
+static func _find_property(properties: Dictionary, name: String, default: String) -> String:
+	var wanted := name.to_lower()
+	for key: Variant in properties:
+		if str(key).to_lower() == wanted:
+			return str(properties[key])
+	return default
 
 
 static func _c_string(raw: PackedByteArray) -> String:
@@ -366,6 +486,10 @@ static func _u64_be(value: int) -> PackedByteArray:
 	for i in 8:
 		out[7 - i] = (value >> (8 * i)) & 0xFF
 	return out
+
+
+static func _u16_be(value: int) -> PackedByteArray:
+	return PackedByteArray([(value >> 8) & 0xFF, value & 0xFF])
 
 
 static func _u32_be(value: int) -> PackedByteArray:

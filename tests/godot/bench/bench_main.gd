@@ -32,15 +32,18 @@ func _run() -> void:
 		var parse_us := Time.get_ticks_usec() - started
 		print(
 			"BENCH ",
-			JSON.stringify(
-				{
-					"case": "zmtp_parse",
-					"frames": count,
-					"parsed": parsed,
-					"bytes": burst.size(),
-					"ms": parse_us / 1000.0,
-					"frames_per_s": count * 1e6 / maxi(parse_us, 1),
-				}
+			(
+				JSON
+				. stringify(
+					{
+						"case": "zmtp_parse",
+						"frames": count,
+						"parsed": parsed,
+						"bytes": burst.size(),
+						"ms": parse_us / 1000.0,
+						"frames_per_s": count * 1e6 / maxi(parse_us, 1),
+					}
+				)
 			)
 		)
 		_client_case(handshake, burst, count)
@@ -72,15 +75,18 @@ func _client_case(handshake: PackedByteArray, burst: PackedByteArray, count: int
 		frames += 1
 	print(
 		"BENCH ",
-		JSON.stringify(
-			{
-				"case": "client_dispatch",
-				"frames": count,
-				"dispatched": received[0],
-				"engine_frames": frames,
-				"longest_frame_ms": longest_us / 1000.0,
-				"total_ms": total_us / 1000.0,
-			}
+		(
+			JSON
+			. stringify(
+				{
+					"case": "client_dispatch",
+					"frames": count,
+					"dispatched": received[0],
+					"engine_frames": frames,
+					"longest_frame_ms": longest_us / 1000.0,
+					"total_ms": total_us / 1000.0,
+				}
+			)
 		)
 	)
 	client.free()
