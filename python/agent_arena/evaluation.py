@@ -675,3 +675,70 @@ async def evaluate(
         plot_comparison([*(load_report(p) for p in cfg.compare), report],
                         Path(cfg.out) / "chart.png")
     return report
+
+
+# ---- command line --------------------------------------------------------------------------------
+
+
+def split_args(args: Sequence[str], section: str) -> tuple[list[str], list[str]]:
+    """Paths (no ``=``) and Hydra overrides; a bare ``profile=X`` means ``SECTION.profile=X``."""
+    paths = [a for a in args if "=" not in a]
+    overrides = [f"{section}.{a}" if a.startswith("profile=") else a
+                 for a in args if "=" in a]
+    return paths, overrides
+
+
+def build_config(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
+    from agent_arena.config_keys import reject_unknown
+
+    data = dict(data or {})
+    reject_unknown(cls, data, where)
+    return cls(**data)
+
+
+def warm_up(backend: Any) -> None:
+    load = getattr(backend, "load", None)
+    if callable(load):
+        load()
+
+
+def cli(args: Sequence[str]) -> int:
+    """``agent-arena eval SCENARIOS... [backend=...] [profile=...] [eval.runs=N] [eval.out=DIR]``"""
+    from rich.console import Console
+
+    from agent_arena import settings
+    from agent_arena.backends import create_backend
+
+    paths, overrides = split_args(args, "eval")
+    if not paths:
+        print("usage: agent-arena eval SCENARIO_FILE_OR_DIR... [backend=...] [profile=NAME] "
+              "[eval.runs=N] [eval.out=DIR] (docs/eval.md)")
+        return 2
+    cfg = settings.compose(overrides)
+    console = Console()
+    config = build_config(EvalConfig, cfg.get("eval"), "eval")
+    backend = create_backend(cfg["backend"])
+
+    def show(r: DecisionRow) -> None:
+        mark = "[green]ok[/]" if r.right_args else "[yellow]tool[/]" if r.right_tool else \
+            "[red]--[/]"
+        args_text = json.dumps(r.arguments, ensure_ascii=False) if r.arguments is not None else ""
+        console.print(f"{mark:<18} {r.set}/{r.scenario:<36} expect={r.expected:<10} "
+                      f"got={r.tool}{args_text} {r.status} {r.latency_ms:.0f} ms", highlight=False)
+
+    async def go() -> EvalReport:
+        try:
+            await asyncio.to_thread(warm_up, backend)
+            return await evaluate(backend, paths, tools=settings.tool_specs(cfg),
+                                  profiles=settings.profiles(cfg),
+                                  calling=settings.calling_config(cfg), config=config,
+                                  on_row=show)
+        finally:
+            await backend.aclose()
+
+    report = asyncio.run(go())
+    print_report([*(load_report(p) for p in config.compare), report], console)
+    if config.out:
+        console.print(f"wrote {Path(config.out) / 'report.json'} and "
+                      f"{Path(config.out) / 'chart.png'}")
+    return 0
