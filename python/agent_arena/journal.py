@@ -216,7 +216,7 @@ class Journal:
     def _open(self) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists() and self.path.stat().st_size > 0:
+        if self.path.is_file() and self.path.stat().st_size > 0:  # never a device
             self._rotate_existing()
         self._file = open(self.path, "ab")  # noqa: SIM115 - owned by the writer thread
         self._size = 0

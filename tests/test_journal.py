@@ -1,0 +1,189 @@
+"""The journal alone: round trip, rotation, fsync policies, torn records, unwritable paths.
+
+(The journal of a real server run is tested in test_journal_e2e.py.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from agent_arena.errors import ConfigError
+from agent_arena.journal import Journal, JournalConfig, ReadReport, read_journal, segments
+
+
+def action(i: int) -> dict:
+    return {"session": "s1", "agent_id": f"a{i % 3}", "tick": i, "id": i, "backend": "llama_cpp",
+            "messages": [{"role": "system", "content": "x" * 40}, {"role": "user", "content":
+                                                                    f"tick {i}"}],
+            "sampling": {"temperature": 0.2}, "call": {"tool": "idle", "arguments": {}},
+            "status": "ok", "latency_ms": 1.5 * i, "usage": {"prompt_tokens": 10}}
+
+
+def write(path: Path, n: int, **cfg) -> Journal:
+    j = Journal(JournalConfig(path=str(path), **cfg))
+    for i in range(n):
+        j.record("action", action(i))
+    j.close()
+    return j
+
+
+def test_records_round_trip_in_order_with_a_header(tmp_path):
+    p = tmp_path / "run.journal"
+    j = write(p, 20)
+    recs = list(read_journal(p))
+    assert recs[0]["kind"] == "journal" and recs[0]["format"] == 1
+    body = recs[1:]
+    assert [r["tick"] for r in body] == list(range(20))
+    assert [r["seq"] for r in body] == list(range(1, 21))
+    assert body[7]["messages"] == action(7)["messages"]
+    assert body[7]["call"] == {"tool": "idle", "arguments": {}}
+    assert all(r["kind"] == "action" and r["t"] > 0 for r in body)
+    assert j.stats["written"] == 20 and j.stats["dropped"] == 0
+
+
+def test_record_is_a_snapshot_and_converts_what_msgpack_cannot_encode(tmp_path):
+    @dataclasses.dataclass
+    class Sampling:
+        temperature: float = 0.5
+
+    p = tmp_path / "j"
+    j = Journal(JournalConfig(path=str(p)))
+    fields = {"tools": ("a", "b"), "sampling": Sampling(), "odd": object(), "blob": b"\x00\x01",
+              "names": {"x"}}
+    j.record("hello", fields)
+    fields["tools"] = ("changed",)  # after record(): must not show up in the journal
+    j.close()
+    rec = list(read_journal(p, kinds=("hello",)))[0]
+    assert rec["tools"] == ["a", "b"]
+    assert rec["sampling"] == {"temperature": 0.5}
+    assert rec["odd"].startswith("<object object")
+    assert rec["blob"] == b"\x00\x01" and rec["names"] == ["x"]
+
+
+@pytest.mark.parametrize("fsync", ["never", "rotate", "always"])
+def test_rotation_by_size_keeps_every_record_in_order(tmp_path, fsync):
+    p = tmp_path / "run.journal"
+    one = len(msgpack.packb({"kind": "action", "t": 0.0, "seq": 1, **action(1)}))
+    j = write(p, 50, max_bytes=one * 6, fsync=fsync)
+    files = segments(p)
+    assert len(files) >= 8 and files[-1] == (None, p)
+    assert [n for n, _ in files[:-1]] == list(range(1, len(files)))
+    assert all(f.stat().st_size <= one * 6 + 64 for _, f in files)
+    recs = list(read_journal(p, kinds=("action",)))
+    assert [r["tick"] for r in recs] == list(range(50))
+    assert j.stats["rotations"] == len(files) - 1
+
+
+def test_unknown_fsync_policy_is_a_config_error():
+    with pytest.raises(ConfigError, match="never, rotate, always"):
+        JournalConfig(path="x", fsync="sometimes")
+
+
+def test_a_torn_last_record_reads_up_to_the_last_whole_record(tmp_path):
+    p = tmp_path / "run.journal"
+    write(p, 5)
+    data = p.read_bytes()
+    last = len(msgpack.packb(list(read_journal(p))[-1]))
+    for cut in range(1, last):  # every point inside the last record
+        p.write_bytes(data[:-cut])
+        report = ReadReport()
+        recs = list(read_journal(p, report=report))
+        assert [r["tick"] for r in recs[1:]] == [0, 1, 2, 3], cut
+        assert report.torn_bytes == last - cut
+    p.write_bytes(data)
+    report = ReadReport()
+    assert len(list(read_journal(p, report=report))) == 6 and report.torn_bytes == 0
+
+
+def test_garbage_in_the_middle_stops_that_file_and_keeps_reading_the_next(tmp_path, caplog):
+    p = tmp_path / "run.journal"
+    first = tmp_path / "run.journal.1"
+    first.write_bytes(msgpack.packb({"kind": "action", "tick": 10}) + b"\xc1"
+                      + msgpack.packb({"kind": "action", "tick": 11}))
+    write(p, 2)
+    report = ReadReport()
+    with caplog.at_level(logging.WARNING, "agent_arena.journal"):
+        recs = list(read_journal(p, kinds=("action",), report=report))
+    assert [r["tick"] for r in recs] == [10, 0, 1]
+    assert report.corrupt == 1 and report.files == 2
+    assert "undecodable" in caplog.text
+
+
+def test_reopening_moves_the_old_file_aside_so_a_torn_tail_stays_last(tmp_path):
+    p = tmp_path / "run.journal"
+    write(p, 3)
+    p.write_bytes(p.read_bytes()[:-2])  # a crash mid-write
+    write(p, 2)
+    assert [n for n, _ in segments(p)] == [1, None]
+    report = ReadReport()
+    ticks = [r["tick"] for r in read_journal(p, kinds=("action",), report=report)]
+    assert ticks == [0, 1, 0, 1] and report.torn_bytes > 0
+
+
+def unwritable_paths(tmp_path: Path) -> list[Path]:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    paths = [blocker / "run.journal", Path("/dev/full")]  # no directory; disk full
+    if os.geteuid() != 0:  # root writes through permission bits
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        paths.append(ro / "run.journal")
+    return paths
+
+
+def test_an_unwritable_journal_is_reported_once_and_drops_records(tmp_path, caplog):
+    for path in unwritable_paths(tmp_path):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, "agent_arena.journal"):
+            j = Journal(JournalConfig(path=str(path)))
+            for i in range(10):
+                j.record("action", action(i))  # never raises
+            assert j.flush(timeout=30)
+            for i in range(10):
+                j.record("action", action(i))
+            j.close()
+        errors = [r for r in caplog.records if r.name == "agent_arena.journal"]
+        assert len(errors) == 1, (path, [r.getMessage() for r in errors])
+        assert str(path) in errors[0].getMessage()
+        assert j.error is not None and not j.enabled
+        assert j.stats["written"] == 0 and j.stats["dropped"] == 20
+
+
+def test_a_journal_without_path_is_off(tmp_path):
+    j = Journal(JournalConfig())
+    assert not j.enabled
+    j.record("action", action(1))
+    j.close()
+    assert j.stats == {"recorded": 0, "written": 0, "dropped": 0, "bytes": 0, "rotations": 0}
+    with pytest.raises(FileNotFoundError):
+        list(read_journal(tmp_path / "none"))
+
+
+def test_records_from_many_threads_all_arrive(tmp_path):
+    import threading
+
+    p = tmp_path / "mt.journal"
+    j = Journal(JournalConfig(path=str(p)))
+
+    def worker(k: int) -> None:
+        for i in range(200):
+            j.record("observe", {"worker": k, "i": i})
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    j.close()
+    recs = list(read_journal(p, kinds=("observe",)))
+    assert len(recs) == 800
+    assert sorted(r["seq"] for r in recs) == list(range(1, 801))
+    for k in range(4):
+        assert [r["i"] for r in recs if r["worker"] == k] == list(range(200))
