@@ -92,6 +92,9 @@ func _ready() -> void:
 	_client.action_received.connect(_on_action_received)
 	# A decision in flight when the connection drops never comes back: ask again afterwards.
 	_client.disconnected.connect(func(_reason: String) -> void: _waiting = false)
+	# An observation that never reached the server (failed write, dropped from the full queue,
+	# connection refused) will not be answered either.
+	_client.request_failed.connect(_on_request_failed)
 	_running = autostart
 	_since_decision = decision_interval  # decide on the first frame
 
@@ -250,6 +253,12 @@ func _on_action_received(for_agent: String, action_call: Dictionary, info: Dicti
 	if str(info.get("status", "ok")) == "superseded" or action_call.is_empty():
 		return
 	execute(action_call, action_tick)
+
+
+func _on_request_failed(_request_id: int, message: Dictionary, _reason: String) -> void:
+	if message.get("type") == "observe" and message.get("agent_id") == agent_id:
+		if int(message.get("tick", 0)) == tick:
+			_waiting = false
 
 
 func _start_move(arguments: Dictionary) -> void:

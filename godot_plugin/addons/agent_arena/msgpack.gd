@@ -2,13 +2,16 @@
 ##
 ## Encodes nil, bool, int (smallest width, as the Python msgpack library does), float (always
 ## float64), String/StringName (UTF-8, lengths in bytes), PackedByteArray (bin), Array,
-## Dictionary, Vector2/Vector3 (and the integer variants) as arrays, and packed arrays as arrays.
-## Decodes every msgpack family except ext; float32 decodes to float, uint64 above the largest
-## GDScript int is reported as an error. Errors never crash: they come back in [Result].
+## Dictionary with String keys (what the server reads), Vector2/Vector3 (and the integer
+## variants) as arrays, and packed arrays as arrays.
+## Decodes every msgpack family except ext; float32 decodes to float. Errors, never silent
+## changes: uint64 above the largest GDScript int, str that is not valid UTF-8 or holds a NUL
+## byte (GDScript strings end there), ext types. Errors never crash: they come back in [Result].
 extends RefCounted
 
-## Maximum nesting depth accepted by both directions (protects the stack against hostile input).
-const MAX_DEPTH: int = 64
+## Maximum nesting depth accepted by both directions: the server's limit (protocol.MAX_DEPTH),
+## counted the same way (the top-level value is depth 0), so what encodes here decodes there.
+const MAX_DEPTH: int = 32
 const _INT32_MIN: int = -2147483648
 const _UINT32_MAX: int = 0xFFFFFFFF
 
@@ -50,11 +53,18 @@ static func unpack(data: PackedByteArray) -> Result:
 
 ## Decodes one value starting at [param offset]; [member Result.offset] tells where it ended.
 static func unpack_at(data: PackedByteArray, offset: int) -> Result:
+	var result := Result.new()
+	if offset < 0 or offset >= data.size():
+		result.error = (
+			"msgpack: truncated input: offset %d is outside the %d-byte input"
+			% [offset, data.size()]
+		)
+		result.offset = offset
+		return result
 	var reader := StreamPeerBuffer.new()
 	reader.big_endian = true
 	reader.data_array = data
 	reader.seek(offset)
-	var result := Result.new()
 	var state := {"error": ""}
 	var value: Variant = _unpack_value(reader, state, 0)
 	result.error = state["error"]
@@ -181,6 +191,11 @@ static func _pack_map(out: StreamPeerBuffer, map: Dictionary, path: String, dept
 	_pack_length(out, map.size(), 0x80, 0xDE)
 	for key: Variant in map:
 		var key_path := "%s.%s" % [path, str(key)]
+		if typeof(key) != TYPE_STRING and typeof(key) != TYPE_STRING_NAME:
+			return (
+				"msgpack: map key %s at %s is %s; the server reads only String keys"
+				% [str(key), path, type_string(typeof(key))]
+			)
 		var error := _pack_value(out, key, key_path, depth + 1)
 		if error.is_empty():
 			error = _pack_value(out, map[key], key_path, depth + 1)
@@ -289,9 +304,67 @@ static func _read_length(reader: StreamPeerBuffer, state: Dictionary, width_log2
 
 
 static func _read_str(reader: StreamPeerBuffer, state: Dictionary, size: int) -> Variant:
+	var at := reader.get_position()
 	if not _need(reader, state, size, "str data"):
 		return null
-	return _read_bytes(reader, size).get_string_from_utf8()
+	var raw := _read_bytes(reader, size)
+	if raw.has(0):
+		return _fail(
+			state,
+			(
+				"msgpack: str at byte %d holds a NUL byte (GDScript strings end there)"
+				% (at + raw.find(0))
+			)
+		)
+	# Pure ASCII (the common case) needs no UTF-8 check; get_string_from_ascii never complains.
+	var ascii := raw.get_string_from_ascii()
+	if ascii.length() == size and ascii.to_utf8_buffer().size() == size:
+		return ascii
+	var bad := _invalid_utf8_at(raw)
+	if bad >= 0:
+		return _fail(state, "msgpack: str at byte %d is not valid UTF-8" % (at + bad))
+	return raw.get_string_from_utf8()
+
+
+## Index of the first byte that breaks UTF-8 (overlong forms, surrogates and code points above
+## U+10FFFF included), or -1 when [param raw] is valid.
+static func _invalid_utf8_at(raw: PackedByteArray) -> int:
+	var i := 0
+	var size := raw.size()
+	while i < size:
+		var lead := raw[i]
+		if lead < 0x80:
+			i += 1
+			continue
+		var count := 0
+		var low := 0x80
+		var high := 0xBF
+		if lead >= 0xC2 and lead <= 0xDF:
+			count = 1
+		elif lead >= 0xE0 and lead <= 0xEF:
+			count = 2
+			if lead == 0xE0:
+				low = 0xA0  # overlong
+			elif lead == 0xED:
+				high = 0x9F  # UTF-16 surrogates
+		elif lead >= 0xF0 and lead <= 0xF4:
+			count = 3
+			if lead == 0xF0:
+				low = 0x90  # overlong
+			elif lead == 0xF4:
+				high = 0x8F  # above U+10FFFF
+		else:
+			return i
+		if i + count >= size:
+			return i
+		var second := raw[i + 1]
+		if second < low or second > high:
+			return i
+		for k in range(2, count + 1):
+			if raw[i + k] < 0x80 or raw[i + k] > 0xBF:
+				return i
+		i += count + 1
+	return -1
 
 
 static func _read_array(

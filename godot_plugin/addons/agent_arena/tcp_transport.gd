@@ -1,27 +1,48 @@
 ## Desktop transport: a plain TCP connection (StreamPeerTCP) to the ZeroMQ server.
 ##
-## Deliberately thin: it moves bytes between the socket and zmtp.gd. It is the one part of the
-## addon that the automated tests (which run the web build of Godot) cannot execute.
+## Deliberately thin: it moves bytes between the socket and zmtp.gd. Host names are resolved
+## with the engine's background resolver (IP.resolve_hostname_queue_item), never on the main
+## thread. The socket part is what the automated tests (which run the web build of Godot, where
+## browsers have no raw TCP) cannot execute.
 extends "res://addons/agent_arena/transport.gd"
 
 var _peer: StreamPeerTCP = null
 var _pending: PackedByteArray = PackedByteArray()
+var _url: String = ""
+var _port: int = -1
+var _resolve_id: int = IP.RESOLVER_INVALID_ID
+var _failed: bool = false
 
 
 func open(url: String) -> Error:
+	close()
 	var parts := parse_url(url)
 	if parts[2] < 0:
 		last_error = "tcp endpoint needs a port: %s" % url
 		return ERR_INVALID_PARAMETER
-	_peer = StreamPeerTCP.new()
-	_pending = PackedByteArray()
-	var err := _peer.connect_to_host(parts[1], parts[2])
-	if err != OK:
-		last_error = "cannot connect to %s: %s" % [url, error_string(err)]
-	return err
+	_url = url
+	_port = parts[2]
+	_failed = false
+	last_error = ""
+	var host: String = parts[1]
+	if host.is_valid_ip_address():
+		return _connect(host)
+	# StreamPeerTCP.connect_to_host would resolve the name synchronously (freezing the frame).
+	_resolve_id = IP.resolve_hostname_queue_item(host, IP.TYPE_ANY)
+	if _resolve_id == IP.RESOLVER_INVALID_ID:
+		last_error = "cannot resolve %s: the resolver queue is full" % host
+		return ERR_CANT_RESOLVE
+	return OK
+
+
+## True while the host name is being resolved in the background.
+func is_resolving() -> bool:
+	return _resolve_id != IP.RESOLVER_INVALID_ID
 
 
 func poll() -> void:
+	if is_resolving():
+		_poll_resolver()
 	if _peer == null:
 		return
 	_peer.poll()
@@ -31,6 +52,10 @@ func poll() -> void:
 
 
 func get_status() -> Status:
+	if _failed:
+		return Status.FAILED
+	if is_resolving():
+		return Status.CONNECTING
 	if _peer == null:
 		return Status.CLOSED
 	match _peer.get_status():
@@ -59,18 +84,47 @@ func read() -> PackedByteArray:
 
 
 func write(data: PackedByteArray) -> Error:
-	if _peer == null:
+	if _peer == null and not is_resolving():
 		return ERR_UNCONFIGURED
 	_pending.append_array(data)
-	_flush()
+	if _peer != null:
+		_flush()
 	return OK
 
 
 func close() -> void:
+	if is_resolving():
+		IP.erase_resolve_item(_resolve_id)
+		_resolve_id = IP.RESOLVER_INVALID_ID
 	if _peer != null:
 		_peer.disconnect_from_host()
 	_peer = null
 	_pending = PackedByteArray()
+
+
+func _poll_resolver() -> void:
+	var status := IP.get_resolve_item_status(_resolve_id)
+	if status == IP.RESOLVER_STATUS_WAITING:
+		return
+	var address := ""
+	if status == IP.RESOLVER_STATUS_DONE:
+		address = IP.get_resolve_item_address(_resolve_id)
+	IP.erase_resolve_item(_resolve_id)
+	_resolve_id = IP.RESOLVER_INVALID_ID
+	if address.is_empty():
+		_failed = true
+		last_error = "cannot resolve the host of %s" % _url
+		return
+	if _connect(address) != OK:
+		_failed = true
+
+
+func _connect(address: String) -> Error:
+	_peer = StreamPeerTCP.new()
+	var err := _peer.connect_to_host(address, _port)
+	if err != OK:
+		last_error = "cannot connect to %s (%s): %s" % [_url, address, error_string(err)]
+	return err
 
 
 func _flush() -> void:

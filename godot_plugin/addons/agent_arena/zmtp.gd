@@ -66,6 +66,7 @@ var _messages: Array = []
 var _messages_head: int = 0
 var _silence: float = 0.0
 var _since_ping: float = 0.0
+var _fresh: bool = false
 
 
 ## [param options]: mechanism ("NULL" or "PLAIN"), username, password, identity (String or
@@ -119,6 +120,7 @@ func feed(data: PackedByteArray) -> void:
 		return
 	if not data.is_empty():
 		_silence = 0.0
+		_fresh = true
 	_inbox.append_array(data)
 	if state == State.GREETING:
 		_parse_greeting()
@@ -133,12 +135,17 @@ func feed(data: PackedByteArray) -> void:
 
 ## Advances the heartbeat clock by [param seconds]: queues our PING every
 ## [member heartbeat_interval] and fails the connection when the peer has been silent for longer
-## than its PING TTL (or [member heartbeat_timeout]). Call after [method feed] in each frame, so
-## bytes that arrived during a long frame count before the silence does.
+## than its PING TTL (or [member heartbeat_timeout]). Call after [method feed] in each frame:
+## when bytes were fed since the last call, the peer was heard "now", however long the frame was
+## (a hidden browser tab, a long load).
 func advance(seconds: float) -> void:
 	if state != State.READY:
 		return
-	_silence += seconds
+	if _fresh:
+		_fresh = false
+		_silence = 0.0
+	else:
+		_silence += seconds
 	_since_ping += seconds
 	var timeout := peer_ttl if peer_ttl > 0.0 else heartbeat_timeout
 	if timeout > 0.0 and _silence > timeout:

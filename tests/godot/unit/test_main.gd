@@ -6,6 +6,7 @@ const SUITES: Array[Script] = [
 	preload("res://test_msgpack.gd"),
 	preload("res://test_zmtp.gd"),
 	preload("res://test_transport.gd"),
+	preload("res://test_client.gd"),
 	preload("res://test_agent.gd"),
 	preload("res://test_fuzz.gd"),
 ]
@@ -27,7 +28,8 @@ func _run_all() -> void:
 	else:
 		for suite_script in SUITES:
 			var suite: Object = suite_script.new()
-			suite.call("run", checks, vectors)
+			# Suites that wait for engine frames are coroutines; the others return at once.
+			await suite.call("run", checks, vectors)
 	print(
 		(
 			"RESULT passed=%d failed=%d ms=%d"
