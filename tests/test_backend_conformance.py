@@ -245,5 +245,5 @@ class TestLlamaServerManaged(BackendConformance):
 
 def test_every_http_backend_family_runs_the_suite():
     covered = {"vllm", "sglang", "openai", "llama_server"}
-    not_http = {"llama_cpp", "scripted", "vllm_engine"}  # tested elsewhere
+    not_http = {"llama_cpp", "scripted", "vllm_engine", "engine"}  # tested elsewhere
     assert set(list_backends()) - not_http <= covered, "a new backend needs a conformance class"
