@@ -10,6 +10,7 @@ import pytest
 
 from agent_arena import settings
 from agent_arena.agents import Profile
+from arena_sockets import arena, connect, ctx, peers  # noqa: F401  (fixtures for every test)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,12 @@ from agent_arena.calling import (
     first_json_object,
     pick_strategy,
 )
-from agent_arena.errors import BackendRequestError, BackendUnavailable
+from agent_arena.errors import (
+    BackendRequestError,
+    BackendUnavailable,
+    ConfigError,
+    classify_refusal,
+)
 from agent_arena.tools import ToolRegistry
 from conftest import game_tools
 
@@ -68,7 +73,7 @@ async def test_bounded_retries_then_fallback():
     out = await decide_once(backend, MSGS, ToolRegistry(game_tools()), None,
                             CallingConfig(strategy="prompt", max_attempts=3), Sampling())
     assert out.status == "fallback" and out.attempts == 3 and len(backend.requests) == 3
-    assert out.call.tool == "idle" and "unknown tool 'fly'" in out.reason
+    assert out.call is None and "unknown tool 'fly'" in out.reason  # the caller falls back
 
 
 async def test_allowed_tools_are_enforced():
@@ -131,13 +136,51 @@ async def test_rejected_request_downgrades_in_auto():
     class Rejecting(NoToolsBackend):
         async def chat(self, request):
             if request.tools:
-                raise BackendRequestError('"auto" tool choice requires --enable-auto-tool-choice')
+                text = '"auto" tool choice requires --enable-auto-tool-choice'
+                raise BackendRequestError(text, kind=classify_refusal(400, text))
             return await super().chat(request)
 
     backend = Rejecting(responses=['{"tool": "idle", "arguments": {}}'])
     out = await decide_once(backend, MSGS, ToolRegistry(game_tools()), None, CallingConfig(),
                             Sampling())
     assert out.status == "ok" and out.strategy == "constrained"
+
+
+@pytest.mark.parametrize("status,text,kind", [
+    (400, "This model's maximum context length is 2048 tokens. However, you requested 3000",
+     "context_length"),
+    (404, "The model `npc-lora-typo` does not exist.", "unknown_model"),
+    (401, "Unauthorized", "auth"),
+    (400, "temperature must be non-negative", "bad_request"),
+])
+async def test_one_bad_request_does_not_downgrade_anyone(status, text, kind):
+    """Before: any 4xx in auto switched every agent of the process to the next strategy."""
+    class OneBad(ScriptedBackend):
+        async def chat(self, request):
+            if "oversized" in str(request.messages[-1]["content"]):
+                raise BackendRequestError(text, kind=classify_refusal(status, text))
+            return await super().chat(request)
+
+    backend = OneBad(responses=['{"tool": "idle", "arguments": {}}'])
+    reg = ToolRegistry(game_tools())
+    bad = await decide_once(backend, [{"role": "user", "content": "oversized"}], reg, None,
+                            CallingConfig(), Sampling())
+    assert bad.status == "fallback" and bad.error_kind == kind and f"({kind})" in bad.reason
+    assert bad.attempts == 0 and len(backend.requests) == 0  # not re-asked, not downgraded
+    good = await decide_once(backend, MSGS, reg, None, CallingConfig(), Sampling())
+    assert good.status == "ok" and good.strategy == "constrained"
+    assert backend.requests[-1].response_schema is not None
+
+
+@pytest.mark.parametrize("status,text,kind", [
+    (400, '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+     "tools_unsupported"),
+    (400, "response_format json_schema is not supported", "schema_unsupported"),
+    (400, "the request exceeds the available context size, try increasing it",
+     "context_length"),
+])
+def test_refusals_are_classified(status, text, kind):
+    assert classify_refusal(status, text) == kind
 
 
 async def test_backend_failure_becomes_fallback_not_exception():
@@ -147,10 +190,22 @@ async def test_backend_failure_becomes_fallback_not_exception():
 
     out = await decide_once(Down(), MSGS, ToolRegistry(game_tools()), None, CallingConfig(),
                             Sampling())
-    assert out.status == "fallback" and out.call.tool == "idle"
+    assert out.status == "fallback" and out.call is None and out.error_kind == "unavailable"
     assert "Cannot connect" in out.reason
 
 
 def test_unknown_strategy_names_the_choices():
-    with pytest.raises(ValueError, match="auto, constrained, prompt, native"):
+    with pytest.raises(ConfigError, match="auto, constrained, prompt, native"):
         pick_strategy("magic", ScriptedBackend())
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("strategy", "constraind", ["constraind", "auto, constrained, prompt, native"]),
+    ("max_attempts", 0, ["max_attempts=0", "at least 1"]),
+    ("fallback_tool", "", ["fallback_tool"]),
+])
+def test_mistyped_calling_config_is_refused(field, value, words):
+    with pytest.raises(ConfigError) as err:
+        CallingConfig(**{field: value})
+    for w in words:
+        assert w in err.value.message

@@ -349,8 +349,15 @@ def test_tool_choice_forms():
 def test_llama_server_slot_cache_and_penalty_names():
     ls = LlamaServerBackend(LlamaServerConfig(managed=False, api_base="http://127.0.0.1:1/v1",
                                               model="m", n_parallel=4, repetition_penalty=1.2))
-    body = ls.payload(ChatRequest(messages=[{"role": "user", "content": "x"}], slot=6), "m")
-    assert body["id_slot"] == 2 and body["cache_prompt"] is True
+    def ask(who: str) -> dict:
+        return ls.payload(ChatRequest(messages=[{"role": "user", "content": "x"}],
+                                      affinity=who), "m")
+
+    slots = [ask(f"s/agent{i}")["id_slot"] for i in range(6)]
+    assert slots == [0, 1, 2, 3, 0, 1]  # spread over the 4 slots in order of first request
+    assert ask("s/agent2")["id_slot"] == 2  # and an agent keeps its slot
+    body = ask("s/agent5")
+    assert body["id_slot"] == 1 and body["cache_prompt"] is True
     assert body["repeat_penalty"] == 1.2 and "repetition_penalty" not in body
     assert "id_slot" not in ls.payload(hello(), "m")
 

@@ -10,181 +10,32 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
-import yaml
 import zmq
 import zmq.asyncio
 import zmq.auth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.scripted import ScriptedBackend
-from agent_arena.client import ArenaClient
-from agent_arena.errors import ArenaError, BackendError, ConfigError
+from agent_arena.errors import ArenaError, ConfigError
 from agent_arena.security import AuthConfig
 from agent_arena.server import ArenaServer, ServerConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-TOOLS: list[dict[str, Any]] = [
-    {"name": name, **spec}
-    for name, spec in yaml.safe_load((ROOT / "configs/tools/game.yaml").read_text()).items()
-]
-SCHEMAS = {t["name"]: t["parameters"] for t in TOOLS}
-MOVE = '{"thought": "go", "tool": "move_to", "arguments": {"target": [4, 0, 2]}}'
-IDLE = {"tool": "idle", "arguments": {}}
-MAX = 4096  # max_message_bytes for the bad-input tests; the socket hard limit is 4x
-REPLY_S = 10.0  # generous: only bounds a test that would otherwise hang
-
-
-def pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
-
-
-def unpack(frame: bytes) -> Any:
-    return msgpack.unpackb(frame, raw=False, strict_map_key=False)
-
-
-def assert_valid_call(call: dict[str, Any]) -> None:
-    assert set(call) == {"tool", "arguments"}
-    assert call["tool"] in SCHEMAS
-    errors = list(Draft202012Validator(SCHEMAS[call["tool"]]).iter_errors(call["arguments"]))
-    assert errors == [], errors
-
-
-class GatedBackend(ScriptedBackend):
-    """Scripted answers, but a request whose observation says ``gate: NAME`` waits until the
-    test opens that gate; ``boom`` in an observation makes the backend fail (BackendError)."""
-
-    def __init__(self, answer: str = MOVE) -> None:
-        super().__init__(answer=answer)
-        self.gates: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self.started: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        text = str(request.messages[-1]["content"])
-        if "boom" in text:
-            self.requests.append(request)
-            raise BackendError("the model process crashed (simulated)")
-        m = re.search(r"gate: (\w+)", text)
-        if m:
-            self.started[m.group(1)].set()
-            await self.gates[m.group(1)].wait()
-        return await super().chat(request)
-
-    def open_all(self) -> None:
-        for g in self.gates.values():
-            g.set()
-
-
-class Peer:
-    """A raw DEALER (or REQ) socket: send any frames, pick replies by a predicate."""
-
-    def __init__(self, ctx: zmq.asyncio.Context, endpoint: str, kind: int = zmq.DEALER) -> None:
-        self.sock = ctx.socket(kind)
-        self.sock.linger = 0
-        self.sock.connect(endpoint)
-        self.inbox: list[dict[str, Any]] = []
-
-    async def send(self, *frames: bytes) -> None:
-        await self.sock.send_multipart(list(frames))
-
-    async def send_msg(self, **msg: Any) -> None:
-        await self.send(pack(msg))
-
-    async def expect(self, pred: Callable[[dict[str, Any]], bool] | Any,
-                     timeout: float = REPLY_S) -> dict[str, Any]:
-        """First reply matching ``pred`` (a callable, or a request id to match)."""
-        if not callable(pred):
-            rid = pred
-            pred = lambda m: m.get("id") == rid
-        for i, m in enumerate(self.inbox):
-            if pred(m):
-                return self.inbox.pop(i)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            left = end - loop.time()
-            if left <= 0:
-                raise asyncio.TimeoutError
-            frames = await asyncio.wait_for(self.sock.recv_multipart(), left)
-            m = unpack(frames[-1])
-            if pred(m):
-                return m
-            self.inbox.append(m)
-
-    async def ping(self, rid: Any = "p") -> dict[str, Any]:
-        await self.send_msg(type="ping", id=rid)
-        return await self.expect(rid)
-
-    def close(self) -> None:
-        self.sock.close(0)
-
-
-@pytest.fixture
-def ctx() -> Any:
-    """Server and clients get their own contexts (as separate processes would)."""
-    server_ctx, client_ctx = zmq.asyncio.Context(), zmq.asyncio.Context()
-    yield server_ctx, client_ctx
-    client_ctx.destroy(linger=0)
-    server_ctx.destroy(linger=0)
-
-
-@pytest.fixture
-async def arena(ctx) -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``server = await arena(backend, **server_config)``; stopped at teardown."""
-    started: list[ArenaServer] = []
-
-    async def factory(backend: Any = None, **cfg: Any) -> ArenaServer:
-        cfg.setdefault("bind", "tcp://127.0.0.1:0")
-        server = ArenaServer(backend or GatedBackend(), ServerConfig(**cfg), tools=TOOLS,
-                             context=ctx[0])
-        await server.start()
-        started.append(server)
-        return server
-
-    yield factory
-    for s in started:
-        if isinstance(s.backend, GatedBackend):
-            s.backend.open_all()
-        await s.stop()
-
-
-@pytest.fixture
-async def connect(ctx) -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``client = await connect(endpoint, **ArenaClient kwargs)``; closed at teardown."""
-    clients: list[ArenaClient] = []
-
-    async def factory(endpoint: str, **kw: Any) -> ArenaClient:
-        kw.setdefault("timeout_s", REPLY_S)
-        client = ArenaClient(endpoint, context=ctx[1], **kw)
-        clients.append(client)
-        return await client.connect()
-
-    yield factory
-    for c in clients:
-        await c.close()
-
-
-@pytest.fixture
-def peers(ctx) -> Any:
-    made: list[Peer] = []
-
-    def factory(endpoint: str, kind: int = zmq.DEALER) -> Peer:
-        made.append(Peer(ctx[1], endpoint, kind))
-        return made[-1]
-
-    yield factory
-    for p in made:
-        p.close()
-
+from arena_sockets import (
+    IDLE,
+    MAX,
+    MOVE,
+    REPLY_S,
+    SCHEMAS,
+    TOOLS,
+    GatedBackend,
+    assert_valid_call,
+    pack,
+    unpack,
+)
 
 # ---- session: hello, tools -----------------------------------------------------------------
 
@@ -203,7 +54,7 @@ async def test_hello_welcome_fields(arena, connect):
     assert w["tools"] == [t["name"] for t in TOOLS]
     assert w["max_message_bytes"] == 50_000
     assert w["default_deadline_ms"] == 1234
-    assert server.sessions[next(iter(server.sessions))].client == "pytest-game"
+    assert next(iter(server.sessions)).client == "pytest-game"
 
 
 async def test_hello_with_tools_registers_them(arena, connect):
@@ -265,9 +116,65 @@ async def test_register_tools_ok_and_replace(arena, connect):
         "parameters": {"type": "object", "properties": {"door_id": {"type": "string"}}}}}
     ack = await client.register_tools([door])
     assert ack == {"type": "ack", "id": ack["id"], "of": "register_tools",
-                   "tools": [*SCHEMAS, "open_door"]}
+                   "tools": [*SCHEMAS, "open_door"], "fallback": IDLE}
     ack = await client.register_tools([TOOLS[-1]], replace=True)  # idle only
     assert ack["tools"] == ["idle"]
+
+
+DOOR = {"name": "open_door", "description": "Open a door.",
+        "parameters": {"type": "object", "properties": {"door_id": {"type": "string"}},
+                       "required": ["door_id"]}}
+WAIT = {"name": "wait", "description": "Wait.",
+        "parameters": {"type": "object", "properties": {"s": {"type": "integer"}},
+                       "required": ["s"]}}
+
+
+async def test_replacing_tools_without_the_fallback_is_refused(arena, connect):
+    """Before: replace=true without idle was accepted and a timeout answered `idle {}`, a tool
+    that session never registered."""
+    server = await arena()
+    client = await connect(server.endpoint)
+    r = await client.request("register_tools", tools=[DOOR], replace=True, raise_errors=False)
+    assert r["type"] == "error" and r["code"] == "invalid_fallback", r
+    assert "idle" in r["message"] and "fallback" in r["message"]
+    # nothing changed: the old tools and fallback stand, and a timeout answers a valid call
+    a = await client.observe("npc", 1, {"gate": "never"}, deadline_ms=50)
+    assert a["status"] == "timeout" and a["call"] == IDLE
+
+
+async def test_a_session_names_its_own_fallback_and_it_is_checked(arena, connect):
+    server = await arena()
+    client = await connect(server.endpoint)
+    r = await client.request("register_tools", tools=[DOOR, WAIT], replace=True,
+                             fallback={"tool": "wait", "arguments": {"s": "soon"}},
+                             raise_errors=False)
+    assert r["code"] == "invalid_fallback" and "wait.arguments.s" in r["message"], r
+    ack = await client.register_tools([DOOR, WAIT], replace=True,
+                                      fallback={"tool": "wait", "arguments": {"s": 1}})
+    assert ack["tools"] == ["open_door", "wait"]
+    assert ack["fallback"] == {"tool": "wait", "arguments": {"s": 1}}
+    a = await client.observe("npc", 1, {"gate": "never"}, deadline_ms=50)
+    assert a["status"] == "timeout" and a["call"] == {"tool": "wait", "arguments": {"s": 1}}
+    b = await client.observe("npc", 2, {"event": "boom"})  # backend error: same fallback
+    assert b["status"] == "fallback" and b["call"]["tool"] == "wait"
+    w = await client.hello(tools=[WAIT], fallback={"tool": "wait", "arguments": {"s": 2}})
+    assert w["fallback"] == {"tool": "wait", "arguments": {"s": 2}}
+    r = await client.request("hello", v=1, fallback={"tool": "teleport"}, raise_errors=False)
+    assert r["code"] == "invalid_fallback" and "teleport" in r["message"]
+
+
+async def test_fallbacks_and_timeouts_do_not_enter_memory(arena, connect):
+    server = await arena()
+    backend: GatedBackend = server.backend
+    client = await connect(server.endpoint)
+    assert (await client.observe("npc", 1, {"gate": "never"}, deadline_ms=50))["status"] \
+        == "timeout"
+    assert (await client.observe("npc", 2, {"event": "boom"}))["status"] == "fallback"
+    assert (await client.observe("npc", 3, {"hp": 5}))["status"] == "ok"
+    assert (await client.observe("npc", 4, {"hp": 4}))["status"] == "ok"
+    prompt = str(backend.requests[-1].messages[-1]["content"])
+    assert "tick 3: move_to" in prompt  # the model's own choice is remembered
+    assert "tick 1" not in prompt and "tick 2" not in prompt  # the fallbacks are not
 
 
 async def test_register_tools_invalid_schema_is_all_or_nothing(arena, connect):
@@ -379,9 +286,9 @@ async def test_a_thousand_agents_in_one_game_lose_no_reply(arena, connect):
     n = 1200
     futs = [asyncio.ensure_future(client.observe(f"a{i}", 1, {"gate": "all"}))
             for i in range(n)]
-    while sum(len(s.pending) for s in server.sessions.values()) < n:
+    while server.in_flight < n:
         await asyncio.sleep(0.01)
-    assert server._sock.getsockopt(zmq.SNDHWM) >= server.config.max_pending
+    assert server.transport.sock.getsockopt(zmq.SNDHWM) >= server.config.max_pending
     backend.gates["all"].set()
     replies = await asyncio.gather(*futs)
     assert sorted(r["agent_id"] for r in replies) == sorted(f"a{i}" for i in range(n))
@@ -462,7 +369,7 @@ async def test_max_pending_overloaded(arena, connect):
     server = await arena(max_pending=2)
     client = await connect(server.endpoint)
     futs = [asyncio.ensure_future(client.observe(f"a{i}", 0, {"gate": "g"})) for i in range(2)]
-    while sum(len(s.pending) for s in server.sessions.values()) < 2:
+    while server.in_flight < 2:
         await asyncio.sleep(0.01)
     r = await client.request("observe", agent_id="a9", tick=0, observation={},
                              raise_errors=False)
@@ -608,15 +515,16 @@ async def test_bad_input(arena, connect, peers, name, frames, code, rid, words):
     if code is not None:  # same connection: its in-flight observe is answered too
         mine = await bad.expect("mine")
         assert mine["type"] == "action" and mine["status"] == "ok"
-    else:  # its connection was dropped, so its reply has nowhere to go; it is still decided
+        assert server.stats["decisions"] == 2 and server.stats["ok"] == 2
+    else:  # its connection was dropped: its decision is stopped (nobody to answer), the
+        # other client's is not
 
-        async def both_decided() -> None:
-            while server.stats["decisions"] < 2:
+        async def abandoned() -> None:
+            while server.stats["abandoned"] < 1:
                 await asyncio.sleep(0.01)
 
-        await asyncio.wait_for(both_decided(), REPLY_S)
-    assert server.stats["decisions"] == 2
-    assert server.stats["ok"] == 2
+        await asyncio.wait_for(abandoned(), REPLY_S)
+        assert server.stats["decisions"] == 1 and server.stats["ok"] == 1
 
 
 # ---- security --------------------------------------------------------------------------------
@@ -630,7 +538,7 @@ async def test_non_loopback_bind_without_auth_is_refused(ctx):
     msg = err.value.message
     assert "0.0.0.0" in msg and "authentication" in msg
     assert "server.auth.mechanism=plain" in msg and "127.0.0.1" in msg
-    assert server._sock is None
+    assert server.transport.sock is None
 
 
 async def test_plain_auth(arena, connect):
@@ -760,7 +668,7 @@ def test_fuzz_frames_never_kill_the_server(fuzz_target, frames):
     sock.send_multipart(list(frames) if isinstance(frames, tuple) else [frames])
     seen: list[dict[str, Any]] = []
     assert _ping_sync(sock, seen)["type"] == "pong"
-    assert target.server._loop_task is not None and not target.server._loop_task.done()
+    assert target.server.transport.sock is not None and not target.server.transport.closed.done()
     for m in seen:  # every reply is a well-formed protocol message, never an internal error
         assert isinstance(m, dict), m
         assert m.get("type") in ("welcome", "ack", "action", "error", "pong"), m

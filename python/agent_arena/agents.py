@@ -65,14 +65,15 @@ class MemoryEntry:
 
 
 class AgentState:
-    def __init__(self, agent_id: str, window: int = 4, slot: int | None = None) -> None:
+    def __init__(self, agent_id: str, window: int = 4, *, max_result_bytes: int = 1024) -> None:
         self.agent_id = agent_id
-        self.slot = slot  # KV-cache slot on servers that have them (llama-server id_slot)
+        self.max_result_bytes = max_result_bytes  # a result is kept as text cut to this size
         self.memory: deque[MemoryEntry] = deque(maxlen=max(window, 0) or None)
         self.window = window
         self.last_tick: int | None = None
 
     def record_action(self, tick: int, call: Mapping[str, Any]) -> None:
+        """The model's own choice (never a fallback: the model did not choose that)."""
         self.last_tick = tick
         if self.window:
             self.memory.append(MemoryEntry(tick=tick, call=dict(call)))
@@ -81,6 +82,7 @@ class AgentState:
         """Attach the game's outcome to the action of that tick (or log it on its own)."""
         if not self.window:
             return
+        result = _capped(result, self.max_result_bytes)
         for i in range(len(self.memory) - 1, -1, -1):
             e = self.memory[i]
             if e.tick == tick and e.call and e.call.get("tool") == tool and e.ok is None:
@@ -91,6 +93,17 @@ class AgentState:
     def reset(self) -> None:
         self.memory.clear()
         self.last_tick = None
+
+
+def _capped(result: Any, limit: int) -> Any:
+    """Small results as they are; a large one as its JSON text cut to ``limit`` characters, so a
+    chatty game cannot make memory grow by megabytes per agent."""
+    if result is None or isinstance(result, (bool, int, float)):
+        return result
+    text = result if isinstance(result, str) else json.dumps(result, default=str)
+    if len(text) <= limit:
+        return result
+    return text[:limit] + "..."
 
 
 # ---- rendering ---------------------------------------------------------------------------------

@@ -8,8 +8,11 @@ Strategies are registered by name; the name is public API (``calling.strategy`` 
 - ``constrained`` output constrained to the union-of-tools JSON Schema (llama.cpp grammar,
                   ``response_format`` json_schema on servers); validity is guaranteed by decoding
 - ``prompt``      tools described in the prompt, first JSON object parsed leniently
-- ``auto``        the best the backend's capabilities allow, downgrading by itself when a server
-                  ignores or rejects native tools
+- ``auto``        the best the backend's capabilities allow; a ``StrategySelector`` per backend
+                  (owned here, never written onto the backend) downgrades native -> constrained
+                  -> prompt only when the server says it does not support the feature
+                  (``tools_unsupported`` / ``schema_unsupported``, or tools silently ignored).
+                  Any other backend error is a fallback for that one decision.
 
 Every call is validated against the registry before it is returned, whatever the strategy.
 """
@@ -19,13 +22,17 @@ from __future__ import annotations
 import json
 import logging
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from agent_arena.backends.base import Backend, ChatRequest, ChatResponse, Sampling
-from agent_arena.errors import BackendError, BackendRequestError
+from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
+from agent_arena.errors import BackendError, ConfigError
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema
+
+if TYPE_CHECKING:
+    from agent_arena.backends.base import Backend
 
 log = logging.getLogger("agent_arena.calling")
 
@@ -38,6 +45,19 @@ class CallingConfig:
     fallback_tool: str = "idle"
     fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.strategy not in list_strategies():
+            raise ConfigError(f"calling.strategy={self.strategy!r} is not a strategy; choose one "
+                              f"of: {', '.join(list_strategies())}")
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"calling.max_attempts={self.max_attempts!r}: it counts model calls "
+                              "per decision (first try + re-asks) and must be at least 1")
+        if not isinstance(self.fallback_tool, str) or not self.fallback_tool:
+            raise ConfigError(f"calling.fallback_tool={self.fallback_tool!r}: name a tool")
+        if not isinstance(self.fallback_arguments, Mapping):
+            raise ConfigError("calling.fallback_arguments must be a map of the fallback tool's "
+                              f"arguments, got {self.fallback_arguments!r}")
+
 
 @dataclass
 class Extracted:
@@ -49,6 +69,9 @@ class Extracted:
 
 @dataclass
 class Outcome:
+    """What one decision came to; ``call`` is None unless ``status`` is ok (the caller owns the
+    fallback call, since only it knows the session's tools)."""
+
     call: ToolCall | None
     status: str  # ok | fallback
     strategy: str
@@ -58,6 +81,8 @@ class Outcome:
     raw_text: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    request: ChatRequest | None = None  # the first request sent (journal, replay)
+    error_kind: str | None = None  # backend error kind when a backend error ended it
 
 
 class Strategy(Protocol):
@@ -228,52 +253,56 @@ def list_strategies() -> list[str]:
 
 
 def pick_strategy(name: str, backend: Backend) -> Strategy:
+    """The strategy for ``name``; ``auto`` asks the backend's selector."""
     if name == "auto":
-        caps = backend.capabilities
-        if caps.native_tools:
-            return STRATEGIES["native"]
-        if caps.json_schema or caps.grammar:
-            return STRATEGIES["constrained"]
-        return STRATEGIES["prompt"]
+        return selector_for(backend).current()
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise ValueError(
+        raise ConfigError(
             f"unknown calling strategy {name!r}; choose one of: {', '.join(list_strategies())}"
         ) from None
 
 
-def _downgrade(backend: Backend, current: Strategy, why: str) -> Strategy | None:
-    """auto mode: native -> constrained -> prompt, remembered on the backend, logged once."""
-    order = ["native", "constrained", "prompt"]
-    caps = backend.capabilities
-    for name in order[order.index(current.name) + 1:]:
-        if name == "constrained" and not (caps.json_schema or caps.grammar):
-            continue
-        if name == "constrained" and getattr(backend, "_no_json_schema", False):
-            continue
-        if current.name == "constrained":
-            backend._no_json_schema = True  # type: ignore[attr-defined]
-        if current.name == "native":
-            backend._no_native_tools = True  # type: ignore[attr-defined]
-        log.warning("calling: backend %s %s; auto strategy now uses %r", backend.name, why, name)
-        return STRATEGIES[name]
-    return None
+class StrategySelector:
+    """The ``auto`` choice for one backend: starts from its capabilities, and downgrades only
+    when the server shows it lacks a feature. One bad request (a context-length 400, a
+    misspelt LoRA name, a 401) never changes what every other agent gets."""
 
+    ORDER = ("native", "constrained", "prompt")
 
-def _effective(name: str, backend: Backend) -> Strategy:
-    strategy = pick_strategy(name, backend)
-    if name == "auto" and not getattr(backend, "_auto_logged", False):
-        backend._auto_logged = True  # type: ignore[attr-defined]
+    def __init__(self, backend: Backend) -> None:
         caps = backend.capabilities
+        self.backend_name = backend.name
+        self.usable = {"native": caps.native_tools, "constrained": caps.json_schema or caps.grammar,
+                       "prompt": True}
         log.info("calling: auto strategy picks %r for backend %s (native_tools=%s, json_schema=%s,"
-                 " grammar=%s)", strategy.name, backend.name, caps.native_tools, caps.json_schema,
-                 caps.grammar)
-    if name == "auto" and strategy.name == "native" and getattr(backend, "_no_native_tools", False):
-        strategy = STRATEGIES["constrained"]
-    if name == "auto" and strategy.name == "constrained" and getattr(backend, "_no_json_schema", False):
-        strategy = STRATEGIES["prompt"]
-    return strategy
+                 " grammar=%s)", self.current().name, backend.name, caps.native_tools,
+                 caps.json_schema, caps.grammar)
+
+    def current(self) -> Strategy:
+        return STRATEGIES[next(n for n in self.ORDER if self.usable[n])]
+
+    def downgrade(self, strategy: Strategy, why: str) -> Strategy | None:
+        """Mark ``strategy`` unusable on this backend; the next one, or None at the end."""
+        if strategy.name == "prompt":
+            return None
+        self.usable[strategy.name] = False
+        nxt = self.current()
+        log.warning("calling: backend %s %s; auto strategy now uses %r", self.backend_name, why,
+                    nxt.name)
+        return nxt
+
+
+_SELECTORS: weakref.WeakKeyDictionary[Any, StrategySelector] = weakref.WeakKeyDictionary()
+_UNSUPPORTED = {"tools_unsupported": "native", "schema_unsupported": "constrained"}
+
+
+def selector_for(backend: Backend) -> StrategySelector:
+    sel = _SELECTORS.get(backend)
+    if sel is None:
+        sel = _SELECTORS[backend] = StrategySelector(backend)
+    return sel
 
 
 def _reask(previous: ChatResponse, problems: list[str]) -> list[dict[str, Any]]:
@@ -299,46 +328,47 @@ async def decide_once(
     *,
     model: str | None = None,
     extra_body: Mapping[str, Any] | None = None,
-    slot: int | None = None,
+    affinity: str | None = None,
 ) -> Outcome:
-    """Ask, validate, re-ask with the validation error (bounded), else the fallback call.
+    """Ask, validate, re-ask with the validation error (bounded); ``call`` None means fall back.
 
-    Backend failures become a ``fallback`` outcome with the reason: the game never waits on an
-    exception. ``messages`` is never mutated.
+    Backend failures become a ``fallback`` outcome whose reason names the cause: the game never
+    waits on an exception. ``messages`` is never mutated.
     """
     tools = registry.select(allowed)
     allowed_names = [t.name for t in tools]
-    strategy = _effective(cfg.strategy, backend)
-    convo = [dict(m) for m in messages]
+    auto = cfg.strategy == "auto"
+    strategy = pick_strategy(cfg.strategy, backend)
+    convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
-    problems: list[str] = []
     attempt = 0
     while attempt < cfg.max_attempts:
         attempt += 1
         request = strategy.build_request(convo, tools, cfg, sampling)
-        request = _with(request, model=model, extra_body=extra_body, slot=slot)
+        request = _with(request, model=model, extra_body=extra_body, affinity=affinity)
+        if out.request is None:
+            out.request = request
         try:
             response = await backend.chat(request)
-        except BackendRequestError as exc:
-            if cfg.strategy == "auto" and strategy.name != "prompt":
-                nxt = _downgrade(backend, strategy, f"rejected a {strategy.name} request "
-                                                   f"({exc.message[:120]})")
+        except BackendError as exc:
+            feature = _UNSUPPORTED.get(exc.kind)
+            if auto and feature == strategy.name:
+                nxt = selector_for(backend).downgrade(
+                    strategy, f"does not support {strategy.name} requests ({exc.message[:120]})")
                 if nxt is not None:
                     strategy, out.strategy = nxt, nxt.name
                     attempt -= 1
                     continue
-            out.reason = f"backend error: {exc.message}"
-            break
-        except BackendError as exc:
-            out.reason = f"backend error: {exc.message}"
+            out.reason, out.error_kind = f"backend error ({exc.kind}): {exc.message}", exc.kind
             break
         out.attempts = attempt
         out.raw_text = response.text
         out.prompt_tokens += response.prompt_tokens
         out.completion_tokens += response.completion_tokens
         ex = strategy.extract(response)
-        if ex.no_call and cfg.strategy == "auto":
-            nxt = _downgrade(backend, strategy, "ignored tools/tool_choice (no tool call came back)")
+        if ex.no_call and auto:
+            nxt = selector_for(backend).downgrade(
+                strategy, "ignored tools/tool_choice (no tool call came back)")
             if nxt is not None:
                 strategy, out.strategy = nxt, nxt.name
                 attempt -= 1
@@ -350,7 +380,6 @@ async def decide_once(
         out.thought = ex.thought
         out.reason = "; ".join(problems)
         convo = convo + _reask(response, problems)
-    out.call = fallback_call(cfg)
     out.status = "fallback"
     return out
 

@@ -46,28 +46,48 @@ def build_server(cfg: dict[str, Any]) -> Any:
         calling=settings.calling_config(cfg))
 
 
-async def _serve(cfg: dict[str, Any]) -> None:
+async def _serve(cfg: dict[str, Any]) -> int:
+    """Serve until SIGTERM/SIGINT; then answer every pending decision and exit 0. A second
+    signal exits at once. A socket failure exits 1 with its reason."""
     server = build_server(cfg)
     relay = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            print("agent-arena: second signal: exiting now", file=sys.stderr, flush=True)
+            os._exit(130)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     server.check_config()  # refuse a bad bind before spending time loading a model
     await asyncio.to_thread(_warm_up, server.backend)
     endpoint = await server.start()
+    failed: BaseException | None = None
     try:
         if server.config.ws_port:
             from agent_arena.relay import start_ws_relay
 
-            relay = start_ws_relay(int(server.config.ws_port), endpoint)
+            relay = start_ws_relay(int(server.config.ws_port), endpoint,
+                                   allowed_origins=server.config.ws_allowed_origins)
         print(f"agent-arena: serving on {endpoint}"
               + (f" (WebSocket relay ws://127.0.0.1:{server.config.ws_port})" if relay else "")
               + f", backend={server.backend.name}, model={server.backend.model_name}",
               flush=True)
         waiter = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiter, server._loop_task}, return_when=asyncio.FIRST_COMPLETED)
+        serving = asyncio.ensure_future(server.serve_forever())
+        await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done():
+            failed = serving.exception()
+        else:
+            serving.cancel()
+        waiter.cancel()
+        if stop.is_set():
+            print(f"agent-arena: stopping; answering {server.in_flight} pending decision(s) "
+                  f"(grace {server.config.shutdown_grace_ms} ms)", file=sys.stderr, flush=True)
     finally:
         if relay is not None:
             from agent_arena.relay import stop_ws_relay
@@ -75,6 +95,10 @@ async def _serve(cfg: dict[str, Any]) -> None:
             stop_ws_relay(relay)
         await server.stop()
         await server.backend.aclose()
+    if failed is not None:
+        print(f"agent-arena: error: the server stopped receiving: {failed}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _warm_up(backend: Any) -> None:
@@ -171,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = settings.compose(overrides)
         _setup_logging(cfg.get("log_level", "INFO"))
         if command == "serve":
-            asyncio.run(_serve(cfg))
-            return 0
+            return asyncio.run(_serve(cfg))
         if command == "demo":
             return asyncio.run(_demo(cfg))
         if command == "config":

@@ -102,13 +102,18 @@ class ArenaClient:
 
     # ---- protocol ------------------------------------------------------------------------------
 
-    async def hello(self, tools: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    async def hello(self, tools: Iterable[Mapping[str, Any]] = (), *,
+                    fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """``fallback`` ({tool, arguments}): the call this session gets on a timeout or a
+        failed decision; the server checks it against the tools."""
+        extra = {"fallback": dict(fallback)} if fallback is not None else {}
         return await self.request("hello", v=protocol.PROTOCOL_VERSION, client=self.name,
-                                  tools=list(tools))
+                                  tools=list(tools), **extra)
 
-    async def register_tools(self, tools: Iterable[Mapping[str, Any]], *,
-                             replace: bool = False) -> dict[str, Any]:
-        return await self.request("register_tools", tools=list(tools), replace=replace)
+    async def register_tools(self, tools: Iterable[Mapping[str, Any]], *, replace: bool = False,
+                             fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        extra = {"fallback": dict(fallback)} if fallback is not None else {}
+        return await self.request("register_tools", tools=list(tools), replace=replace, **extra)
 
     async def observe(self, agent_id: str, tick: int, observation: Mapping[str, Any], *,
                       tools: list[str] | None = None, deadline_ms: int | None = None,

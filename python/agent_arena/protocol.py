@@ -19,17 +19,22 @@ PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
 _ID = {"type": ["integer", "string"]}
+_FALLBACK = {"type": "object", "properties": {"tool": {"type": "string"},
+                                              "arguments": {"type": "object"}},
+             "required": ["tool"]}
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "hello": {
         "properties": {
             "v": {"type": "integer"},
             "client": {"type": "string"},
             "tools": {"type": "array"},
+            "fallback": _FALLBACK,
         },
         "required": ["v"],
     },
     "register_tools": {
-        "properties": {"tools": {"type": "array"}, "replace": {"type": "boolean"}},
+        "properties": {"tools": {"type": "array"}, "replace": {"type": "boolean"},
+                       "fallback": _FALLBACK},
         "required": ["tools"],
     },
     "observe": {
@@ -74,6 +79,7 @@ class Hello:
     v: int
     client: str = ""
     tools: list[Any] = field(default_factory=list)
+    fallback: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class RegisterTools:
     id: Any
     tools: list[Any]
     replace: bool = False
+    fallback: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +204,30 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, (set, tuple)):
         return list(obj)
     return str(obj)
+
+
+# ---- replies (every server -> client message is built here) ---------------------------------
+
+# action.status values; docs/protocol.md says what the game should do with each
+STATUSES = ("ok", "fallback", "timeout", "superseded", "stopping")
+NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
+
+
+def action(request_id: Any, agent_id: str, tick: int, call: dict[str, Any] | None, status: str,
+           *, reason: str | None = None, thought: str | None = None, latency_ms: float = 0.0,
+           usage: dict[str, int] | None = None, backend: str = "") -> dict[str, Any]:
+    return {"type": "action", "id": request_id, "agent_id": agent_id, "tick": tick, "call": call,
+            "status": status, "reason": reason, "thought": thought,
+            "latency_ms": round(latency_ms, 2), "usage": usage or NO_USAGE, "backend": backend}
+
+
+def welcome(request_id: Any, *, server: str, session: str, backend: str, model: str,
+            tools: list[str], fallback: dict[str, Any], max_message_bytes: int,
+            default_deadline_ms: int) -> dict[str, Any]:
+    return {"type": "welcome", "id": request_id, "v": PROTOCOL_VERSION, "server": server,
+            "session": session, "backend": backend, "model": model, "tools": tools,
+            "fallback": fallback, "max_message_bytes": max_message_bytes,
+            "default_deadline_ms": default_deadline_ms}
 
 
 def pong(request_id: Any) -> dict[str, Any]:

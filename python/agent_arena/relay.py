@@ -1,6 +1,12 @@
 """WebSocket relay in front of the ZeroMQ TCP port, for web-exported games (browsers have no
 raw TCP). websockify carries the ZMTP byte stream unchanged, so authentication (PLAIN/CURVE)
-still happens end to end between the game and the ROUTER socket."""
+still happens end to end between the game and the ROUTER socket.
+
+Browsers let any page open a WebSocket to localhost, so a relay in front of an unauthenticated
+server would let every site the user visits drive the agents. The server refuses that
+configuration; with ``allowed_origins`` the relay checks the handshake's Origin header
+(websockify's ExpectOrigin plugin) and answers any other origin with HTTP 403.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 from agent_arena.errors import ConfigError
 
@@ -26,16 +33,21 @@ def tcp_target(endpoint: str) -> tuple[str, int]:
 
 
 def start_ws_relay(ws_port: int, endpoint: str, ws_host: str = "127.0.0.1",
-                   wait_s: float = 10.0) -> subprocess.Popen[bytes]:
-    """Start websockify ws://ws_host:ws_port -> endpoint; returns once it accepts connections."""
+                   wait_s: float = 10.0,
+                   allowed_origins: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """Start websockify ws://ws_host:ws_port -> endpoint; returns once it accepts connections.
+
+    With ``allowed_origins`` only pages from those origins may connect."""
     try:
         import websockify  # noqa: F401
     except ImportError as exc:
         raise ConfigError("server.ws_port needs websockify: pip install 'agent-arena[ws]'") from exc
     host, port = tcp_target(endpoint)
+    origin_args = ["--auth-plugin", "websockify.auth_plugins.ExpectOrigin",
+                   "--auth-source", " ".join(allowed_origins)] if allowed_origins else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "websockify", "--heartbeat=30", f"{ws_host}:{ws_port}",
-         f"{host}:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "websockify", "--heartbeat=30", *origin_args,
+         f"{ws_host}:{ws_port}", f"{host}:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True)  # its own process group: stop_ws_relay ends its children too
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:

@@ -27,10 +27,11 @@ class AuthConfig:
     users: Mapping[str, str] = field(default_factory=dict)
     users_file: str | None = None
     # CURVE: the server's secret key file (from `agent-arena keys`/zmq.auth.create_certificates)
-    # and a folder of authorised client public keys ("*" allows any client that knows the
-    # server's public key: encryption without client authentication).
+    # and a folder of authorised client public keys. Encryption without client authentication
+    # (any client that knows the server's public key) needs curve_allow_any: true, explicitly.
     server_secret_key_file: str | None = None
     client_keys_dir: str | None = None
+    curve_allow_any: bool = False
     allow_ips: list[str] = field(default_factory=list)  # optional IP allow-list
 
     @property
@@ -70,6 +71,12 @@ class Authenticator:
         if config.mechanism == "curve" and not config.server_secret_key_file:
             raise ConfigError("server.auth.mechanism=curve needs server.auth.server_secret_key_file"
                               " (create one with `agent-arena keys DIR`)")
+        if config.mechanism == "curve" and not config.client_keys_dir \
+                and not config.curve_allow_any:
+            raise ConfigError("server.auth.mechanism=curve without server.auth.client_keys_dir "
+                              "would accept any client: set client_keys_dir to the folder of "
+                              "authorised client public keys (`agent-arena keys DIR` makes one),"
+                              " or say server.auth.curve_allow_any=true to allow any client")
 
     def start(self) -> None:
         self.auth = AsyncioAuthenticator(self.ctx)
@@ -79,9 +86,9 @@ class Authenticator:
         if self.config.mechanism == "plain":
             self.auth.configure_plain(domain="*", passwords=self.config.plain_users())
         elif self.config.mechanism == "curve":
-            location = self.config.client_keys_dir or "*"
+            location = self.config.client_keys_dir
             self.auth.configure_curve(
-                domain="*", location=zmq.auth.CURVE_ALLOW_ANY if location == "*" else location)
+                domain="*", location=location if location else zmq.auth.CURVE_ALLOW_ANY)
 
     def apply(self, sock: zmq.Socket) -> None:
         if self.config.mechanism == "plain":

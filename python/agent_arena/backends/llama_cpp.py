@@ -2,10 +2,11 @@
 
 One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests run one
 at a time on a single worker thread; the event loop never blocks. A request cancelled (deadline,
-supersede) while it waits never reaches the model; one cancelled while it generates runs to its
-end (``max_tokens`` bounds it) and the next request starts only after that: releasing a lock
-when the awaiting task was cancelled, while the thread still decoded, crashed llama.cpp
-(GGML_ASSERT). The prompt cache of the ``Llama`` object reuses the longest common prefix with
+supersede, a vanished game) while it waits never reaches the model; one cancelled while it
+generates stops at its next token: a stopping criterion polls the request's cancel event, so
+the worker is free for the next agent at once (the thread itself ends the generation: releasing
+a lock from the event loop while the thread still decoded crashed llama.cpp, GGML_ASSERT).
+The prompt cache of the ``Llama`` object reuses the longest common prefix with
 the previous prompt, which is why prompts put the stable system text and tool list first.
 """
 
@@ -27,6 +28,8 @@ from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigEr
 from agent_arena.tools import schema_key
 
 log = logging.getLogger("agent_arena.backends.llama_cpp")
+
+_CONTEXT_WORDS = ("context window", "exceed", "n_ctx", "too long")
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -99,7 +102,7 @@ class LlamaCppBackend(Backend):
         # same keys as the HTTP backends' stats; prompt_tokens_evaluated counts what llama.cpp
         # really decoded (the rest of the prompt came from its prompt cache: prefix reuse)
         self.stats: dict[str, int] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                      "prompt_tokens_evaluated": 0}
+                                      "prompt_tokens_evaluated": 0, "cancelled": 0}
         self._evaluated = 0
 
     @property
@@ -180,14 +183,23 @@ class LlamaCppBackend(Backend):
         if request.response_schema is not None:
             kwargs["grammar"] = self._grammar(request.response_schema)
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs)
+        cancel = threading.Event()
+        fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs,
+                                                         cancel)
         try:
-            # cancelled while queued: never runs; cancelled while running: runs to its end
+            # cancelled while queued: never runs; while running: stops at the next token
             out, evaluated = await fut
+        except asyncio.CancelledError:
+            cancel.set()
+            self.stats["cancelled"] += 1
+            raise
         except (BackendUnavailable, ConfigError):
             raise
         except ValueError as exc:  # e.g. prompt longer than n_ctx
-            raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
+            kind = "context_length" if any(w in str(exc).lower() for w in _CONTEXT_WORDS) \
+                else "bad_request"
+            raise BackendRequestError(f"llama.cpp refused the request: {exc}",
+                                      kind=kind) from exc
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         self.stats["requests"] += 1
@@ -204,10 +216,14 @@ class LlamaCppBackend(Backend):
             model=self._model_name,
         )
 
-    def _complete(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _complete(self, kwargs: dict[str, Any],
+                  cancel: threading.Event) -> tuple[dict[str, Any], int]:
+        from llama_cpp import StoppingCriteriaList
+
         llm = self.load()
         before = self._evaluated
-        out = llm.create_chat_completion(**kwargs)
+        out = llm.create_chat_completion(
+            **kwargs, stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]))
         return out, self._evaluated - before
 
     async def aclose(self) -> None:

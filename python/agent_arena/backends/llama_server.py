@@ -20,6 +20,7 @@ On models whose chat template has no tool support (SmolLM2) llama-server ignores
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -311,6 +312,10 @@ class LlamaServerBackend(OpenAICompatBackend):
         self._port: int | None = None
         self._spawn_lock = threading.Lock()
         self._starts = 0
+        # asker (session + agent) -> KV slot, round-robin in order of first request; bounded so
+        # a long game that spawns agents forever does not grow it without end
+        self._slots: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._next_slot = 0
         if c.managed:
             from agent_arena.backends.llama_cpp import embedded_model_path
 
@@ -416,6 +421,20 @@ class LlamaServerBackend(OpenAICompatBackend):
             body["tool_choice"] = "required"
         if self.config.cache_prompt:
             body.setdefault("cache_prompt", True)
-        if self.config.pin_slots and request.slot is not None:
-            body["id_slot"] = int(request.slot) % max(1, self.config.n_parallel)
+        if self.config.pin_slots and request.affinity is not None:
+            body["id_slot"] = self.slot_for(request.affinity)
         return body
+
+    def slot_for(self, affinity: str) -> int:
+        """The KV slot of one asker: the same agent always lands on the cache holding its
+        prefix; agents are spread over the slots in the order they first ask."""
+        slot = self._slots.get(affinity)
+        if slot is None:
+            slot = self._next_slot % max(1, self.config.n_parallel)
+            self._next_slot += 1
+            if len(self._slots) >= 65536:
+                self._slots.popitem(last=False)
+        else:
+            self._slots.move_to_end(affinity)
+        self._slots[affinity] = slot
+        return slot

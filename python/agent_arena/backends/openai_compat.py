@@ -12,8 +12,9 @@ at this one boundary:
 
     connection refused / reset, 429, 5xx  -> retried with exponential backoff (tenacity), then
                                              BackendUnavailable (connection) or BackendError
-    4xx                                   -> BackendRequestError at once (never retried): the
-                                             calling layer reacts by downgrading the strategy
+    4xx                                   -> BackendRequestError at once (never retried), its
+                                             ``kind`` classified (errors.classify_refusal): only
+                                             tools/schema "unsupported" downgrade ``auto``
     read timeout                          -> BackendError at once (a slow model is not helped
                                              by sending the same work again)
 
@@ -56,7 +57,13 @@ from agent_arena.backends.base import (
     Sampling,
 )
 from agent_arena.config_keys import build
-from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable, ConfigError
+from agent_arena.errors import (
+    BackendError,
+    BackendRequestError,
+    BackendUnavailable,
+    ConfigError,
+    classify_refusal,
+)
 
 log = logging.getLogger("agent_arena.backends.openai_compat")
 
@@ -410,7 +417,8 @@ class OpenAICompatBackend(Backend):
             raise BackendUnavailable(self.unavailable_message(_describe(exc))) from exc
         if resp.status_code >= 400:
             self.stats["errors"] += 1
-            raise BackendRequestError(self._client_error_message(resp))
+            raise BackendRequestError(self._client_error_message(resp),
+                                      kind=classify_refusal(resp.status_code, resp.text))
         try:
             return resp.json()
         except ValueError as exc:

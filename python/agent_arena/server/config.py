@@ -1,0 +1,68 @@
+"""ServerConfig: every server setting with its default and bounds (Hydra's ``server.*``)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, fields
+
+from agent_arena.errors import ConfigError
+from agent_arena.security import AuthConfig
+
+# setting -> smallest value allowed (the bound is part of the message a user sees)
+_MINIMUM = {"max_message_bytes": 256, "default_deadline_ms": 1, "max_pending": 1,
+            "heartbeat_ivl_ms": 0, "heartbeat_timeout_ms": 0, "session_ttl_s": 1,
+            "shutdown_grace_ms": 0, "max_sessions": 1, "max_agents_per_session": 1,
+            "max_result_bytes": 16}
+
+
+@dataclass
+class ServerConfig:
+    bind: str = "tcp://127.0.0.1:5555"
+    max_message_bytes: int = 1 << 20  # per frame; the socket drops frames over 4x this
+    default_deadline_ms: int = 15000
+    max_pending: int = 10000  # decisions in flight over all sessions
+    heartbeat_ivl_ms: int = 5000  # ZMTP PING interval (0: off); a silent peer is dropped
+    heartbeat_timeout_ms: int = 15000
+    session_ttl_s: float = 3600.0  # forget sessions idle this long
+    # On stop (SIGTERM/SIGINT): decisions that finish within the grace are answered as usual,
+    # the rest get status "stopping" with the fallback call; replies are flushed within it too.
+    shutdown_grace_ms: int = 2000
+    max_sessions: int = 1000  # idle sessions are evicted (least recently seen first)
+    max_agents_per_session: int = 4096  # idle agents are evicted (least recently observed)
+    max_result_bytes: int = 1024  # tool_result payload kept in an agent's memory (truncated)
+    ws_port: int | None = None  # start a WebSocket relay for web-exported games
+    # Origins (e.g. "http://localhost:8060") whose pages may open the relay. Without server.auth
+    # the relay needs this list: otherwise any web page the user visits could drive the agents.
+    ws_allowed_origins: list[str] = field(default_factory=list)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            low = _MINIMUM.get(f.name)
+            value = getattr(self, f.name)
+            if low is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                    or value < low):
+                raise ConfigError(f"server.{f.name}={value!r}: must be a number >= {low}")
+        if not isinstance(self.bind, str) or "://" not in self.bind:
+            raise ConfigError(f"server.bind={self.bind!r}: use a ZeroMQ endpoint such as "
+                              "tcp://127.0.0.1:5555")
+        if self.ws_port is not None and not (isinstance(self.ws_port, int)
+                                             and 0 < self.ws_port < 65536):
+            raise ConfigError(f"server.ws_port={self.ws_port!r}: a TCP port 1-65535, or null")
+
+
+def is_loopback(endpoint: str) -> bool:
+    """True for ipc://, inproc:// and tcp:// on 127.0.0.0/8, ::1 or localhost."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return True
+    if not endpoint.startswith("tcp://"):
+        return False
+    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
+    if ";" in host:  # tcp://source;dest form
+        host = host.split(";")[-1]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # interface names, "*", hostnames
