@@ -187,3 +187,175 @@ def test_records_from_many_threads_all_arrive(tmp_path):
     assert sorted(r["seq"] for r in recs) == list(range(1, 801))
     for k in range(4):
         assert [r["i"] for r in recs if r["worker"] == k] == list(range(200))
+
+
+# ---- replay ------------------------------------------------------------------------------------
+
+OBSERVATIONS = [
+    {"goal": "collect wood", "health": 100, "in_reach": ["wood-4"],
+     "visible": [{"id": "wood-4", "kind": "wood", "position": [1, 0, 1], "distance": 0.5}]},
+    {"goal": "collect apple", "health": 20, "threats": [{"id": "wolf-2", "distance": 1.1}]},
+    {"goal": "collect apple", "health": 100,
+     "visible": [{"id": "apple-1", "kind": "apple", "position": [8, 0, 2], "distance": 8.2}]},
+]
+
+
+def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dict]:
+    """A journal as the server hook writes it: first-request messages from the real
+    constrained strategy, calls as a model might have answered."""
+    from conftest import default_profiles
+
+    from agent_arena.agents import AgentState, build_messages
+    from agent_arena.backends.base import Sampling
+    from agent_arena.backends.scripted import ScriptedBackend
+    from agent_arena.calling import CallingConfig, pick_strategy
+    from agent_arena.tools import ToolRegistry
+
+    profile = default_profiles()["default"]
+    specs = ToolRegistry(tools).select(None)
+    strategy = pick_strategy("constrained", ScriptedBackend())
+    calls = [{"tool": "pick_up", "arguments": {"item_id": "wood-4"}},
+             {"tool": "flee", "arguments": {"threat_id": "wolf-2"}},
+             {"tool": "move_to", "arguments": {"target": [8, 0, 2]}}]
+    j = Journal(JournalConfig(path=str(path)))
+    j.record("hello", {"session": "s", "client": "t", "v": 1, "tools": tools})
+    actions = []
+    for i, (obs, call) in enumerate(zip(OBSERVATIONS, calls)):
+        conv = build_messages(profile, AgentState(f"a{i}"), obs)
+        req = strategy.build_request(conv, specs, CallingConfig(thought=thought),
+                                     Sampling(temperature=0.2, max_tokens=96))
+        j.record("observe", {"session": "s", "agent_id": f"a{i}", "tick": 0, "id": i,
+                             "observation": obs, "tools": None, "profile": "default"})
+        rec = {"session": "s", "agent_id": f"a{i}", "tick": 0, "id": i, "backend": "llama_cpp",
+               "model": "m", "profile": "default", "tools": None,
+               "messages": list(req.messages), "sampling": dataclasses.asdict(req.sampling),
+               "raw_text": "", "strategy": "constrained", "thought": None, "call": call,
+               "status": "ok", "reason": None, "latency_ms": 700.0,
+               "usage": {"prompt_tokens": 600, "completion_tokens": 20, "attempts": 1}}
+        j.record("action", rec)
+        actions.append({"conversation": conv, **rec})
+    j.close()
+    return actions
+
+
+@pytest.mark.parametrize("thought", [False, True])
+def test_strip_tool_block_gives_back_the_conversation(tmp_path, tools, thought):
+    from agent_arena.replay import strip_tool_block
+    from agent_arena.tools import ToolRegistry
+
+    actions = recorded_journal(tmp_path / "j", tools, thought)
+    specs = ToolRegistry(tools).select(None)
+    for a in actions:
+        stripped, asked = strip_tool_block(a["messages"], specs, "constrained")
+        assert stripped == a["conversation"] and asked is thought
+        assert strip_tool_block(a["conversation"], specs, "native") == (a["conversation"], False)
+
+
+@pytest.mark.llama
+async def test_replay_recorded_prompts_on_the_embedded_model(tmp_path, tools, llama_backend):
+    from conftest import default_profiles
+
+    from agent_arena.export import load_traces
+    from agent_arena.replay import ReplayConfig, replay
+
+    path = tmp_path / "run.journal"
+    recorded_journal(path, tools)
+    decisions = load_traces(path)
+    assert len(decisions) == 3
+    runs = []
+    for _ in range(2):
+        s = await replay(llama_backend, decisions, config=ReplayConfig(seed=0))
+        runs.append(s)
+        assert s.decisions == 3 and s.schema_valid_pct == 100.0
+        same = sum(r.tool == d.call["tool"] for r, d in zip(s.rows, decisions))
+        assert s.same_tool_pct == pytest.approx(100 * same / 3, abs=0.01)
+        assert all(r.prompt_tokens > 300 for r in s.rows)  # the recorded prompt, tools once
+    # rebuilt prompts from the observations, with the default profile
+    s = await replay(llama_backend, decisions, profiles=default_profiles(),
+                     config=ReplayConfig(profile="default", seed=0))
+    assert s.mode == "profile=default" and s.schema_valid_pct == 100.0 and s.decisions == 3
+
+
+# ---- the journal of a real server (needs the server's hook: ServerConfig.journal) ----------------
+
+
+def _server_has_journal() -> bool:
+    from agent_arena.server import ServerConfig
+
+    return "journal" in getattr(ServerConfig, "__dataclass_fields__", {})
+
+
+needs_hook = pytest.mark.skipif(not _server_has_journal(),
+                                reason="the server's journal hook (ServerConfig.journal) is "
+                                       "not in this tree yet")
+
+
+async def demo_journal(make_server, backend, tools, path: Path):
+    from agent_arena.world import run_demo
+
+    server = await make_server(backend, journal=JournalConfig(path=str(path)))
+    summary = await run_demo(server.endpoint, tools, agents=2, ticks=3, deadline_ms=60000)
+    await server.stop()  # closes the journal: everything recorded is on disk
+    return summary
+
+
+@needs_hook
+@pytest.mark.llama
+@pytest.mark.llama_server
+async def test_a_real_demo_run_is_journaled_and_replays(make_server, tools, llama_backend,
+                                                        llama_server, tmp_path):
+    from agent_arena.backends import create_backend
+    from agent_arena.replay import ReplayConfig, replay_journal
+
+    path = tmp_path / "demo.journal"
+    summary = await demo_journal(make_server, llama_backend, tools, path)
+    assert summary.n == 6
+    recs = list(read_journal(path))
+    kinds = [r["kind"] for r in recs]
+    assert kinds.count("hello") == 1 and kinds.count("observe") == 6
+    actions = [r for r in recs if r["kind"] == "action"]
+    assert len(actions) == 6
+    assert kinds.count("tool_result") == sum(d.valid for d in summary.decisions)
+    got = {(d.agent_id, d.tick): (d.tool, dict(d.arguments), d.status)
+           for d in summary.decisions}
+    for a in actions:  # the journal says what the game got, and what the model saw
+        assert (a["call"]["tool"], a["call"]["arguments"], a["status"]) == \
+            got[(a["agent_id"], a["tick"])]
+        assert a["messages"][0]["role"] == "system" and a["messages"][-1]["role"] == "user"
+        assert "Now:" in a["messages"][-1]["content"]
+        assert a["backend"] == "llama_cpp" and a["model"].endswith(".gguf")
+        assert a["sampling"]["temperature"] == 0.2 and a["raw_text"]
+        assert a["usage"]["prompt_tokens"] > 0 and a["latency_ms"] > 0
+        assert a["session"] and a["id"] is not None
+    # replay: the same backend, then llama-server, both on the recorded prompts
+    server_backend = create_backend({"type": "llama_server", "managed": False,
+                                     "api_base": llama_server.base_url})
+    try:
+        for backend in (llama_backend, server_backend):
+            s = await replay_journal(path, backend, tools=tools,
+                                     config=ReplayConfig(out=str(tmp_path / f"{backend.name}.json")))
+            assert s.decisions == 6 and s.schema_valid_pct == 100.0, s.rows
+            same = sum(r.status == "ok" and a["status"] == "ok" and r.tool == a["call"]["tool"]
+                       for r, a in zip(s.rows, actions))
+            assert s.same_tool_pct == pytest.approx(100 * same / 6, abs=0.01)
+            assert (tmp_path / f"{backend.name}.json").is_file()
+    finally:
+        await server_backend.aclose()
+
+
+@needs_hook
+@pytest.mark.llama
+async def test_an_unwritable_journal_is_reported_and_the_server_keeps_answering(
+        make_server, llama_backend, tmp_path, caplog):
+    from agent_arena.client import ArenaClient
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with caplog.at_level(logging.ERROR, "agent_arena.journal"):
+        server = await make_server(llama_backend,
+                                   journal=JournalConfig(path=str(blocker / "run.journal")))
+        async with ArenaClient(server.endpoint) as client:
+            await client.hello()
+            replies = [await client.observe("npc", t, OBSERVATIONS[0]) for t in range(2)]
+    assert [r["status"] for r in replies] == ["ok", "ok"]
+    assert len([r for r in caplog.records if r.name == "agent_arena.journal"]) == 1

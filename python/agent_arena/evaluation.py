@@ -223,6 +223,8 @@ class Scenario:
     tools: tuple[str, ...] | None = None  # observe.tools (allowed now); None: all of the set's
     profile: str | None = None  # None: the profile under test
     tags: tuple[str, ...] = ()
+    # other fields sent with this observe as they are (e.g. action masks the game knows)
+    observe: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,7 +235,7 @@ class ScenarioSet:
     path: str | None = None
 
 
-_SCENARIO_KEYS = {"id", "name", "observation", "expect", "tools", "profile", "tags"}
+_SCENARIO_KEYS = {"id", "name", "observation", "expect", "tools", "profile", "tags", "observe"}
 _FILE_KEYS = {"name", "tools", "allowed", "scenarios", "description"}
 
 
@@ -256,7 +258,8 @@ def _scenario(data: Any, where: str, default_tools: tuple[str, ...] | None) -> S
     return Scenario(id=sid, observation=dict(obs),
                     expect=parse_expectation(data["expect"], f"{where} ({sid})"),
                     tools=tuple(tools) if tools is not None else None,
-                    profile=data.get("profile"), tags=tuple(data.get("tags") or ()))
+                    profile=data.get("profile"), tags=tuple(data.get("tags") or ()),
+                    observe=dict(data.get("observe") or {}))
 
 
 def load_scenarios(path: str | Path) -> ScenarioSet:
@@ -413,7 +416,8 @@ async def run_eval(
                                 f"{ss.name}/{sc.id}#{run}", run, sc.observation,
                                 tools=list(sc.tools) if sc.tools is not None else None,
                                 deadline_ms=cfg.deadline_ms,
-                                profile=prof if run == 0 else f"{prof}~r{run}")
+                                profile=prof if run == 0 else f"{prof}~r{run}",
+                                **dict(sc.observe))
                         row = judge_reply(reply, sc, ss.name, run, check)
                         if on_row:
                             on_row(row)
