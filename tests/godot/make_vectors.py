@@ -35,6 +35,9 @@ WRONG_PASSWORD = "not-the-password"
 IDENTITY = b"npc-1"
 TIMEOUT_S = 5.0
 MAX_INLINE = 1024
+# Nesting depth limit shared by msgpack.gd (MAX_DEPTH) and the server (protocol.MAX_DEPTH):
+# the top-level value is depth 0; a value at depth MAX_DEPTH + 1 is refused.
+MAX_DEPTH = 32
 
 
 # --------------------------------------------------------------------------- msgpack values
@@ -96,6 +99,14 @@ def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
+def nest(levels: int) -> list:
+    """``levels`` arrays inside each other; the innermost (empty) one is at depth levels - 1."""
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
 def msgpack_vectors() -> dict[str, Any]:
     ints = [
         0,
@@ -122,7 +133,19 @@ def msgpack_vectors() -> dict[str, Any]:
         -(2**31) - 1,
         -(2**63),
     ]
-    floats = [0.0, -0.0, 1.5, -2.25, 0.1, 1e300, -3.4028234663852886e38, 5e-324]
+    floats = [
+        0.0,
+        -0.0,
+        1.5,
+        -2.25,
+        0.1,
+        1e300,
+        -3.4028234663852886e38,
+        5e-324,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+    ]
     strings = [
         "",
         "a",
@@ -137,6 +160,13 @@ def msgpack_vectors() -> dict[str, Any]:
         "🎮 agents",
         "é" * 16,
         "日" * 11,
+        # multi-byte UTF-8 at every length boundary (sizes are bytes, not characters)
+        "é" * 15 + "x",  # 31 bytes: the largest fixstr ("é" * 16 above: 32 bytes, str8)
+        "日" * 85,  # 255 bytes: the largest str8
+        "日" * 85 + "x",  # 256 bytes: str16
+        "日" * 21845,  # 65535 bytes: the largest str16
+        "日" * 21845 + "x",  # 65536 bytes: str32
+        "🎮" * 64,  # 4-byte sequences, 256 bytes
     ]
     bins = [
         b"",
@@ -147,12 +177,21 @@ def msgpack_vectors() -> dict[str, Any]:
         b"\xab" * 65535,
         b"\xab" * 65536,
     ]
-    arrays = [[], [1, 2, 3], list(range(15)), list(range(16)), list(range(65536))]
+    arrays = [
+        [],
+        [1, 2, 3],
+        list(range(15)),
+        list(range(16)),
+        list(range(65535)),  # the largest array16
+        list(range(65536)),
+        nest(MAX_DEPTH + 1),  # the deepest value both the addon and the server accept
+    ]
     maps = [
         {},
         {"type": "observe", "id": 7},
         {f"k{i}": i for i in range(15)},
         {f"k{i}": i for i in range(16)},
+        {f"k{i}": i for i in range(65535)},  # the largest map16
         {f"k{i}": i for i in range(65536)},
     ]
     nested = [
@@ -185,6 +224,11 @@ def msgpack_vectors() -> dict[str, Any]:
         ("float32 1.5", b"\xca" + struct.pack(">f", 1.5)),
         ("float32 -0.25", b"\xca" + struct.pack(">f", -0.25)),
         ("float32 3.4028234663852886e38", b"\xca" + struct.pack(">f", 3.4028234663852886e38)),
+        ("float32 NaN", b"\xca\x7f\xc0\x00\x00"),
+        ("float32 inf", b"\xca\x7f\x80\x00\x00"),
+        ("float32 -inf", b"\xca\xff\x80\x00\x00"),
+        ("float32 -0.0", b"\xca\x80\x00\x00\x00"),
+        ("float64 NaN", b"\xcb\x7f\xf8" + b"\x00" * 6),
         ("uint8 holding 5", b"\xcc\x05"),
         ("uint16 holding 5", b"\xcd\x00\x05"),
         ("uint32 holding 5", b"\xce\x00\x00\x00\x05"),
@@ -228,9 +272,25 @@ def msgpack_vectors() -> dict[str, Any]:
         ("never used 0xc1", b"\xc1", "0xc1"),
         ("array32 claiming 2^32-1 items", b"\xdd\xff\xff\xff\xff", "truncated"),
         ("trailing bytes", b"\x01\x02", "trailing"),
+        ("fixext2", b"\xd5\x01\x00\x00", "ext"),
+        ("fixext4", b"\xd6\x01" + b"\x00" * 4, "ext"),
+        ("fixext8", b"\xd7\x01" + b"\x00" * 8, "ext"),
+        ("fixext16", b"\xd8\x01" + b"\x00" * 16, "ext"),
+        ("ext16", b"\xc8\x00\x01\x05\x00", "ext"),
+        ("ext32", b"\xc9\x00\x00\x00\x01\x05\x00", "ext"),
+        ("str with an invalid UTF-8 lead byte", b"\xa3a\xffb", "UTF-8"),
+        ("str with a truncated UTF-8 sequence", b"\xa2\xe6\x97", "UTF-8"),
+        ("str with an overlong UTF-8 NUL", b"\xa2\xc0\x80", "UTF-8"),
+        ("str with a UTF-16 surrogate", b"\xa3\xed\xa0\x80", "UTF-8"),
+        ("str above U+10FFFF", b"\xa4\xf4\x90\x80\x80", "UTF-8"),
+        ("str with a NUL byte", b"\xa3a\x00b", "NUL"),
+        ("map key str with a NUL byte", b"\x81\xa2a\x00\x01", "NUL"),
+        ("nesting one level too deep", pack(nest(MAX_DEPTH + 2)), "nesting"),
     ]:
         with_lib = _lib_rejects(raw)
-        assert with_lib or error in ("int range", "ext"), name  # lib reads ts, big uints
+        # The library reads ext types and big uints, and strings with NUL; GDScript cannot.
+        # Nesting: the library allows ~1000 levels, the server (protocol.MAX_DEPTH) does not.
+        assert with_lib or error in ("int range", "ext", "NUL", "nesting"), name
         errors.append({"name": name, "hex": raw.hex(), "error": error})
 
     godot = [
@@ -281,6 +341,14 @@ def _no_ext(code: int, data: bytes) -> Any:
 
 
 def _describe(value: Any) -> str:
+    depth = 0
+    inner = value
+    while isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], list):
+        depth, inner = depth + 1, inner[0]
+    if depth >= 4:
+        return f"arrays nested {depth + 1} deep"
+    if isinstance(value, str) and not value.isascii():
+        return f"str of {len(value)} chars, {len(value.encode())} UTF-8 bytes"
     if isinstance(value, (str, bytes, list, dict)) and len(value) > 20:
         return f"{type(value).__name__} of length {len(value)}"
     if isinstance(value, float):
@@ -412,6 +480,11 @@ def router_side(ctx: zmq.Context) -> dict[str, Any]:
         "frames": [p.hex() for p in parts],
         "hex": raw.recv_frames(len(parts)).hex(),
     }
+    # The short/long frame boundary as libzmq writes it: 255 bytes short, 256 bytes long form.
+    for size in (255, 256):
+        body = bytes([size & 0xFF]) * size
+        router.send_multipart([identity, body])
+        out["null"][f"frame_{size}"] = {"frames": [body.hex()], "hex": raw.recv_frame().hex()}
     ping = raw.recv_frame()
     assert ping[2:7] == b"\x04PING", ping
     out["null"]["ping"] = ping.hex()

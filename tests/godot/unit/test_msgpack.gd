@@ -62,6 +62,66 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	checks.check_equal(at.value, "a", "unpack_at decodes from an offset")
 	checks.check_equal(at.offset, 3, "unpack_at reports where the value ended")
 
+	checks.begin("msgpack.unpack_at_out_of_range")
+	var four := PackedByteArray([0x01, 0xA1, 0x61, 0xC0])
+	for offset: int in [-1, 4, 5, 1000]:
+		var outside := Msgpack.unpack_at(four, offset)
+		checks.check(
+			not outside.ok() and outside.value == null and outside.error.contains("outside"),
+			"offset %d is an error, not a decode from byte 0: %s" % [offset, outside.error]
+		)
+
+	checks.begin("msgpack.map_keys")
+	for bad_key: Variant in [1, 2.5, true, null, Vector2(1, 2), ["k"]]:
+		var packed := Msgpack.pack({"observation": {bad_key: "v"}})
+		checks.check(
+			not packed.ok() and packed.error.contains("String keys"),
+			"%s key refused: %s" % [type_string(typeof(bad_key)), packed.error]
+		)
+		checks.check(packed.error.contains("$.observation"), "error names the map's path")
+		checks.check(packed.bytes.is_empty(), "no partial bytes")
+	var named := Msgpack.pack({&"tool": "idle"})
+	checks.check_equal(named.bytes.hex_encode(), "81a4746f6f6ca469646c65", "StringName keys encode")
+
+	checks.begin("msgpack.depth")
+	var deepest: Array = []
+	for i in Msgpack.MAX_DEPTH:
+		deepest = [deepest]
+	checks.check(Msgpack.pack(deepest).ok(), "%d levels encode" % (Msgpack.MAX_DEPTH + 1))
+	var too_deep: Variant = [deepest]
+	var refused := Msgpack.pack(too_deep)
+	checks.check(
+		not refused.ok() and refused.error.contains("nesting"),
+		"one level more is refused before it reaches the server: %s" % refused.error
+	)
+	checks.check_equal(Msgpack.MAX_DEPTH, 32, "the server's limit (protocol.MAX_DEPTH)")
+
+	checks.begin("msgpack.truncated_everywhere")
+	for entry: Dictionary in mp["encode"]:
+		if not entry.has("hex") or str(entry["hex"]).length() > 600:
+			continue
+		var wire := str(entry["hex"]).hex_decode()
+		var bad_cuts: Array = []
+		for cut in wire.size():
+			var partial := Msgpack.unpack(wire.slice(0, cut))
+			if partial.ok() or partial.value != null or not partial.error.contains("truncated"):
+				bad_cuts.append(cut)
+		checks.check(
+			bad_cuts.is_empty(),
+			"%s: every prefix is a truncation error (not at %s)" % [entry["name"], bad_cuts]
+		)
+
+	checks.begin("msgpack.utf8_strictness")
+	checks.check_equal(
+		Msgpack.unpack(PackedByteArray([0xA3, 0x61, 0xC3, 0xA9])).value, "aé", "valid 2-byte"
+	)
+	checks.check_equal(
+		Msgpack.unpack("a4f09f8eae".hex_decode()).value, "🎮", "valid 4-byte sequence"
+	)
+	checks.check_equal(
+		Msgpack.unpack("a4f48fbfbf".hex_decode()).value.unicode_at(0), 0x10FFFF, "U+10FFFF"
+	)
+
 
 ## Builds a GDScript value from the generator's tagged JSON form.
 static func build(node: Dictionary) -> Variant:
