@@ -29,7 +29,6 @@ from pathlib import Path
 from agent_arena import settings
 from agent_arena.agents import DEFAULT_SYSTEM_PROMPT
 from agent_arena.backends import create_backend
-from agent_arena.calling import CallingConfig
 from agent_arena.evaluation import EvalConfig, evaluate, plot_comparison, print_report, warm_up
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -110,7 +110,8 @@ async def through_server(n: int, concurrency: int, tmp: Path) -> list[dict] | No
                 await client.hello()
                 gate = asyncio.Semaphore(concurrency)
 
-                async def one(i: int) -> None:
+                async def one(i: int, gate: asyncio.Semaphore = gate,
+                              lat: list[float] = lat) -> None:
                     async with gate:
                         t = time.perf_counter()
                         r = await client.observe(f"a{i % concurrency}", i, obs)

@@ -150,9 +150,8 @@ def hand_judge(scenario: str, tool: str | None, args: dict) -> tuple[bool, bool]
 
 @pytest.mark.llama
 async def test_eval_on_the_embedded_model_matches_a_hand_count(llama_backend, tools, tmp_path):
-    from conftest import default_profiles
-
     from agent_arena.calling import CallingConfig
+    from conftest import default_profiles
 
     seen = []
     report = await evaluate(llama_backend, [SMALL], tools=tools, profiles=default_profiles(),

@@ -203,13 +203,12 @@ OBSERVATIONS = [
 def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dict]:
     """A journal as the server hook writes it: first-request messages from the real
     constrained strategy, calls as a model might have answered."""
-    from conftest import default_profiles
-
     from agent_arena.agents import AgentState, build_messages
     from agent_arena.backends.base import Sampling
     from agent_arena.backends.scripted import ScriptedBackend
     from agent_arena.calling import CallingConfig, pick_strategy
     from agent_arena.tools import ToolRegistry
+    from conftest import default_profiles
 
     profile = default_profiles()["default"]
     specs = ToolRegistry(tools).select(None)
@@ -220,7 +219,7 @@ def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dic
     j = Journal(JournalConfig(path=str(path)))
     j.record("hello", {"session": "s", "client": "t", "v": 1, "tools": tools})
     actions = []
-    for i, (obs, call) in enumerate(zip(OBSERVATIONS, calls)):
+    for i, (obs, call) in enumerate(zip(OBSERVATIONS, calls, strict=True)):
         conv = build_messages(profile, AgentState(f"a{i}"), obs)
         req = strategy.build_request(conv, specs, CallingConfig(thought=thought),
                                      Sampling(temperature=0.2, max_tokens=96))
@@ -253,10 +252,9 @@ def test_strip_tool_block_gives_back_the_conversation(tmp_path, tools, thought):
 
 @pytest.mark.llama
 async def test_replay_recorded_prompts_on_the_embedded_model(tmp_path, tools, llama_backend):
-    from conftest import default_profiles
-
     from agent_arena.export import load_traces
     from agent_arena.replay import ReplayConfig, replay
+    from conftest import default_profiles
 
     path = tmp_path / "run.journal"
     recorded_journal(path, tools)
@@ -267,7 +265,7 @@ async def test_replay_recorded_prompts_on_the_embedded_model(tmp_path, tools, ll
         s = await replay(llama_backend, decisions, config=ReplayConfig(seed=0))
         runs.append(s)
         assert s.decisions == 3 and s.schema_valid_pct == 100.0
-        same = sum(r.tool == d.call["tool"] for r, d in zip(s.rows, decisions))
+        same = sum(r.tool == d.call["tool"] for r, d in zip(s.rows, decisions, strict=True))
         assert s.same_tool_pct == pytest.approx(100 * same / 3, abs=0.01)
         assert all(r.prompt_tokens > 300 for r in s.rows)  # the recorded prompt, tools once
     # rebuilt prompts from the observations, with the default profile
@@ -336,7 +334,7 @@ async def test_a_real_demo_run_is_journaled_and_replays(make_server, tools, llam
                                      config=ReplayConfig(out=str(tmp_path / f"{backend.name}.json")))
             assert s.decisions == 6 and s.schema_valid_pct == 100.0, s.rows
             same = sum(r.status == "ok" and a["status"] == "ok" and r.tool == a["call"]["tool"]
-                       for r, a in zip(s.rows, actions))
+                       for r, a in zip(s.rows, actions, strict=True))
             assert s.same_tool_pct == pytest.approx(100 * same / 6, abs=0.01)
             assert (tmp_path / f"{backend.name}.json").is_file()
     finally:

@@ -47,7 +47,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return a == b
@@ -409,23 +409,27 @@ async def run_eval(
                 check = ToolRegistry(list(tools))  # the game's own copy, as the server has it
                 check.register(ss.tool_specs)
                 for run in range(cfg.runs):
-                    async def one(sc: Scenario, run: int = run) -> DecisionRow:
-                        prof = sc.profile or cfg.profile
-                        async with gate:
-                            reply = await client.observe(
-                                f"{ss.name}/{sc.id}#{run}", run, sc.observation,
-                                tools=list(sc.tools) if sc.tools is not None else None,
-                                deadline_ms=cfg.deadline_ms,
-                                profile=prof if run == 0 else f"{prof}~r{run}",
-                                **dict(sc.observe))
-                        row = judge_reply(reply, sc, ss.name, run, check)
-                        if on_row:
-                            on_row(row)
-                        return row
-                    rows.extend(await asyncio.gather(*(one(sc) for sc in ss.scenarios)))
+                    rows.extend(await asyncio.gather(*(
+                        _decide(client, gate, ss.name, sc, run, cfg, check, on_row)
+                        for sc in ss.scenarios)))
     finally:
         await server.stop()
     return rows
+
+
+async def _decide(client: Any, gate: asyncio.Semaphore, set_name: str, sc: Scenario, run: int,
+                  cfg: EvalConfig, check: ToolRegistry,
+                  on_row: Callable[[DecisionRow], None] | None) -> DecisionRow:
+    prof = sc.profile or cfg.profile
+    async with gate:
+        reply = await client.observe(
+            f"{set_name}/{sc.id}#{run}", run, sc.observation,
+            tools=list(sc.tools) if sc.tools is not None else None, deadline_ms=cfg.deadline_ms,
+            profile=prof if run == 0 else f"{prof}~r{run}", **dict(sc.observe))
+    row = judge_reply(reply, sc, set_name, run, check)
+    if on_row:
+        on_row(row)
+    return row
 
 
 def judge_reply(reply: Mapping[str, Any], sc: Scenario, set_name: str, run: int,
@@ -570,13 +574,14 @@ _COLUMNS = [("decisions", "n", "{:.0f}"), ("schema_valid_pct", "valid %", "{:.1f
             ("right_args_pct", "right args %", "{:.1f}"), ("fallback_pct", "fallback %", "{:.1f}"),
             ("timeout_pct", "timeout %", "{:.1f}"), ("p50_ms", "p50 ms", "{:.0f}"),
             ("p99_ms", "p99 ms", "{:.0f}"), ("tokens_per_decision", "tokens/dec", "{:.0f}")]
+WIDTH = 150  # tables are read in logs and CI output too, where rich would assume 80 columns
 
 
 def metrics_table(title: str, named: Sequence[tuple[str, Metrics]]) -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for _, head, _ in _COLUMNS:
         table.add_column(head, justify="right")
     for name, m in named:
@@ -588,9 +593,8 @@ def confusion_table(report: EvalReport) -> Any:
     from rich.table import Table
 
     cols = sorted({c for row in report.confusion.values() for c in row})
-    table = Table(title=f"{report.label}: expected (rows) vs chosen (columns)",
-                  title_justify="left")
-    table.add_column("expected")
+    table = Table()
+    table.add_column("expected", no_wrap=True)
     for c in cols:
         table.add_column(c, justify="right")
     for exp, row in report.confusion.items():
@@ -601,7 +605,7 @@ def confusion_table(report: EvalReport) -> Any:
 def print_report(reports: Sequence[EvalReport], console: Any = None) -> None:
     from rich.console import Console
 
-    console = console or Console()
+    console = console or Console(width=max(Console().width, WIDTH))
     console.print(metrics_table("eval", [(r.label, r.metrics) for r in reports]))
     for r in reports:
         if len(r.per_set) > 1:
@@ -609,6 +613,7 @@ def print_report(reports: Sequence[EvalReport], console: Any = None) -> None:
         if len(r.per_run) > 1:
             console.print(metrics_table(f"{r.label}: per run",
                                         [(f"run {i}", m) for i, m in enumerate(r.per_run)]))
+        console.print(f"{r.label}: expected (rows) vs chosen (columns)", highlight=False)
         console.print(confusion_table(r))
 
 
@@ -675,9 +680,9 @@ async def evaluate(
                               profile=cfg.profile, strategy=strategy, runs=cfg.runs,
                               files=[str(f) for f in files])
     if cfg.out:
+        earlier = [load_report(p) for p in cfg.compare]  # before this run's report replaces one
         report.write(cfg.out)
-        plot_comparison([*(load_report(p) for p in cfg.compare), report],
-                        Path(cfg.out) / "chart.png")
+        plot_comparison([*earlier, report], Path(cfg.out) / "chart.png")
     return report
 
 
@@ -719,7 +724,7 @@ def cli(args: Sequence[str]) -> int:
               "[eval.runs=N] [eval.out=DIR] (docs/eval.md)")
         return 2
     cfg = settings.compose(overrides)
-    console = Console()
+    console = Console(width=max(Console().width, WIDTH))
     config = build_config(EvalConfig, cfg.get("eval"), "eval")
     backend = create_backend(cfg["backend"])
 
@@ -740,8 +745,9 @@ def cli(args: Sequence[str]) -> int:
         finally:
             await backend.aclose()
 
+    earlier = [load_report(p) for p in config.compare]
     report = asyncio.run(go())
-    print_report([*(load_report(p) for p in config.compare), report], console)
+    print_report([*earlier, report], console)
     if config.out:
         console.print(f"wrote {Path(config.out) / 'report.json'} and "
                       f"{Path(config.out) / 'chart.png'}")

@@ -247,7 +247,7 @@ def print_summary(s: ReplaySummary, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(width=max(Console().width, 150))
     t = Table(title=f"replay: {s.label}, model {s.model}", title_justify="left")
     for head in ("n", "same tool %", "same call %", "valid %", "fallback %", "recorded valid %",
                  "p50 ms", "p99 ms", "recorded p50 ms", "tokens/dec"):
@@ -258,7 +258,8 @@ def print_summary(s: ReplaySummary, console: Any = None) -> None:
               f"{s.tokens_per_decision:.0f}")
     console.print(t)
     cols = sorted({c for row in s.agreement.values() for c in row})
-    a = Table(title="recorded (rows) vs replayed (columns)", title_justify="left")
+    console.print("recorded (rows) vs replayed (columns)")
+    a = Table()
     a.add_column("recorded")
     for c in cols:
         a.add_column(c, justify="right")
