@@ -117,7 +117,7 @@ def test_serve_with_ws_relay_and_sigint():
         ws_port = free_port()
     proc = subprocess.Popen(
         [*CMD, "serve", "backend=scripted", f"server.bind=tcp://127.0.0.1:{port}",
-         f"server.ws_port={ws_port}"],
+         f"server.ws_port={ws_port}", "server.ws_allowed_origins=[http://localhost:8060]"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     try:
         line = proc.stdout.readline()  # printed once the server and the relay both listen
@@ -155,3 +155,27 @@ def test_serve_with_ws_relay_and_sigint():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def test_serve_refuses_a_relay_open_to_every_web_page():
+    p = run("serve", "backend=scripted", "server.ws_port=5999")
+    assert p.returncode == 2
+    assert "any web page" in p.stderr and "server.ws_allowed_origins" in p.stderr
+    assert "server.auth.mechanism=plain" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("override,words", [
+    ("calling.strategy=constraind", ["constraind", "auto, constrained, prompt, native"]),
+    ("calling.max_attempts=0", ["calling.max_attempts=0", "at least 1"]),
+    ("server.shutdown_grace_ms=-5", ["server.shutdown_grace_ms=-5", ">= 0"]),
+    ("calling.fallback_tool=teleport", ["teleport", "fallback"]),
+])
+def test_mistyped_settings_fail_at_startup(override, words):
+    """Before: `calling.strategy=constraind` started, then every decision was an internal
+    error; `max_attempts=0` silently meant "always fall back"."""
+    p = run("serve", "backend=scripted", "server.bind=tcp://127.0.0.1:0", override)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("agent-arena: error:") and "Traceback" not in p.stderr
+    for w in words:
+        assert w in p.stderr, p.stderr
+    assert "serving on" not in p.stdout

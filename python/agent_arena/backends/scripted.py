@@ -4,6 +4,7 @@ measuring the bridge's overhead with an instant model. Never the only test of a 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ class ScriptedBackend(Backend):
         self.config = config or ScriptedConfig(**overrides)
         self._responses = responses
         self._index = 0
-        self.requests: list[ChatRequest] = []
+        # the most recent requests only: a long bench or demo must not grow memory without end
+        self.requests: collections.deque[ChatRequest] = collections.deque(maxlen=1000)
 
     @property
     def capabilities(self) -> Capabilities:
