@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import zmq
 import zmq.asyncio
-from arena_sockets import IDLE, REPLY_S, TOOLS, GatedBackend, Peer, pack, unpack
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.scripted import ScriptedBackend
@@ -28,6 +27,7 @@ from agent_arena.errors import BackendRequestError, ConfigError
 from agent_arena.relay import start_ws_relay, stop_ws_relay
 from agent_arena.security import AuthConfig, Authenticator
 from agent_arena.server import ArenaServer, ServerConfig
+from arena_sockets import IDLE, REPLY_S, TOOLS, GatedBackend, Peer, pack, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 
