@@ -274,39 +274,71 @@ async def test_replay_recorded_prompts_on_the_embedded_model(tmp_path, tools, ll
     assert s.mode == "profile=default" and s.schema_valid_pct == 100.0 and s.decisions == 3
 
 
-# ---- the journal of a real server (needs the server's hook: ServerConfig.journal) ----------------
+# ---- the journal of a real server ---------------------------------------------------------------
 
 
-def _server_has_journal() -> bool:
-    from agent_arena.server import ServerConfig
+def _hook() -> str | None:
+    """How this tree's server takes a journal: ServerConfig.journal (a JournalConfig, the
+    server owns the Journal) or ArenaServer(journal=...) (a Journal object)."""
+    import inspect
 
-    return "journal" in getattr(ServerConfig, "__dataclass_fields__", {})
+    from agent_arena.server import ArenaServer, ServerConfig
+
+    if "journal" in getattr(ServerConfig, "__dataclass_fields__", {}):
+        return "config"
+    if "journal" in inspect.signature(ArenaServer).parameters:
+        return "object"
+    return None
 
 
-needs_hook = pytest.mark.skipif(not _server_has_journal(),
-                                reason="the server's journal hook (ServerConfig.journal) is "
-                                       "not in this tree yet")
+needs_hook = pytest.mark.skipif(_hook() is None, reason="the server has no journal hook yet")
 
 
-async def demo_journal(make_server, backend, tools, path: Path):
+class JournaledServer:
+    """A real ArenaServer on a loopback port with a journal, whichever way the hook takes it."""
+
+    def __init__(self, backend, tools, config: JournalConfig) -> None:
+        from agent_arena.server import ArenaServer, ServerConfig
+        from conftest import default_profiles
+
+        self.journal = None
+        if _hook() == "config":
+            self.server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0",
+                                                            journal=config),
+                                      tools=tools, profiles=default_profiles())
+        else:
+            self.journal = Journal(config)
+            self.server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0"),
+                                      tools=tools, profiles=default_profiles(),
+                                      journal=self.journal)
+
+    async def __aenter__(self):
+        await self.server.start()
+        return self.server
+
+    async def __aexit__(self, *exc) -> None:
+        await self.server.stop()  # with ServerConfig.journal, stop() closes the journal
+        if self.journal is not None:
+            self.journal.close()
+
+
+async def demo_journal(backend, tools, path: Path):
     from agent_arena.world import run_demo
 
-    server = await make_server(backend, journal=JournalConfig(path=str(path)))
-    summary = await run_demo(server.endpoint, tools, agents=2, ticks=3, deadline_ms=60000)
-    await server.stop()  # closes the journal: everything recorded is on disk
-    return summary
+    async with JournaledServer(backend, tools, JournalConfig(path=str(path))) as server:
+        return await run_demo(server.endpoint, tools, agents=2, ticks=3, deadline_ms=60000)
 
 
 @needs_hook
 @pytest.mark.llama
 @pytest.mark.llama_server
-async def test_a_real_demo_run_is_journaled_and_replays(make_server, tools, llama_backend,
-                                                        llama_server, tmp_path):
+async def test_a_real_demo_run_is_journaled_and_replays(tools, llama_backend, llama_server,
+                                                        tmp_path):
     from agent_arena.backends import create_backend
     from agent_arena.replay import ReplayConfig, replay_journal
 
     path = tmp_path / "demo.journal"
-    summary = await demo_journal(make_server, llama_backend, tools, path)
+    summary = await demo_journal(llama_backend, tools, path)
     assert summary.n == 6
     recs = list(read_journal(path))
     kinds = [r["kind"] for r in recs]
@@ -344,16 +376,16 @@ async def test_a_real_demo_run_is_journaled_and_replays(make_server, tools, llam
 @needs_hook
 @pytest.mark.llama
 async def test_an_unwritable_journal_is_reported_and_the_server_keeps_answering(
-        make_server, llama_backend, tmp_path, caplog):
+        tools, llama_backend, tmp_path, caplog):
     from agent_arena.client import ArenaClient
 
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     with caplog.at_level(logging.ERROR, "agent_arena.journal"):
-        server = await make_server(llama_backend,
-                                   journal=JournalConfig(path=str(blocker / "run.journal")))
-        async with ArenaClient(server.endpoint) as client:
-            await client.hello()
-            replies = [await client.observe("npc", t, OBSERVATIONS[0]) for t in range(2)]
+        async with JournaledServer(llama_backend, tools,
+                                   JournalConfig(path=str(blocker / "run.journal"))) as server:
+            async with ArenaClient(server.endpoint) as client:
+                await client.hello()
+                replies = [await client.observe("npc", t, OBSERVATIONS[0]) for t in range(2)]
     assert [r["status"] for r in replies] == ["ok", "ok"]
     assert len([r for r in caplog.records if r.name == "agent_arena.journal"]) == 1
