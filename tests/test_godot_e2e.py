@@ -6,6 +6,10 @@ relay (websockify) to the real ZeroMQ ROUTER server with the embedded SmolLM2 mo
 authentication and ZMTP heartbeats on. It registers a tool, observes, receives actions through
 ``action_received``, executes them and reports tool results; the server's PINGs are answered.
 A wrong password must be refused.
+
+Nothing here races the clock: the demo's decisions get a 10-minute deadline in this mode, the
+demo quits as soon as the round trip (including one decision made by the model, status ``ok``)
+is complete, and every timeout below only guards against a hang.
 """
 
 from __future__ import annotations
@@ -34,12 +38,15 @@ godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on fi
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "godot_plugin" / "demo"
 USER, PASSWORD = "arena", "s3cret-godot"
+# Hang guards only (a slow machine takes longer, it never fails on time): model load, engine run.
+SERVER_START_S = 900
+ENGINE_RUN_S = 1600  # > the demo's own E2E_TIMEOUT_S (1500 s)
 
 
 @pytest.fixture(scope="module", params=["plain", "none"])
 def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """`agent-arena serve` (PLAIN or no auth), fast heartbeats and its WebSocket relay."""
-    port, ws_port = free_port(), free_port()
+    port, ws_port, site_port = free_port(), free_port(), free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -48,9 +55,13 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         f"server.bind=tcp://127.0.0.1:{port}",
         f"server.ws_port={ws_port}",
         "server.heartbeat_ivl_ms=250",
-        "server.heartbeat_timeout_ms=10000",
+        # generous: a busy machine may starve the page's frames for seconds (no PONGs then)
+        "server.heartbeat_timeout_ms=60000",
         f"server.auth.mechanism={request.param}",
     ]
+    if request.param == "none":
+        # without auth the relay only accepts pages from origins it is told about
+        cmd.append(f"server.ws_allowed_origins=['http://127.0.0.1:{site_port}']")
     env = {**os.environ, "AGENT_ARENA_PLAIN_USERS": f"{USER}:{PASSWORD}", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         cmd,
@@ -70,7 +81,7 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             lines.put(line)
 
     threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + SERVER_START_S
     try:
         while True:
             try:
@@ -82,7 +93,7 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("agent-arena serve did not start:\n" + "".join(log))
-        yield {"port": port, "ws_port": ws_port, "auth": request.param}
+        yield {"port": port, "ws_port": ws_port, "site_port": site_port, "auth": request.param}
     finally:
         os.killpg(proc.pid, 15)
         try:
@@ -108,7 +119,9 @@ def _run_demo(
     args = ["--", f"--url=ws://127.0.0.1:{server['ws_port']}/", f"--{mode}=1"]
     if server["auth"] == "plain":
         args += [f"--user={USER}", f"--password={password}"]
-    return godot_web.run_project(DEMO, tmp_path / "site", timeout_s=170, args=args)
+    return godot_web.run_project(
+        DEMO, tmp_path / "site", timeout_s=ENGINE_RUN_S, args=args, port=server["site_port"]
+    )
 
 
 def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path: Path) -> None:
@@ -132,9 +145,11 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path
         assert call["tool"] in schemas, action
         jsonschema.validate(call["arguments"], schemas[call["tool"]])
     statuses = [a["status"] for a in actions]
-    # a fallback is a valid action too, but at least one decision must come from the model:
-    # otherwise a broken model path would pass unnoticed (the demo's deadline is 30 s)
+    # A fallback is a valid action too, but at least one decision must come from the model:
+    # otherwise a broken model path would pass unnoticed. The demo waits for it (deadline 10 min
+    # per decision in e2e mode), so this holds on a slow machine as on a fast one.
     assert "ok" in statuses, statuses
+    assert progress["ok_actions"] >= 1, progress
     print(f"\n[{arena_server['auth']}] engine run {result.seconds:.1f}s, statuses {statuses}")
 
 

@@ -1,15 +1,23 @@
 ## Agent Arena demo: connects the AgentArena autoload, handles the game-specific tools
 ## (pick_up, flee, wave) and shows what the agents do.
 ##
-## Settings come from command-line user arguments (after "--") or, in a web build, from the page
-## URL query: url (e.g. ws://127.0.0.1:5556/), user, password, e2e, expect_refused.
-## With e2e set, it quits with 0 once the whole round trip was seen (used by the tests).
+## Above each NPC: its last action, thought and decision latency; top right: decisions/s, p50
+## latency and the count of each status. Settings come from command-line user arguments (after
+## "--") or, in a web build, from the page URL query: url (e.g. ws://127.0.0.1:5556/), user,
+## password, e2e, expect_refused, shot.
+## With e2e set, it quits with 0 once the whole round trip was seen (used by the tests). With
+## shot=N it prints "DEMO SHOT" with the overlay's state once N decisions arrived and an NPC
+## walked (the screenshot test takes its picture then).
 extends Node3D
 
 const Client := preload("res://addons/agent_arena/client.gd")
 const Agent := preload("res://addons/agent_arena/arena_agent.gd")
 const PICK_UP_REACH: float = 1.6
-const E2E_TIMEOUT_S: float = 120.0
+## Guards against a hang only: the e2e run ends as soon as its round trip is complete, so a slow
+## machine takes longer but never fails on time. Decisions get a deadline no model misses.
+const E2E_TIMEOUT_S: float = 1500.0
+const E2E_DEADLINE_MS: int = 600000
+const RATE_WINDOW_S: float = 30.0
 const WAVE_TOOL: Dictionary = {
 	"name": "wave",
 	"description": "Wave at another character to greet them from afar.",
@@ -32,8 +40,17 @@ var _welcomed: bool = false
 var _tools_acked: bool = false
 var _results_acked: int = 0
 var _actions: Dictionary = {}
+var _ok_actions: int = 0
+var _connection: String = "connecting"
+## Decisions seen: [seconds since start, latency ms, status].
+var _decisions: Array = []
+var _status_counts: Dictionary = {}
+var _overlays: Dictionary = {}
+var _start_positions: Dictionary = {}
+var _shot_taken: bool = false
 
 @onready var _status: Label = $Hud/Status
+@onready var _stats: Label = _make_stats_label()
 
 
 func _ready() -> void:
@@ -42,9 +59,12 @@ func _ready() -> void:
 		# Headless test runs render in software on the CPU the model needs: draw little.
 		get_viewport().disable_3d = true
 		Engine.max_fps = 15
+	elif settings.has("shot"):
+		Engine.max_fps = 10  # drawn in software in the screenshot test: leave the CPU to the model
 	_client = get_node("/root/AgentArena") as Client
 	_client.connected.connect(_on_connected)
-	_client.disconnected.connect(func(reason: String) -> void: _note("disconnected: " + reason))
+	_client.disconnected.connect(_on_disconnected)
+	_client.connection_failed.connect(_on_connection_failed)
 	_client.error_received.connect(_on_error_received)
 	_client.action_received.connect(_on_action_received)
 	_client.message_received.connect(_on_message_received)
@@ -54,9 +74,12 @@ func _ready() -> void:
 			_agents.append(agent)
 			agent.tool_requested.connect(_on_tool_requested.bind(agent))
 			agent.action_finished.connect(_on_action_finished.bind(agent))
+			var body := agent.get_parent() as Node3D
+			_start_positions[agent.agent_id] = body.global_position
+			_overlays[agent.agent_id] = _make_overlay(body)
 			if settings.has("e2e"):
 				agent.move_timeout = 4.0
-				agent.deadline_ms = 30000
+				agent.deadline_ms = E2E_DEADLINE_MS
 	var options := {"client_name": "agent-arena-demo", "tools": [WAVE_TOOL]}
 	if settings.has("url"):
 		options["url"] = settings["url"]
@@ -73,18 +96,47 @@ func _ready() -> void:
 func _process(delta: float) -> void:
 	_elapsed += delta
 	_status.text = "\n".join(_log.slice(maxi(0, _log.size() - 8)))
+	_stats.text = stats_text()
+	if settings.has("shot") and not _shot_taken:
+		_maybe_shot()
 	if not settings.has("e2e") or _done:
 		return
 	if _elapsed > E2E_TIMEOUT_S:
-		_finish(1, "E2E FAIL timeout after %.0f s; seen: %s" % [_elapsed, _progress()])
+		_finish(
+			1, "E2E FAIL no complete round trip after %.0f s; seen: %s" % [_elapsed, _progress()]
+		)
 	elif (
 		_welcomed
 		and _tools_acked
 		and _results_acked >= _agents.size()
 		and _actions.size() == _agents.size()
+		and _ok_actions >= 1
 		and _client.pings_answered >= 1
 	):
 		_finish(0, "E2E OK " + _progress())
+
+
+## The panel's text: connection, decisions/s over the last RATE_WINDOW_S, p50 latency, statuses.
+func stats_text() -> String:
+	var recent := 0
+	var latencies: Array[float] = []
+	for entry: Array in _decisions:
+		if entry[0] >= _elapsed - RATE_WINDOW_S:
+			recent += 1
+		if entry[2] != "superseded":
+			latencies.append(float(entry[1]))
+	var window := minf(RATE_WINDOW_S, maxf(_elapsed, 1.0))
+	var p50 := "-"
+	if not latencies.is_empty():
+		latencies.sort()
+		p50 = "%d ms" % roundi(latencies[(latencies.size() - 1) / 2])
+	var counts := PackedStringArray()
+	for status: String in ["ok", "fallback", "timeout", "superseded"]:
+		counts.append("%s %d" % [status, int(_status_counts.get(status, 0))])
+	return (
+		"%s\ndecisions %d  (%.2f/s)\np50 latency %s\n%s"
+		% [_connection, _decisions.size(), recent / window, p50, "  ".join(counts)]
+	)
 
 
 ## Reads settings from "--key=value" user arguments and the web page's query string.
@@ -107,8 +159,19 @@ static func read_settings() -> Dictionary:
 
 func _on_connected() -> void:
 	_note("connected")
+	_connection = "connected"
 	if settings.has("expect_refused"):
 		_finish(1, "E2E FAIL connected although the password is wrong")
+
+
+func _on_disconnected(reason: String) -> void:
+	_note("disconnected: " + reason)
+	_connection = "reconnecting (%s)" % reason
+
+
+func _on_connection_failed(reason: String, permanent: bool) -> void:
+	_connection = ("stopped: " if permanent else "server unreachable, retrying: ") + reason
+	_note(_connection)
 
 
 func _on_message_received(message: Dictionary) -> void:
@@ -132,11 +195,39 @@ func _on_error_received(code: String, message: String) -> void:
 
 
 func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -> void:
+	var status := str(info.get("status", ""))
+	var latency := float(info.get("latency_ms", 0.0)) if info.get("latency_ms") != null else 0.0
+	_decisions.append([_elapsed, latency, status])
+	_status_counts[status] = int(_status_counts.get(status, 0)) + 1
+	if status == "superseded":
+		return  # nothing to show: a newer decision for this NPC is on its way
 	_actions[agent_id] = int(_actions.get(agent_id, 0)) + 1
-	var line := {"agent_id": agent_id, "call": call, "status": info.get("status")}
+	if status == "ok":
+		_ok_actions += 1
+	var line := {"agent_id": agent_id, "call": call, "status": status}
 	line["latency_ms"] = info.get("latency_ms")
+	line["thought"] = info.get("thought")
 	print("E2E ACTION ", JSON.stringify(line))
-	_note("%s -> %s %s (%s)" % [agent_id, call.get("tool"), call.get("arguments"), line["status"]])
+	_note("%s -> %s %s (%s)" % [agent_id, call.get("tool"), call.get("arguments"), status])
+	var overlay := _overlays.get(agent_id) as Label3D
+	if overlay != null:
+		overlay.text = overlay_text(agent_id, call, status, latency, info.get("thought"))
+
+
+## What the label above an NPC says about its last decision.
+static func overlay_text(
+	agent_id: String, call: Dictionary, status: String, latency_ms: float, thought: Variant
+) -> String:
+	var arguments := JSON.stringify(call.get("arguments", {}))
+	if arguments.length() > 40:
+		arguments = arguments.substr(0, 37) + "..."
+	var lines := PackedStringArray([agent_id, "%s %s" % [call.get("tool", "?"), arguments]])
+	if thought is String and not thought.is_empty():
+		lines.append(
+			'"%s"' % (thought if thought.length() <= 48 else thought.substr(0, 45) + "...")
+		)
+	lines.append("%d ms  %s" % [roundi(latency_ms), status])
+	return "\n".join(lines)
 
 
 func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, agent: Agent) -> void:
@@ -164,12 +255,81 @@ func _on_action_finished(tool_name: String, ok: bool, result: Variant, agent: Ag
 	_note("%s finished %s ok=%s %s" % [agent.agent_id, tool_name, ok, result])
 
 
+func _maybe_shot() -> void:
+	var wanted := int(settings.get("shot", "4"))
+	var moved := _moved()
+	var walked := false
+	for agent_id: String in moved:
+		walked = walked or moved[agent_id] >= 0.5
+	var shown := 0
+	for agent_id: String in _overlays:
+		if not (_overlays[agent_id] as Label3D).text.ends_with("waiting for its first decision"):
+			shown += 1
+	if _decisions.size() - int(_status_counts.get("superseded", 0)) < wanted:
+		return
+	if not walked or shown < _overlays.size():
+		return
+	_shot_taken = true
+	var overlays := {}
+	for agent_id: String in _overlays:
+		overlays[agent_id] = (_overlays[agent_id] as Label3D).text
+	var state := {
+		"decisions": _decisions.size(),
+		"statuses": _status_counts,
+		"moved": moved,
+		"overlays": overlays,
+		"panel": _stats.text,
+	}
+	print("DEMO SHOT ", JSON.stringify(state))
+
+
+## Metres each NPC is away from where it started.
+func _moved() -> Dictionary:
+	var out := {}
+	for agent in _agents:
+		var body := agent.get_parent() as Node3D
+		var start: Vector3 = _start_positions[agent.agent_id]
+		out[agent.agent_id] = snappedf(body.global_position.distance_to(start), 0.01)
+	return out
+
+
+func _make_overlay(body: Node3D) -> Label3D:
+	var label := Label3D.new()
+	label.name = "DecisionOverlay"
+	label.billboard = BaseMaterial3D.BILLBOARD_ENABLED
+	label.position = Vector3(0, 1.6, 0)
+	label.pixel_size = 0.004
+	label.font_size = 44
+	label.outline_size = 14
+	label.modulate = Color(1, 1, 0.85)
+	label.text = "%s\nwaiting for its first decision" % body.name.to_lower()
+	body.add_child(label)
+	return label
+
+
+func _make_stats_label() -> Label:
+	var label := Label.new()
+	label.name = "Stats"
+	label.anchor_left = 1.0
+	label.anchor_right = 1.0
+	label.offset_left = -330.0
+	label.offset_right = -12.0
+	label.offset_top = 8.0
+	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_RIGHT
+	label.add_theme_font_size_override("font_size", 16)
+	label.add_theme_color_override("font_outline_color", Color.BLACK)
+	label.add_theme_constant_override("outline_size", 6)
+	$Hud.add_child(label)
+	return label
+
+
 func _progress() -> String:
 	var state := {
 		"welcome": _welcomed,
 		"tools_acked": _tools_acked,
 		"actions": _actions,
 		"results_acked": _results_acked,
+		"ok_actions": _ok_actions,
 		"pings_answered": _client.pings_answered,
 	}
 	return JSON.stringify(state)

@@ -271,7 +271,7 @@ class RunResult:
         out = []
         previous = "out"
         for line in self.lines:
-            if line.startswith("[out] "):
+            if line.startswith("[out] ") or line.startswith("[page] screenshot saved "):
                 kind = "out"
             elif line.startswith("[err] ") and line[6:].lstrip().startswith("at: "):
                 kind = previous  # the source location line that follows a warning or error
@@ -286,13 +286,18 @@ class RunResult:
         return out
 
 
-def run_headless(url: str, timeout_s: float = 60.0) -> RunResult:
+def run_headless(url: str, timeout_s: float = 60.0, screenshot: Path | None = None) -> RunResult:
+    """Run the page until the game quits (or, with ``screenshot``, until the game prints a line
+    starting with ``DEMO SHOT``: the page is then saved as that PNG and the run ends with 0)."""
     node = shutil.which("node")
     if node is None:
         raise FileNotFoundError("node is required to drive chromium (playwright-core)")
     started = time.monotonic()
+    cmd = [node, str(HERE / "run_page.cjs"), url, str(int(timeout_s * 1000))]
+    if screenshot is not None:
+        cmd.append(str(screenshot))
     proc = subprocess.run(
-        [node, str(HERE / "run_page.cjs"), url, str(int(timeout_s * 1000))],
+        cmd,
         check=False,
         capture_output=True,
         text=True,
@@ -311,10 +316,12 @@ def run_project(
     extra: dict[str, bytes] | None = None,
     timeout_s: float = 60.0,
     args: list[str] | None = None,
+    port: int = 0,
 ) -> RunResult:
-    """Pack, serve and run a project once; returns what the engine printed."""
+    """Pack, serve (on ``port``, 0: any free one) and run a project once; returns what the
+    engine printed."""
     build_site(collect_project(project_dir, extra), work_dir, args=args)
-    with Site(work_dir) as site:
+    with Site(work_dir, port) as site:
         return run_headless(site.url, timeout_s)
 
 
