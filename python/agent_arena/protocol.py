@@ -54,6 +54,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
             "tick": {"type": "integer"},
             "tool": {"type": "string"},
             "ok": {"type": "boolean"},
+            "reward": {"type": "number"},
         },
         "required": ["agent_id", "tick", "tool", "ok"],
     },
@@ -109,6 +110,7 @@ class ToolResult:
     tool: str
     ok: bool
     result: Any = None
+    reward: float | None = None  # optional: for training data (journal -> export)
 
 
 @dataclass(frozen=True)

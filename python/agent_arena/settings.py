@@ -18,6 +18,7 @@ from agent_arena.agents import Profile
 from agent_arena.calling import CallingConfig
 from agent_arena.config_keys import reject_unknown
 from agent_arena.errors import ConfigError
+from agent_arena.journal import JournalConfig
 from agent_arena.security import AuthConfig
 from agent_arena.server import ServerConfig
 
@@ -79,7 +80,8 @@ def _check_type(name: str, hint: Any, value: Any) -> None:
 def server_config(cfg: Mapping[str, Any]) -> ServerConfig:
     data = dict(cfg.get("server") or {})
     auth = _build(AuthConfig, dict(data.pop("auth", None) or {}), "server.auth")
-    return _build(ServerConfig, {**data, "auth": auth}, "server")
+    journal = _build(JournalConfig, dict(data.pop("journal", None) or {}), "server.journal")
+    return _build(ServerConfig, {**data, "auth": auth, "journal": journal}, "server")
 
 
 def calling_config(cfg: Mapping[str, Any]) -> CallingConfig:

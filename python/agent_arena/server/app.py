@@ -53,6 +53,11 @@ class ArenaServer:
         self.profiles = dict(profiles or {})
         self.profiles.setdefault("default", Profile())
         self.calling = calling or CallingConfig()
+        self._own_journal = journal is None and self.config.journal.path is not None
+        if self._own_journal:
+            from agent_arena.journal import Journal
+
+            journal = Journal(self.config.journal)
         self.journal = journal
         self.ctx = context or zmq.asyncio.Context.instance()
         fallback = fallback_call(self.calling)
@@ -129,6 +134,8 @@ class ArenaServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
         self.transport.close(linger_ms=max(grace, 100))
+        if self._own_journal:
+            await self.journal.aclose()  # type: ignore[union-attr]
         log.info("server: stopped (%d decisions were pending; %s)", pending, self.stats)
 
     async def __aenter__(self) -> ArenaServer:
@@ -188,6 +195,7 @@ class ArenaServer:
                  s.client, n)
 
     def _journal(self, kind: str, s: Session, fields: Mapping[str, Any]) -> None:
+        """One journal record (the journal packs it at once and writes it off the loop)."""
         if self.journal is not None:
             self.journal.record(kind, {"session": s.id, "client": s.client, **fields})
 
@@ -229,7 +237,7 @@ class ArenaServer:
         s.tools, s.fallback, s.agents, s.client = tools, fallback, collections.OrderedDict(), \
             msg.client
         log.info("server: session %s hello from %r", s.id, msg.client)
-        self._journal("hello", s, {"id": msg.id, "tools": tools.names(),
+        self._journal("hello", s, {"id": msg.id, "v": msg.v, "tools": _specs(tools),
                                    "fallback": fallback.as_wire()})
         self._reply(env, protocol.welcome(
             msg.id, server=f"agent-arena/{__version__}", session=s.id,
@@ -244,7 +252,8 @@ class ArenaServer:
                                     "register_tools")
         s.tools, s.fallback = tools, fallback  # all or nothing: only after every check
         log.info("server: session %s registered tools %s", s.id, ",".join(names))
-        self._journal("register_tools", s, {"id": msg.id, "tools": tools.names(),
+        self._journal("register_tools", s, {"id": msg.id, "tools": _specs(tools),
+                                            "replace": msg.replace,
                                             "fallback": fallback.as_wire()})
         self._reply(env, protocol.ack(msg.id, "register_tools", tools=tools.names(),
                                       fallback=fallback.as_wire()))
@@ -258,7 +267,7 @@ class ArenaServer:
         agent.record_result(msg.tick, msg.tool, msg.ok, msg.result)
         self._journal("tool_result", s, {"id": msg.id, "agent_id": msg.agent_id,
                                          "tick": msg.tick, "tool": msg.tool, "ok": msg.ok,
-                                         "result": msg.result})
+                                         "result": msg.result, "reward": msg.reward})
         self._reply(env, protocol.ack(msg.id, "tool_result"))
 
     def _observe(self, s: Session, env: Envelope, msg: protocol.Observe) -> None:
@@ -290,3 +299,7 @@ class ArenaServer:
                                      "profile": profile.name, "deadline_ms": msg.deadline_ms})
         self.decisions.start(s, env, msg, agent, profile, allowed,
                              msg.deadline_ms or self.config.default_deadline_ms)
+
+
+def _specs(tools: ToolRegistry) -> list[dict[str, Any]]:
+    return [spec.to_flat() for spec in tools.select(None)]

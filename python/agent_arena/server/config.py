@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field, fields
 
 from agent_arena.errors import ConfigError
+from agent_arena.journal import JournalConfig
 from agent_arena.security import AuthConfig
 
 # setting -> smallest value allowed (the bound is part of the message a user sees)
@@ -35,6 +36,9 @@ class ServerConfig:
     # the relay needs this list: otherwise any web page the user visits could drive the agents.
     ws_allowed_origins: list[str] = field(default_factory=list)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # every hello, register_tools, observe, action and tool_result as msgpack records, written
+    # off the event loop (docs/eval.md); off unless journal.path is set
+    journal: JournalConfig = field(default_factory=JournalConfig)
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -201,7 +201,7 @@ class Decisions:
         req = outcome.request if outcome is not None else None
         assert self.journal is not None
         self.journal.record("action", {
-            **reply, "session": d.session.id, "profile": d.profile.name,
+            **reply, "session": d.session.id, "profile": d.profile.name, "tools": d.allowed,
             "model": self.backend.model_name,
             "strategy": outcome.strategy if outcome is not None else None,
             "messages": list(req.messages) if req is not None else None,
