@@ -76,7 +76,7 @@ func _ready() -> void:
 			agent.action_finished.connect(_on_action_finished.bind(agent))
 			var body := agent.get_parent() as Node3D
 			_start_positions[agent.agent_id] = body.global_position
-			_overlays[agent.agent_id] = _make_overlay(body)
+			_overlays[agent.agent_id] = _make_overlay(agent.agent_id)
 			if settings.has("e2e"):
 				agent.move_timeout = 4.0
 				agent.deadline_ms = E2E_DEADLINE_MS
@@ -95,8 +95,9 @@ func _ready() -> void:
 
 func _process(delta: float) -> void:
 	_elapsed += delta
-	_status.text = "\n".join(_log.slice(maxi(0, _log.size() - 8)))
+	_status.text = "\n".join(_log.slice(maxi(0, _log.size() - 6)))
 	_stats.text = stats_text()
+	_place_overlays()
 	if settings.has("shot") and not _shot_taken:
 		_maybe_shot()
 	if not settings.has("e2e") or _done:
@@ -166,12 +167,12 @@ func _on_connected() -> void:
 
 func _on_disconnected(reason: String) -> void:
 	_note("disconnected: " + reason)
-	_connection = "reconnecting (%s)" % reason
+	_connection = "reconnecting"
 
 
 func _on_connection_failed(reason: String, permanent: bool) -> void:
-	_connection = ("stopped: " if permanent else "server unreachable, retrying: ") + reason
-	_note(_connection)
+	_connection = "stopped (see the log)" if permanent else "server unreachable, retrying"
+	_note(("stopped: " if permanent else "server unreachable: ") + reason)
 
 
 func _on_message_received(message: Dictionary) -> void:
@@ -209,7 +210,7 @@ func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -
 	line["thought"] = info.get("thought")
 	print("E2E ACTION ", JSON.stringify(line))
 	_note("%s -> %s %s (%s)" % [agent_id, call.get("tool"), call.get("arguments"), status])
-	var overlay := _overlays.get(agent_id) as Label3D
+	var overlay := _overlays.get(agent_id) as Label
 	if overlay != null:
 		overlay.text = overlay_text(agent_id, call, status, latency, info.get("thought"))
 
@@ -263,7 +264,7 @@ func _maybe_shot() -> void:
 		walked = walked or moved[agent_id] >= 0.5
 	var shown := 0
 	for agent_id: String in _overlays:
-		if not (_overlays[agent_id] as Label3D).text.ends_with("waiting for its first decision"):
+		if not (_overlays[agent_id] as Label).text.ends_with("waiting for its first decision"):
 			shown += 1
 	if _decisions.size() - int(_status_counts.get("superseded", 0)) < wanted:
 		return
@@ -272,7 +273,7 @@ func _maybe_shot() -> void:
 	_shot_taken = true
 	var overlays := {}
 	for agent_id: String in _overlays:
-		overlays[agent_id] = (_overlays[agent_id] as Label3D).text
+		overlays[agent_id] = (_overlays[agent_id] as Label).text
 	var state := {
 		"decisions": _decisions.size(),
 		"statuses": _status_counts,
@@ -293,32 +294,57 @@ func _moved() -> Dictionary:
 	return out
 
 
-func _make_overlay(body: Node3D) -> Label3D:
-	var label := Label3D.new()
-	label.name = "DecisionOverlay"
-	label.billboard = BaseMaterial3D.BILLBOARD_ENABLED
-	label.position = Vector3(0, 1.6, 0)
-	label.pixel_size = 0.004
-	label.font_size = 44
-	label.outline_size = 14
-	label.modulate = Color(1, 1, 0.85)
-	label.text = "%s\nwaiting for its first decision" % body.name.to_lower()
-	body.add_child(label)
+## A 2D label that follows the NPC on screen (crisp at any distance, unlike text in 3D).
+func _make_overlay(agent_id: String) -> Label:
+	var label := _boxed_label("Overlay-" + agent_id, 13)
+	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_CENTER
+	label.text = "%s\nwaiting for its first decision" % agent_id
+	$Hud.add_child(label)
+	return label
+
+
+## Keeps each overlay centred above its NPC's head.
+func _place_overlays() -> void:
+	var camera := get_viewport().get_camera_3d()
+	if camera == null:
+		return
+	for agent in _agents:
+		var label := _overlays.get(agent.agent_id) as Label
+		var body := agent.get_parent() as Node3D
+		if label == null or body == null:
+			continue
+		var head := body.global_position + Vector3(0, 1.2, 0)
+		label.visible = not camera.is_position_behind(head)
+		label.reset_size()
+		var at := camera.unproject_position(head)
+		label.position = at - Vector2(label.size.x / 2.0, label.size.y + 4.0)
+
+
+func _boxed_label(label_name: String, font_size: int) -> Label:
+	var label := Label.new()
+	label.name = label_name
+	var box := StyleBoxFlat.new()
+	box.bg_color = Color(0.05, 0.06, 0.1, 0.72)
+	box.set_corner_radius_all(4)
+	box.content_margin_left = 6.0
+	box.content_margin_right = 6.0
+	box.content_margin_top = 3.0
+	box.content_margin_bottom = 3.0
+	label.add_theme_stylebox_override("normal", box)
+	label.add_theme_font_size_override("font_size", font_size)
+	label.add_theme_color_override("font_color", Color(1, 1, 0.9))
 	return label
 
 
 func _make_stats_label() -> Label:
-	var label := Label.new()
-	label.name = "Stats"
+	var label := _boxed_label("Stats", 15)
 	label.anchor_left = 1.0
 	label.anchor_right = 1.0
-	label.offset_left = -330.0
-	label.offset_right = -12.0
-	label.offset_top = 8.0
-	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_RIGHT
-	label.add_theme_font_size_override("font_size", 16)
-	label.add_theme_color_override("font_outline_color", Color.BLACK)
-	label.add_theme_constant_override("outline_size", 6)
+	label.offset_left = -300.0
+	label.offset_right = -10.0
+	label.offset_top = 10.0
+	label.grow_horizontal = Control.GROW_DIRECTION_BEGIN
+	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_LEFT
 	$Hud.add_child(label)
 	return label
 
