@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: all install demo serve test test-fast lint bench clean wheels
+.PHONY: all install demo demo-web serve test test-fast lint bench clean wheels
 
 all: test
 
@@ -30,6 +30,12 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/agent-arena demo $(ARGS)
+
+# The Godot demo as a page: builds it for the 4.6 web runtime, starts the server + relay (PLAIN)
+# and a static server on 127.0.0.1, prints one URL (docs/godot.md). ARGS="--port 8080" etc.
+demo-web: $(STAMP)
+	tools/godot_web/setup.sh
+	$(BIN)/python tools/godot_web/demo_web.py $(ARGS)
 
 serve: $(STAMP)
 	$(BIN)/agent-arena serve $(ARGS)
