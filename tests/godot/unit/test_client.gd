@@ -10,6 +10,8 @@ const Msgpack := preload("res://addons/agent_arena/msgpack.gd")
 const Zmtp := preload("res://addons/agent_arena/zmtp.gd")
 const FakeTransport := preload("res://fake_transport.gd")
 const Transport := preload("res://addons/agent_arena/transport.gd")
+const TcpTransport := preload("res://addons/agent_arena/tcp_transport.gd")
+const Agent := preload("res://addons/agent_arena/arena_agent.gd")
 
 var events: Array = []
 var _handshake: PackedByteArray = PackedByteArray()
@@ -33,6 +35,8 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	await _queue_drops(checks)
 	_backoff_growth(checks)
 	_disconnect_in_handler(checks)
+	await _tcp_host_name(checks)
+	await _agent_stops_waiting(checks)
 
 
 func _burst_budget(checks: Checks) -> void:
@@ -410,6 +414,58 @@ func _disconnect_in_handler(checks: Checks) -> void:
 	)
 	checks.check_equal(got, ["ada"], "the action that came with the handshake is still delivered")
 	client.free()
+
+
+## A host name must not be resolved on the main thread: open() returns at once and the name is
+## resolved in the background (here, in a browser, the connection then fails: no raw TCP).
+func _tcp_host_name(checks: Checks) -> void:
+	checks.begin("transport.tcp_host_name")
+	var tcp := TcpTransport.new()
+	checks.check_equal(tcp.open("tcp://localhost:9"), OK, "open() with a host name returns at once")
+	checks.check(tcp.is_resolving(), "the name is resolved in the background")
+	checks.check_equal(tcp.get_status(), Transport.Status.CONNECTING, "connecting meanwhile")
+	var frames := 0
+	while tcp.get_status() == Transport.Status.CONNECTING and frames < 600:
+		tcp.poll()
+		await _tree.process_frame
+		frames += 1
+	checks.check(not tcp.is_resolving(), "resolution finished")
+	if OS.has_feature("web"):
+		checks.check(
+			tcp.get_status() == Transport.Status.FAILED and not tcp.last_error.is_empty(),
+			"then fails cleanly in a browser: %s" % tcp.last_error
+		)
+	tcp.close()
+	var by_address := TcpTransport.new()
+	by_address.open("tcp://127.0.0.1:9")
+	checks.check(not by_address.is_resolving(), "an address is not resolved")
+	by_address.close()
+
+
+## An agent whose observation will never be answered (dropped, failed write) asks again.
+func _agent_stops_waiting(checks: Checks) -> void:
+	checks.begin("agent.request_failed")
+	var autoload := _tree.root.get_node_or_null("AgentArena") as Client
+	if not checks.check(autoload != null, "autoload present"):
+		return
+	var body := Node3D.new()
+	body.name = "Waiter"
+	_tree.root.add_child(body)
+	var agent := Agent.new()
+	agent.autostart = false
+	body.add_child(agent)
+	var before := autoload.queued_count()
+	agent.request_decision()
+	checks.check(agent._waiting, "waiting for its decision")
+	var queued: Dictionary = autoload._queue[autoload._queue.size() - 1]
+	checks.check(autoload.queued_count() == before + 1, "queued while disconnected")
+	autoload.request_failed.emit(0, {"type": "observe", "agent_id": "other", "tick": 1}, "x")
+	checks.check(agent._waiting, "another agent's failure changes nothing")
+	autoload.request_failed.emit(int(queued["id"]), queued, "dropped")
+	checks.check(not agent._waiting, "its own failed observation: it will ask again")
+	autoload._queue.erase(queued)
+	body.queue_free()
+	await _tree.process_frame
 
 
 #region helpers
