@@ -1,111 +1,66 @@
 """Protocol v1: decoding and validation of inbound frames, encoding of replies.
 
-docs/protocol.md is the normative text; the schemas below are its machine-checked form. This
-module is pure (bytes in, typed messages out) so it is tested without sockets.
+docs/protocol.md is the normative text; the msgspec Structs below are its machine-checked form:
+one frame is decoded and validated in a single C pass (msgspec: msgpack -> typed Struct, a
+tagged union on ``type``), so JSON Schema stays where it belongs, on tool parameters. Only a
+frame that fails is decoded a second time, leniently, to find the request id and say exactly
+what is wrong. This module is pure (bytes in, typed messages out): tested without sockets.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgpack
-from jsonschema import Draft202012Validator
+import msgspec
 
 from agent_arena.errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
+MAX_DEPTH = 32  # nesting levels accepted in a message (msgpack itself allows ~1000)
 
-_ID = {"type": ["integer", "string"]}
-_FALLBACK = {"type": "object", "properties": {"tool": {"type": "string"},
-                                              "arguments": {"type": "object"}},
-             "required": ["tool"]}
-_SCHEMAS: dict[str, dict[str, Any]] = {
-    "hello": {
-        "properties": {
-            "v": {"type": "integer"},
-            "client": {"type": "string"},
-            "tools": {"type": "array"},
-            "fallback": _FALLBACK,
-        },
-        "required": ["v"],
-    },
-    "register_tools": {
-        "properties": {"tools": {"type": "array"}, "replace": {"type": "boolean"},
-                       "fallback": _FALLBACK},
-        "required": ["tools"],
-    },
-    "observe": {
-        "properties": {
-            "agent_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "tick": {"type": "integer"},
-            "observation": {"type": "object"},
-            "tools": {"type": "array", "items": {"type": "string"}},
-            "deadline_ms": {"type": "integer", "exclusiveMinimum": 0},
-            "profile": {"type": "string"},
-        },
-        "required": ["agent_id", "tick", "observation"],
-    },
-    "tool_result": {
-        "properties": {
-            "agent_id": {"type": "string", "minLength": 1, "maxLength": 256},
-            "tick": {"type": "integer"},
-            "tool": {"type": "string"},
-            "ok": {"type": "boolean"},
-            "reward": {"type": "number"},
-        },
-        "required": ["agent_id", "tick", "tool", "ok"],
-    },
-    "reset": {"properties": {"agent_id": {"type": "string"}}},
-    "ping": {"properties": {}},
-}
-_VALIDATORS = {
-    name: Draft202012Validator(
-        {
-            "type": "object",
-            "properties": {"type": {"type": "string"}, "id": _ID, **s["properties"]},
-            "required": ["type", "id", *s.get("required", [])],
-        }
-    )
-    for name, s in _SCHEMAS.items()
-}
-MESSAGE_TYPES = tuple(_SCHEMAS)
+AgentId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+RequestId = Union[int, str]
 
 
-@dataclass(frozen=True)
-class Hello:
-    id: Any
+class _Message(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
+    """Unknown fields are ignored (forward compatibility); ``id`` is echoed in the reply."""
+
+    id: RequestId
+
+
+class Fallback(msgspec.Struct, frozen=True):
+    tool: str
+    arguments: dict[str, Any] = {}
+
+
+class Hello(_Message, frozen=True, tag="hello"):
     v: int
     client: str = ""
-    tools: list[Any] = field(default_factory=list)
-    fallback: dict[str, Any] | None = None
+    tools: list[Any] = []
+    fallback: Fallback | None = None
 
 
-@dataclass(frozen=True)
-class RegisterTools:
-    id: Any
+class RegisterTools(_Message, frozen=True, tag="register_tools"):
     tools: list[Any]
     replace: bool = False
-    fallback: dict[str, Any] | None = None
+    fallback: Fallback | None = None
 
 
-@dataclass(frozen=True)
-class Observe:
-    id: Any
-    agent_id: str
+class Observe(_Message, frozen=True, tag="observe"):
+    agent_id: AgentId
     tick: int
-    observation: dict[str, Any]
+    observation: dict[Any, Any]
     tools: list[str] | None = None
-    deadline_ms: int | None = None
+    deadline_ms: Annotated[float, msgspec.Meta(gt=0)] | None = None  # int or float ms
     profile: str | None = None
 
 
-@dataclass(frozen=True)
-class ToolResult:
-    id: Any
-    agent_id: str
+class ToolResult(_Message, frozen=True, tag="tool_result"):
+    agent_id: AgentId
     tick: int
     tool: str
     ok: bool
@@ -113,48 +68,55 @@ class ToolResult:
     reward: float | None = None  # optional: for training data (journal -> export)
 
 
-@dataclass(frozen=True)
-class Reset:
-    id: Any
+class Reset(_Message, frozen=True, tag="reset"):
     agent_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Ping:
-    id: Any
+class Ping(_Message, frozen=True, tag="ping"):
+    pass
 
 
 Message = Union[Hello, RegisterTools, Observe, ToolResult, Reset, Ping]
-_CLASSES: dict[str, type] = {
-    "hello": Hello,
-    "register_tools": RegisterTools,
-    "observe": Observe,
-    "tool_result": ToolResult,
-    "reset": Reset,
-    "ping": Ping,
-}
-
-
-MAX_DEPTH = 32  # nesting levels accepted in a message (msgpack itself allows ~1000)
+MESSAGE_TYPES = ("hello", "register_tools", "observe", "tool_result", "reset", "ping")
+_DECODER = msgspec.msgpack.Decoder(Message)
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=str)
 
 
 class _TooDeep(Exception):
     pass
 
 
-def _keys_to_str(obj: Any, depth: int = 0) -> Any:
-    """msgpack maps may have non-str keys; JSON Schema and prompts need str keys."""
+def _plain(obj: Any, depth: int = 0) -> Any:
+    """``obj`` itself when its maps all have str keys and it nests at most MAX_DEPTH levels;
+    a copy with str keys when some key is not a str (prompts and schemas need str keys)."""
     if depth > MAX_DEPTH:
         raise _TooDeep
     if isinstance(obj, dict):
-        return {(k if isinstance(k, str) else str(k)): _keys_to_str(v, depth + 1)
-                for k, v in obj.items()}
+        out = obj
+        for k, v in obj.items():
+            w = _plain(v, depth + 1) if isinstance(v, (dict, list)) else v
+            if (w is not v or not isinstance(k, str)) and out is obj:
+                out = dict(obj)
+            if out is not obj:
+                if not isinstance(k, str):
+                    del out[k]
+                out[k if isinstance(k, str) else str(k)] = w
+        return out
     if isinstance(obj, list):
-        return [_keys_to_str(v, depth + 1) for v in obj]
+        out_list = obj
+        for i, v in enumerate(obj):
+            if isinstance(v, (dict, list)):
+                w = _plain(v, depth + 1)
+                if w is not v:
+                    if out_list is obj:
+                        out_list = list(obj)
+                    out_list[i] = w
+        return out_list
     return obj
 
 
 def unpack(frame: bytes) -> Any:
+    """Lenient decode of any msgpack frame (clients, the error path, tests)."""
     try:
         return msgpack.unpackb(frame, raw=False, strict_map_key=False, use_list=True)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
@@ -164,48 +126,61 @@ def unpack(frame: bytes) -> Any:
         ) from exc
 
 
-def decode(frame: bytes) -> Message:
+def decode(frame: bytes | memoryview) -> Message:
     """One frame -> one typed message, or ProtocolError carrying the request id if readable."""
-    obj = unpack(frame)
-    if not isinstance(obj, dict):
-        raise ProtocolError(
-            f"message must be a msgpack map with 'type' and 'id', got {type(obj).__name__}"
-        )
-    rid = obj.get("id") if isinstance(obj.get("id"), (int, str)) else None
     try:
-        obj = _keys_to_str(obj)
+        msg = _DECODER.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
+        raise _explain(bytes(frame), exc) from None
+    try:
+        if type(msg) is Observe:
+            obs = _plain(msg.observation)
+            if obs is not msg.observation:
+                msg = msgspec.structs.replace(msg, observation=obs)
+        elif type(msg) is ToolResult and isinstance(msg.result, (dict, list)):
+            res = _plain(msg.result)
+            if res is not msg.result:
+                msg = msgspec.structs.replace(msg, result=res)
     except _TooDeep:
         raise ProtocolError(f"message is nested more than {MAX_DEPTH} levels deep: flatten "
-                            "the observation", request_id=rid) from None
+                            "the observation", request_id=msg.id) from None
+    return msg
+
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+def _explain(frame: bytes, exc: Exception) -> ProtocolError:
+    """The slow path: say what is wrong in the client's terms, with the request id."""
+    obj = unpack(frame)  # raises bad_frame for undecodable bytes
+    if not isinstance(obj, dict):
+        return ProtocolError(
+            f"message must be a msgpack map with 'type' and 'id', got {type(obj).__name__}")
+    rid = obj.get("id") if isinstance(obj.get("id"), (int, str)) \
+        and not isinstance(obj.get("id"), bool) else None
     mtype = obj.get("type")
+    if isinstance(exc, RecursionError):
+        return ProtocolError(f"message is nested more than {MAX_DEPTH} levels deep: flatten "
+                             "the observation", request_id=rid)
     if not isinstance(mtype, str):
-        raise ProtocolError("message has no str field 'type'", request_id=rid)
-    validator = _VALIDATORS.get(mtype)
-    if validator is None:
-        raise ProtocolError(
+        return ProtocolError("message has no str field 'type'", request_id=rid)
+    if mtype not in MESSAGE_TYPES:
+        return ProtocolError(
             f"unknown message type {mtype!r}; expected one of: {', '.join(MESSAGE_TYPES)}",
-            code="unknown_type",
-            request_id=rid,
-        )
-    err = next(iter(sorted(validator.iter_errors(obj), key=lambda e: list(e.path))), None)
-    if err is not None:
-        where = ".".join(str(p) for p in err.absolute_path)
-        raise ProtocolError(
-            f"{mtype}{('.' + where) if where else ''}: {err.message}", request_id=rid
-        )
-    cls = _CLASSES[mtype]
-    fields = cls.__dataclass_fields__
-    return cls(**{k: v for k, v in obj.items() if k in fields})
+            code="unknown_type", request_id=rid)
+    m = _AT.match(str(exc))
+    what = (m.group("what") if m else str(exc)).replace("`", "'")
+    path = (m.group("path") or "") if m else ""
+    if what.startswith("Object missing required field"):
+        field = what.rsplit(" ", 1)[-1]
+        return ProtocolError(f"{mtype}{path}: required field {field} is missing",
+                             request_id=rid)
+    return ProtocolError(f"{mtype}{path}: {what[:1].lower()}{what[1:]}", request_id=rid)
 
 
-def pack(message: dict[str, Any]) -> bytes:
-    return msgpack.packb(message, use_bin_type=True, default=_default)
-
-
-def _default(obj: Any) -> Any:
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    return str(obj)
+def pack(message: Any) -> bytes:
+    """One reply as msgpack (sets and tuples become arrays, anything unknown its str)."""
+    return _ENCODER.encode(message)
 
 
 # ---- replies (every server -> client message is built here) ---------------------------------

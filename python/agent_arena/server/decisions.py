@@ -91,7 +91,7 @@ class Decisions:
     # ---- starting and ending -----------------------------------------------------------
 
     def start(self, s: Session, env: Envelope, msg: protocol.Observe, agent: AgentState,
-              profile: Profile, allowed: list[str] | None, deadline_ms: int) -> Decision:
+              profile: Profile, allowed: list[str] | None, deadline_ms: float) -> Decision:
         d = Decision(s, env, msg, agent, profile, allowed, time.monotonic())
         s.pending[msg.agent_id] = d
         self._open.add(d)
@@ -125,8 +125,8 @@ class Decisions:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _expire(self, d: Decision, deadline_ms: int) -> None:
-        self._stop(d, "timeout", f"no decision within deadline_ms={deadline_ms}")
+    def _expire(self, d: Decision, deadline_ms: float) -> None:
+        self._stop(d, "timeout", f"no decision within deadline_ms={deadline_ms:g}")
 
     def _stop(self, d: Decision, status: str, reason: str, *, reply: bool = True) -> None:
         if d.done:

@@ -13,12 +13,13 @@ import collections
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agent_arena.agents import AgentState
 from agent_arena.errors import ArenaError, ToolError
+from agent_arena.protocol import Fallback
 from agent_arena.server.config import ServerConfig
 from agent_arena.tools import ToolCall, ToolRegistry
 
@@ -55,10 +56,10 @@ def checked_fallback(tools: ToolRegistry, call: ToolCall, where: str) -> ToolCal
     return call
 
 
-def fallback_from_message(spec: Mapping[str, Any] | None, default: ToolCall) -> ToolCall:
+def fallback_from_message(spec: Fallback | None, default: ToolCall) -> ToolCall:
     if spec is None:
         return default
-    return ToolCall(spec["tool"], dict(spec.get("arguments") or {}))
+    return ToolCall(spec.tool, dict(spec.arguments))
 
 
 class Sessions:
