@@ -19,6 +19,7 @@ Every call is validated against the registry before it is returned, whatever the
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -133,15 +134,28 @@ def format_instructions(thought: bool) -> str:
 
 def with_tools_in_system(
     messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], thought: bool
-) -> list[dict[str, Any]]:
-    """Copy of ``messages`` with the tool list and answer format appended to the system text."""
-    block = f"Tools:\n{render_tools(tools)}\n{format_instructions(thought)}"
-    out = [dict(m) for m in messages]
+) -> list[Mapping[str, Any]]:
+    """``messages`` with the tool list and answer format appended to the system text.
+
+    Only the system message is new; the other turns are shared with the caller (read-only).
+    The system text is built once per (system prompt, tools, thought)."""
+    out = list(messages)
     if out and out[0].get("role") == "system":
-        out[0]["content"] = f"{out[0].get('content', '')}\n\n{block}"
+        out[0] = {**out[0], "content": _system_text(str(out[0].get("content", "")),
+                                                    tuple(tools), thought)}
     else:
-        out.insert(0, {"role": "system", "content": block})
+        out.insert(0, {"role": "system", "content": _tools_block(tuple(tools), thought)})
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _tools_block(tools: tuple[ToolSpec, ...], thought: bool) -> str:
+    return f"Tools:\n{render_tools(tools)}\n{format_instructions(thought)}"
+
+
+@functools.lru_cache(maxsize=512)
+def _system_text(system: str, tools: tuple[ToolSpec, ...], thought: bool) -> str:
+    return f"{system}\n\n{_tools_block(tools, thought)}"
 
 
 # ---- parsing -----------------------------------------------------------------------------------
@@ -231,8 +245,8 @@ class NativeStrategy:
 
     def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
         choice = tools[0].name if len(tools) == 1 else "required"
-        return ChatRequest(messages=[dict(m) for m in messages], tools=tuple(tools),
-                           tool_choice=choice, sampling=sampling)
+        return ChatRequest(messages=list(messages), tools=tuple(tools), tool_choice=choice,
+                           sampling=sampling)
 
     def extract(self, response: ChatResponse) -> Extracted:
         if not response.tool_calls:

@@ -20,6 +20,8 @@ from jsonschema.exceptions import SchemaError
 from agent_arena.errors import ToolError
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+_CACHE_SIZE = 4096
+_PARSED: dict[str, ToolSpec] = {}  # canonical spec text -> parsed spec (FIFO-bounded)
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,26 @@ class ToolSpec:
 
     @classmethod
     def from_any(cls, spec: Any) -> ToolSpec:
-        """Accept the flat form or the OpenAI ``{"type": "function", "function": {...}}`` form."""
+        """Accept the flat form or the OpenAI ``{"type": "function", "function": {...}}`` form.
+
+        Parsed once per process for each distinct spec: games send the same tools in every
+        hello, and checking a schema against the meta-schema costs milliseconds."""
         if isinstance(spec, ToolSpec):
             return spec
+        try:
+            text = json.dumps(spec, sort_keys=True, default=repr)
+        except (TypeError, ValueError):  # e.g. non-str keys mixed with str keys
+            return cls._parse(spec)
+        parsed = _PARSED.get(text)
+        if parsed is None:
+            parsed = cls._parse(spec)
+            if len(_PARSED) >= _CACHE_SIZE:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[text] = parsed
+        return parsed
+
+    @classmethod
+    def _parse(cls, spec: Any) -> ToolSpec:
         if not isinstance(spec, Mapping):
             raise ToolError(f"a tool spec must be a map, got {type(spec).__name__}")
         if spec.get("type") == "function" and isinstance(spec.get("function"), Mapping):
@@ -69,6 +88,17 @@ class ToolSpec:
 
     def __hash__(self) -> int:  # parameters is a dict: hash the canonical text instead
         return hash(self.key)
+
+    @functools.cached_property
+    def openai_shared(self) -> dict[str, Any]:
+        """The OpenAI form, built once and shared: read-only (request bodies are serialised
+        at once). ``to_openai`` gives a private copy."""
+        return {"type": "function", "function": {
+            "name": self.name, "description": self.description, "parameters": self.parameters}}
+
+    @functools.cached_property
+    def validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.parameters)
 
     def to_openai(self) -> dict[str, Any]:
         return {
@@ -122,7 +152,7 @@ class ToolRegistry:
             self._validators.clear()
         for spec in parsed:
             self._specs[spec.name] = spec
-            self._validators[spec.name] = Draft202012Validator(spec.parameters)
+            self._validators[spec.name] = spec.validator
         return names
 
     def __contains__(self, name: object) -> bool:
@@ -160,9 +190,10 @@ class ToolRegistry:
             return [f"tool {call.tool!r} is not allowed now; choose one of: {', '.join(allowed)}"]
         if not isinstance(call.arguments, dict):
             return [f"arguments of {call.tool!r} must be an object"]
-        errors = sorted(
-            self._validators[call.tool].iter_errors(call.arguments), key=lambda e: list(e.path)
-        )
+        validator = self._validators[call.tool]
+        if validator.is_valid(call.arguments):
+            return []
+        errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.path))
         out = []
         for err in errors[:5]:
             where = ".".join(str(p) for p in err.absolute_path)

@@ -99,6 +99,7 @@ class LlamaCppBackend(Backend):
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
         self._load_lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._grammar_by_id: dict[int, tuple[Any, Any]] = {}
         # same keys as the HTTP backends' stats; prompt_tokens_evaluated counts what llama.cpp
         # really decoded (the rest of the prompt came from its prompt cache: prefix reuse)
         self.stats: dict[str, int] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
@@ -148,6 +149,11 @@ class LlamaCppBackend(Backend):
         return self._llm
 
     def _grammar(self, schema: Any) -> Any:
+        """The compiled grammar of ``schema`` (worker thread only). Call schemas are cached
+        objects (tools.cached_call_schema), so the same object means the same grammar."""
+        hit = self._grammar_by_id.get(id(schema))
+        if hit is not None and hit[0] is schema:
+            return hit[1]
         key = schema_key(schema)
         grammar = self._grammars.get(key)
         if grammar is None:
@@ -160,7 +166,9 @@ class LlamaCppBackend(Backend):
                 raise BackendRequestError(f"cannot turn the call schema into a grammar: {exc}") from exc
             if len(self._grammars) > 256:
                 self._grammars.clear()
+                self._grammar_by_id.clear()
             self._grammars[key] = grammar
+        self._grammar_by_id[id(schema)] = (schema, grammar)
         return grammar
 
     async def check(self) -> bool:
@@ -173,19 +181,18 @@ class LlamaCppBackend(Backend):
     async def chat(self, request: ChatRequest) -> ChatResponse:
         s = self.default_sampling.merged(request.sampling)
         kwargs: dict[str, Any] = {
-            "messages": [dict(m) for m in request.messages],
+            "messages": list(request.messages),
             "temperature": s.temperature, "top_p": s.top_p, "top_k": s.top_k,
             "max_tokens": s.max_tokens, "repeat_penalty": s.repetition_penalty,
             "stop": s.stop,
         }
         if s.seed is not None:
             kwargs["seed"] = s.seed
-        if request.response_schema is not None:
-            kwargs["grammar"] = self._grammar(request.response_schema)
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         cancel = threading.Event()
+        # the grammar is compiled (first use of a schema) in the worker, not on the event loop
         fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs,
-                                                         cancel)
+                                                         request.response_schema, cancel)
         try:
             # cancelled while queued: never runs; while running: stops at the next token
             out, evaluated = await fut
@@ -216,11 +223,13 @@ class LlamaCppBackend(Backend):
             model=self._model_name,
         )
 
-    def _complete(self, kwargs: dict[str, Any],
+    def _complete(self, kwargs: dict[str, Any], schema: Any,
                   cancel: threading.Event) -> tuple[dict[str, Any], int]:
         from llama_cpp import StoppingCriteriaList
 
         llm = self.load()
+        if schema is not None:
+            kwargs["grammar"] = self._grammar(schema)
         before = self._evaluated
         out = llm.create_chat_completion(
             **kwargs, stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]))

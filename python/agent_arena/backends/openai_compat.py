@@ -26,7 +26,6 @@ runs on its own loop while the bridge runs on another.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 import math
@@ -157,13 +156,19 @@ def split_reasoning(content: str) -> tuple[str, str | None]:
 
 
 def deep_merge(base: Mapping[str, Any] | None, over: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``over`` wins; nested maps (e.g. chat_template_kwargs) merge key by key. No mutation."""
-    out: dict[str, Any] = copy.deepcopy(dict(base or {}))
-    for k, v in (over or {}).items():
+    """``over`` wins; nested maps (e.g. chat_template_kwargs) merge key by key.
+
+    Neither input is mutated; only the maps on a merged path are new, everything else is
+    shared, because a request body is serialised at once and never changed afterwards (a deep
+    copy of a 6-tool body cost ~0.27 ms per request, twice)."""
+    if not over:
+        return base if isinstance(base, dict) else dict(base or {})
+    out: dict[str, Any] = dict(base or {})
+    for k, v in over.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
             out[k] = deep_merge(out[k], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = v
     return out
 
 
@@ -483,14 +488,14 @@ class OpenAICompatBackend(Backend):
 
     def payload(self, request: ChatRequest, model: str) -> dict[str, Any]:
         s = self.default_sampling.merged(request.sampling)
-        body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in request.messages]}
+        body: dict[str, Any] = {"model": model, "messages": list(request.messages)}
         for key in ("temperature", "top_p", "max_tokens", "seed", "stop", "top_k",
                     "repetition_penalty"):
             value = getattr(s, key)
             if value is not None:
                 body[key] = value
         if request.tools:
-            body["tools"] = [t.to_openai() for t in request.tools]
+            body["tools"] = [t.openai_shared for t in request.tools]
             choice = request.tool_choice or "auto"
             if choice in ("auto", "none", "required"):
                 body["tool_choice"] = choice
@@ -503,8 +508,7 @@ class OpenAICompatBackend(Backend):
         return self._payload_hook(body, request)
 
     def constrain(self, schema: Mapping[str, Any]) -> dict[str, Any]:
-        """The body fields that constrain the answer to ``schema``."""
-        schema = copy.deepcopy(dict(schema))
+        """The body fields that constrain the answer to ``schema`` (shared, read-only)."""
         via = self.config.constrained_via
         if via == "structured_outputs":
             return {"structured_outputs": {"json": schema}}
