@@ -11,10 +11,19 @@ next`` against
 
 each in its own process (as a game and the server would be), over TCP loopback, driven by the
 same load generator. Reported: round trip p50/p99 (send -> reply, at the client) and
-decisions/s. Run:
+decisions/s. Two load generators:
+
+  * lean     (default) a synchronous pyzmq DEALER in its own process that keeps one observe
+             per agent in flight: it costs a few microseconds per message, so it is not the
+             bottleneck (compare the echo's rate);
+  * asyncio  a zmq.asyncio client with one task per agent (what a Python game would write).
+
+Run:
 
     .venv/bin/python bench/bridge_overhead.py                       # defaults
     .venv/bin/python bench/bridge_overhead.py --agents 1,10 --seconds 3 --json out.json
+    .venv/bin/python bench/bridge_overhead.py --agents 100 --delay 0.1 --systems bridge
+    .venv/bin/python bench/bridge_overhead.py --agents 100 --systems bridge --profile p.txt
 """
 
 from __future__ import annotations
@@ -56,17 +65,30 @@ def _game_tools() -> list[dict[str, Any]]:
     return settings.tool_specs(settings.compose())
 
 
-async def _bridge_main(conn: Any) -> None:
+async def _bridge_main(conn: Any, delay_s: float = 0.0, profile: str | None = None) -> None:
     from agent_arena.backends.scripted import ScriptedBackend
     from agent_arena.server import ArenaServer, ServerConfig
 
     backend = ScriptedBackend(
+        delay_s=delay_s,
         answer='{"thought": "walk to the apple", "tool": "move_to", '
                '"arguments": {"target": [4, 0, 2]}}')
     server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0", max_pending=100_000,
                                                default_deadline_ms=60_000), tools=_game_tools())
     conn.send(await server.start())
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # wait for "stop"
+    if prof is not None and profile:
+        import pstats
+
+        prof.disable()
+        with open(profile, "w") as f:
+            pstats.Stats(prof, stream=f).sort_stats("tottime").print_stats(30)
     conn.send(dict(server.stats))
     await server.stop()
 
@@ -101,15 +123,15 @@ async def _echo_main(conn: Any) -> None:
     ctx.term()
 
 
-def _child(kind: str, conn: Any) -> None:
-    asyncio.run(_bridge_main(conn) if kind == "bridge" else _echo_main(conn))
+def _child(kind: str, conn: Any, delay_s: float, profile: str | None) -> None:
+    asyncio.run(_bridge_main(conn, delay_s, profile) if kind == "bridge" else _echo_main(conn))
 
 
 class ServerProcess:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, delay_s: float = 0.0, profile: str | None = None) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_child, args=(kind, child), daemon=True)
+        self.proc = ctx.Process(target=_child, args=(kind, child, delay_s, profile), daemon=True)
         self.proc.start()
         if not self.conn.poll(60):
             raise RuntimeError(f"{kind} server did not start")
@@ -207,6 +229,71 @@ async def drive(endpoint: str, agents: int, rounds: int, seconds: float,
     return samples, non_ok, lost, wall
 
 
+def _lean_client(endpoint: str, agents: int, rounds: int, seconds: float, warmup_s: float,
+                 conn: Any) -> None:
+    """Synchronous DEALER: one observe in flight per agent; a reply sends that agent's next."""
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.rcvtimeo = 60_000  # a lost reply ends the run instead of hanging it
+    sock.sndhwm = sock.rcvhwm = 0
+    sock.connect(endpoint)
+    pack = msgpack.Packer(use_bin_type=True).pack
+    unpack = msgpack.unpackb
+    sent_at: dict[int, tuple[int, int, float]] = {}  # id -> (agent, tick, t0)
+    ids = iter(range(1, 1 << 62))
+    perf = time.perf_counter
+
+    def send(agent: int, tick: int) -> None:
+        rid = next(ids)
+        sent_at[rid] = (agent, tick, perf())
+        sock.send(pack({"type": "observe", "id": rid, "agent_id": f"agent-{agent}",
+                        "tick": tick, "observation": OBSERVATION}))
+
+    start = perf()
+    measure_from, stop_at = start + warmup_s, start + warmup_s + seconds
+    for i in range(agents):
+        send(i, 0)
+    samples: list[float] = []
+    non_ok = lost = 0
+    done = 0
+    target = rounds * agents
+    while sent_at:
+        try:
+            reply = unpack(sock.recv(), raw=False)
+        except zmq.Again:
+            lost = len(sent_at)
+            break
+        now = perf()
+        agent, tick, t0 = sent_at.pop(reply["id"])
+        if now >= measure_from:
+            samples.append((now - t0) * 1000.0)
+            done += 1
+            if reply.get("type") != "action" or reply.get("status") != "ok":
+                non_ok += 1
+        if now < stop_at and done < target:
+            send(agent, tick + 1)
+    wall = max(min(perf(), stop_at) - measure_from, 1e-9)
+    sock.close(0)
+    ctx.term()
+    conn.send((samples, non_ok, lost, wall))
+
+
+def drive_lean(endpoint: str, agents: int, rounds: int, seconds: float,
+               warmup_s: float) -> tuple[list[float], int, int, float]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_lean_client,
+                       args=(endpoint, agents, rounds, seconds, warmup_s, child), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(warmup_s + seconds + 120):
+            raise RuntimeError("the lean client did not finish")
+        return parent.recv()
+    finally:
+        proc.join(30)
+
+
 def percentile(xs: list[float], p: float) -> float:
     if not xs:
         return float("nan")
@@ -216,11 +303,16 @@ def percentile(xs: list[float], p: float) -> float:
 
 
 def measure(system: str, agents: int, args: argparse.Namespace) -> tuple[Result, dict]:
-    server = ServerProcess(system)
+    server = ServerProcess(system, args.delay if system == "bridge" else 0.0,
+                           args.profile if system == "bridge" else None)
     try:
         load = os.getloadavg()[0]
-        samples, non_ok, lost, wall = asyncio.run(
-            drive(server.endpoint, agents, args.rounds, args.seconds, args.warmup))
+        if args.client == "lean":
+            samples, non_ok, lost, wall = drive_lean(server.endpoint, agents, args.rounds,
+                                                     args.seconds, args.warmup)
+        else:
+            samples, non_ok, lost, wall = asyncio.run(
+                drive(server.endpoint, agents, args.rounds, args.seconds, args.warmup))
     finally:
         stats = server.stop()
     return Result(
@@ -260,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="max measured seconds per run (default: %(default)s)")
     ap.add_argument("--warmup", type=float, default=1.0,
                     help="seconds of traffic before measuring (default: %(default)s)")
+    ap.add_argument("--client", choices=("lean", "asyncio"), default="lean",
+                    help="load generator (default: %(default)s)")
+    ap.add_argument("--systems", default="echo,bridge",
+                    help="which servers to measure (default: %(default)s)")
+    ap.add_argument("--delay", type=float, default=0.0,
+                    help="simulated model time per decision in the bridge, seconds")
+    ap.add_argument("--profile", help="write a cProfile table of the bridge process here")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.agents.split(",") if x.strip()]
@@ -272,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                   highlight=False)
     results: list[Result] = []
     for n in counts:
-        for system in ("echo", "bridge"):
+        for system in [x for x in args.systems.split(",") if x]:
             r, stats = measure(system, n, args)
             results.append(r)
             console.print(f"  {system:<6} agents={n:<5} decisions={r.decisions:<7} "
@@ -289,9 +388,14 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(col, justify="right" if col != "system" else "left")
     by = {(r.system, r.agents): r for r in results}
     for n in counts:
-        echo, bridge = by[("echo", n)], by[("bridge", n)]
+        echo, bridge = by.get(("echo", n)), by.get(("bridge", n))
         for r in (echo, bridge):
-            over = "" if r is echo else f"{bridge.p50_ms - echo.p50_ms:+.3f}"
+            if r is None:
+                continue
+            over = ""
+            if r is bridge and echo is not None and bridge is not None:
+                share = bridge.decisions_per_s / max(echo.decisions_per_s, 1e-9)
+                over = f"{bridge.p50_ms - echo.p50_ms:+.3f} ({share:.0%} of echo/s)"
             table.add_row(str(n), r.system, str(r.decisions), f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}",
                           f"{r.decisions_per_s:,.0f}", over, f"{r.load_avg_1m:.2f}")
     console.print(table)
@@ -305,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "benchmark": "bridge_overhead", "machine": info, "command": " ".join(sys.argv),
             "params": {"agents": counts, "rounds": args.rounds, "seconds": args.seconds,
-                       "warmup_s": args.warmup},
+                       "warmup_s": args.warmup, "client": args.client, "delay_s": args.delay},
             "results": [asdict(r) for r in results]}, indent=2))
         console.print(f"wrote {args.json}")
     return 1 if bad else 0

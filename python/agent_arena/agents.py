@@ -13,6 +13,7 @@ states give equal token sequences.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,11 @@ class MemoryEntry:
     call: Mapping[str, Any] | None = None
     ok: bool | None = None
     result: Any = None
+
+    @functools.cached_property
+    def line(self) -> str:
+        """This entry's prompt line, rendered once (every later prompt repeats it)."""
+        return render_memory_line(self)
 
 
 class AgentState:
@@ -118,6 +124,19 @@ def _num(v: float) -> str:
 
 def render_value(v: Any) -> str:
     """Compact, JSON-like but with fewer tokens: no quotes around simple keys or words."""
+    t = type(v)  # exact types first: msgpack gives plain dicts, lists, str, int, float
+    if t is str:
+        return v
+    if t is int:
+        return str(v)
+    if t is float:
+        return _num(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is dict:
+        return "{" + ", ".join(f"{k}: {render_value(x)}" for k, x in v.items()) + "}"
+    if t is list:
+        return _render_seq(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -131,10 +150,12 @@ def render_value(v: Any) -> str:
     if isinstance(v, Mapping):
         return "{" + ", ".join(f"{k}: {render_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, Sequence):
-        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
-            return "[" + ", ".join(_num(x) if isinstance(x, float) else str(x) for x in v) + "]"
-        return "[" + ", ".join(render_value(x) for x in v) + "]"
+        return _render_seq(v)
     return str(v)
+
+
+def _render_seq(v: Sequence[Any]) -> str:
+    return "[" + ", ".join(render_value(x) for x in v) + "]"
 
 
 def _empty(value: Any) -> bool:
@@ -167,18 +188,18 @@ def render_call(call: Mapping[str, Any]) -> str:
 
 
 def render_memory(entries: Sequence[MemoryEntry]) -> str:
-    lines = []
-    for e in entries:
-        what = render_call(e.call) if e.call else "?"
-        if e.ok is None:
-            outcome = ""
-        else:
-            outcome = " -> " + ("ok" if e.ok else "failed")
-            if e.result not in (None, ""):
-                res = e.result if isinstance(e.result, str) else json.dumps(e.result, default=str)
-                outcome += f": {res[:120]}"
-        lines.append(f"- tick {e.tick}: {what}{outcome}")
-    return "\n".join(lines)
+    return "\n".join(e.line for e in entries)
+
+
+def render_memory_line(e: MemoryEntry) -> str:
+    what = render_call(e.call) if e.call else "?"
+    outcome = ""
+    if e.ok is not None:
+        outcome = " -> " + ("ok" if e.ok else "failed")
+        if e.result not in (None, ""):
+            res = e.result if isinstance(e.result, str) else json.dumps(e.result, default=str)
+            outcome += f": {res[:120]}"
+    return f"- tick {e.tick}: {what}{outcome}"
 
 
 def _present_keys(obs: Mapping[str, Any]) -> set[str]:
