@@ -117,3 +117,47 @@ async def test_timeouts_mid_generation_do_not_break_the_model(bridge, tools):
     assert after["status"] == "ok"
     assert_valid(after, tools)
     assert (await client.ping())["type"] == "pong"
+
+
+async def _until(cond, timeout: float = 300.0) -> None:
+    async def poll() -> None:
+        while not cond():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_a_cancelled_generation_stops_at_the_next_token(llama_backend):
+    """Before: a superseded or timed-out generation ran to max_tokens and held the single
+    worker, so every agent behind it waited."""
+    from agent_arena.backends.types import ChatRequest, Sampling
+
+    long = ChatRequest(messages=[{"role": "user", "content": "Count from 1 to 1000, one number "
+                                  "per line."}], sampling=Sampling(max_tokens=600,
+                                                                   temperature=0.0))
+    stopped = llama_backend.stats["stopped_early"]
+    start = llama_backend._evaluated
+    task = asyncio.create_task(llama_backend.chat(long))
+    await _until(lambda: llama_backend._evaluated > start)  # the prompt is in: generating
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    short = ChatRequest(messages=[{"role": "user", "content": "Say hi."}],
+                        sampling=Sampling(max_tokens=4))
+    reply = await llama_backend.chat(short)  # the worker is free again
+    assert reply.completion_tokens > 0
+    assert llama_backend.stats["stopped_early"] == stopped + 1
+    generated = llama_backend._evaluated - start  # prompt + tokens of the cancelled one + short
+    assert generated < 600, generated  # far fewer than max_tokens were decoded
+
+
+async def test_a_superseded_decision_frees_the_model_for_the_next(bridge):
+    server, client, backend = bridge
+    inner = backend.inner if hasattr(backend, "inner") else backend
+    stopped = inner.stats["stopped_early"] + inner.stats["cancelled"]
+    first = asyncio.ensure_future(client.observe("npc", 1, {"health": 50, "goal": "explore"}))
+    await _until(lambda: server.in_flight == 1)
+    second = await client.observe("npc", 2, {"health": 40, "goal": "explore"})
+    assert (await first)["status"] == "superseded"
+    assert second["status"] == "ok"
+    assert inner.stats["stopped_early"] + inner.stats["cancelled"] >= stopped + 1

@@ -3,9 +3,12 @@
 One ``Llama`` model is shared by every agent. llama.cpp is not re-entrant, so requests run one
 at a time on a single worker thread; the event loop never blocks. A request cancelled (deadline,
 supersede, a vanished game) while it waits never reaches the model; one cancelled while it
-generates stops at its next token: a stopping criterion polls the request's cancel event, so
-the worker is free for the next agent at once (the thread itself ends the generation: releasing
-a lock from the event loop while the thread still decoded crashed llama.cpp, GGML_ASSERT).
+generates stops before its next token: the model's ``eval`` (called once for the prompt, then
+once per generated token) checks the request's cancel event and raises, which unwinds
+llama-cpp-python's generate loop with its state consistent (the token was not evaluated). The
+worker is free for the next agent at once, and the thread itself ends the generation (releasing
+a lock from the event loop while the thread still decoded crashed llama.cpp, GGML_ASSERT;
+llama-cpp-python's logits processors run as ctypes callbacks, where an exception stops nothing).
 The prompt cache of the ``Llama`` object reuses the longest common prefix with
 the previous prompt, which is why prompts put the stable system text and tool list first.
 """
@@ -30,6 +33,10 @@ from agent_arena.tools import schema_key
 log = logging.getLogger("agent_arena.backends.llama_cpp")
 
 _CONTEXT_WORDS = ("context window", "exceed", "n_ctx", "too long")
+
+
+class _Cancelled(Exception):
+    """Raised inside the model's eval to end a generation nobody wants any more."""
 
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -103,8 +110,10 @@ class LlamaCppBackend(Backend):
         # same keys as the HTTP backends' stats; prompt_tokens_evaluated counts what llama.cpp
         # really decoded (the rest of the prompt came from its prompt cache: prefix reuse)
         self.stats: dict[str, int] = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                      "prompt_tokens_evaluated": 0, "cancelled": 0}
+                                      "prompt_tokens_evaluated": 0, "cancelled": 0,
+                                      "stopped_early": 0}
         self._evaluated = 0
+        self._cancel: threading.Event | None = None  # the running request's (worker thread)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -139,6 +148,8 @@ class LlamaCppBackend(Backend):
             inner_eval = llm.eval
 
             def counting_eval(tokens: Any) -> None:  # prompt remainder, then one per new token
+                if self._cancel is not None and self._cancel.is_set():
+                    raise _Cancelled
                 self._evaluated += len(tokens)
                 inner_eval(tokens)
 
@@ -207,6 +218,8 @@ class LlamaCppBackend(Backend):
                 else "bad_request"
             raise BackendRequestError(f"llama.cpp refused the request: {exc}",
                                       kind=kind) from exc
+        if out is None:  # stopped by a cancel whose awaiting task still finished: no answer
+            raise BackendRequestError("the generation was cancelled", kind="transient")
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         self.stats["requests"] += 1
@@ -224,15 +237,21 @@ class LlamaCppBackend(Backend):
         )
 
     def _complete(self, kwargs: dict[str, Any], schema: Any,
-                  cancel: threading.Event) -> tuple[dict[str, Any], int]:
-        from llama_cpp import StoppingCriteriaList
-
+                  cancel: threading.Event) -> tuple[dict[str, Any] | None, int]:
+        if cancel.is_set():  # cancelled while queued, after the executor picked it up
+            return None, 0
         llm = self.load()
         if schema is not None:
             kwargs["grammar"] = self._grammar(schema)
         before = self._evaluated
-        out = llm.create_chat_completion(
-            **kwargs, stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]))
+        self._cancel = cancel
+        try:
+            out = llm.create_chat_completion(**kwargs)
+        except _Cancelled:
+            self.stats["stopped_early"] += 1  # nobody awaits the result any more
+            return None, self._evaluated - before
+        finally:
+            self._cancel = None
         return out, self._evaluated - before
 
     async def aclose(self) -> None:
