@@ -6,8 +6,10 @@ model: plain chat, native tools (tool_choice required and named), json_schema ou
 prompt fallback, a validated call through ``calling.decide_once`` for every strategy, the
 server down (the clear error) and the server stopped mid-run (retries, then the error).
 
-tests/test_vllm_real.py runs the same mixin against real vLLM / SGLang servers when their URLs
-answer. The tools and situations are data: tests/data/conformance.yaml.
+tests/test_vllm_real.py runs the same mixin against a real vLLM server (vLLM's CPU build serving
+the same SmolLM2, started by tests/vllm_fixture.py; native calls expected: vLLM enforces
+tool_choice) and against SGLang when SGLANG_BASE_URL answers. The tools, situations and what
+each server does with native tools are data: tests/data/conformance.yaml.
 """
 
 from __future__ import annotations
