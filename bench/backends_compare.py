@@ -55,6 +55,14 @@ def profiles() -> dict[str, Profile]:
 def make_backend(kind: str, slots: int) -> Any:
     if kind == "llama_cpp":
         return create_backend({"type": "llama_cpp", "seed": 0, **SAMPLING})
+    if kind in ("vllm", "vllm_native"):  # a running vLLM server (bench/vllm_compare.py starts one)
+        url = os.environ.get("VLLM_BASE_URL")
+        if not url:
+            raise SystemExit(f"{kind}: set VLLM_BASE_URL (or run bench/vllm_compare.py)")
+        return create_backend({"type": "vllm", "api_base": url, "seed": 0, **SAMPLING,
+                               # vllm: constrained json_schema like the others; vllm_native:
+                               # tool_choice (auto picks native on vLLM)
+                               "function_calling": {"enabled": kind == "vllm_native"}})
     return create_backend({"type": "llama_server", "n_parallel": slots, "n_ctx": 2048 * slots,
                            "seed": 0, **SAMPLING})
 
@@ -80,7 +88,7 @@ async def run_one(kind: str, agents: int, ticks: int, slots: int) -> dict[str, A
         await server.stop()
         await backend.aclose()
     row: dict[str, Any] = {
-        "backend": kind if kind == "llama_cpp" else f"llama_server ({slots} slots)",
+        "backend": f"llama_server ({slots} slots)" if kind == "llama_server" else kind,
         "agents": agents, "ticks": ticks, "decisions": summary.n,
         "decisions_per_s": summary.n / wall, "p50_ms": summary.latency(50),
         "p99_ms": summary.latency(99), "valid_pct": summary.valid_pct,
