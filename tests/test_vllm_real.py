@@ -45,7 +45,15 @@ from agent_arena.backends.vllm_engine import (
 from agent_arena.calling import CallingConfig, decide_once
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.tools import ToolRegistry, ToolSpec, call_schema
-from test_backend_conformance import CALL, CASES, SHORT, TOOLS, BackendConformance, messages
+from test_backend_conformance import (
+    CALL,
+    CASES,
+    DATA,
+    SHORT,
+    TOOLS,
+    BackendConformance,
+    messages,
+)
 from vllm_fixture import ROOT, RunningVLLM, hf_model_dir, vllm_python, vllm_server  # noqa: F401
 
 STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -57,6 +65,7 @@ class RealServerConformance(BackendConformance):
 
 @pytest.mark.vllm
 class TestRealVLLM(RealServerConformance):
+    native_calls_expected = DATA["native_calls"]["smollm2_vllm"]
     cases = CASES  # all three situations: the server is ours for the session
 
     @pytest.fixture
@@ -110,25 +119,25 @@ class TestRealVLLM(RealServerConformance):
 
     async def test_invalid_call_is_asked_again_with_the_validation_error(
             self, backend: VLLMBackend):
-        """xgrammar does not enforce ``multipleOf``: the model's first number fails validation
-        and the re-ask carries the validator's message."""
+        """xgrammar ignores ``not``: the model writes the code it was told (12), which the
+        tool's schema forbids; validation catches it and the re-ask carries the message."""
         tool = ToolSpec.from_any({
             "name": "set_code", "description": "Enter the door code.",
             "parameters": {"type": "object", "additionalProperties": False,
                            "required": ["code"],
-                           "properties": {"code": {"type": "integer", "multipleOf": 997}}}})
+                           "properties": {"code": {"type": "integer", "not": {"const": 12}}}}})
         rec = RecordingBackend(backend)
         out = await decide_once(rec, messages("Enter the door code 12."), ToolRegistry([tool]),
                                 None, CallingConfig(strategy="native", max_attempts=2), CALL)
-        assert out.attempts == len(rec.requests) and out.attempts >= 1
+        assert out.attempts == len(rec.requests) == 2, (out.status, out.reason)
         first = rec.requests[0]
-        if out.attempts == 2:
-            said = rec.requests[1].messages[len(first.messages):]
-            assert said[0]["role"] == "assistant" and "set_code" in said[0]["content"]
-            assert said[1]["role"] == "user" and "multiple of 997" in said[1]["content"]
+        said = rec.requests[1].messages[len(first.messages):]
+        assert said[0]["role"] == "assistant" and "set_code" in said[0]["content"]
+        assert said[1]["role"] == "user" and "should not be valid" in said[1]["content"]
         if out.status == "ok":
             assert ToolRegistry([tool]).validate(out.call) == []
-        assert out.attempts == 2, (out.status, out.reason)  # the first answer was invalid
+        else:
+            assert "should not be valid" in (out.reason or "")
 
     async def test_errors_are_classified(self, backend: VLLMBackend,
                                          vllm_server: RunningVLLM):  # noqa: F811
@@ -144,6 +153,13 @@ class TestRealVLLM(RealServerConformance):
             await backend.chat(ChatRequest(messages=messages("hi"), sampling=SHORT,
                                            extra_body={"repetition_penalty": 0}))
         assert err.value.kind == "bad_request"
+        # vLLM refuses JSON Schema features its grammar engine lacks (xgrammar: multipleOf)
+        odd = ToolSpec.from_any({"name": "n", "description": "a number", "parameters": {
+            "type": "object", "properties": {"v": {"type": "integer", "multipleOf": 7}}}})
+        with pytest.raises(BackendRequestError) as err:
+            await backend.chat(ChatRequest(messages=messages("hi"), tools=(odd,),
+                                           tool_choice="n", sampling=SHORT))
+        assert err.value.kind == "schema_unsupported", err.value.message
 
     async def test_extra_body_reaches_vllm(self, backend: VLLMBackend):
         """top_k and repetition_penalty are vLLM sampling fields (an invalid value is refused
@@ -382,3 +398,22 @@ def _game_tool_names() -> list[str]:
     from conftest import game_tools
 
     return [t["name"] for t in game_tools()]
+
+
+def test_vllm_cpu_config_loads_and_starts_the_right_server():
+    """configs/backend/vllm_cpu.yaml: the client side is a vllm backend answering to the served
+    name; run_vllm_server.py reads the same file for the CPU command."""
+    import yaml
+
+    from test_run_vllm_server import rvs
+
+    path = ROOT / "configs" / "backend" / "vllm_cpu.yaml"
+    b = create_backend(yaml.safe_load(path.read_text()))
+    assert isinstance(b, VLLMBackend) and b.model_name == "smollm2"
+    assert b.capabilities.native_tools and b.base_url == "http://127.0.0.1:8000/v1"
+    s = rvs.resolve(rvs.parse_args(["--config", str(path), "--dry-run"]))
+    assert (s["device"], s["dtype"], s["max_model_len"], s["enforce_eager"]) == \
+        ("cpu", "bfloat16", 2048, True)
+    assert s["model"] == "embedded" and s["tool_call_parser"] == "hermes"
+    cmd = rvs.build_command({**s, "model": "/m"}, dry_run=True)
+    assert "--served-model-name" in cmd and cmd[cmd.index("--served-model-name") + 1] == "smollm2"
