@@ -35,12 +35,16 @@ def engine_generate():
                 verbose=False)
     lock = asyncio.Lock()
     calls: list[dict] = []
+    grammars: dict[str, LlamaGrammar] = {}
 
     def complete(messages, sampling, schema):
         kwargs = {"messages": messages, "temperature": sampling.get("temperature", 0.2),
                   "max_tokens": sampling.get("max_tokens", 96), "seed": sampling.get("seed", 0)}
         if schema is not None:
-            kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+            text = json.dumps(schema, sort_keys=True)
+            if text not in grammars:
+                grammars[text] = LlamaGrammar.from_json_schema(text, verbose=False)
+            kwargs["grammar"] = grammars[text]
         return llm.create_chat_completion(**kwargs)
 
     async def generate(messages, sampling, schema):
@@ -65,7 +69,8 @@ async def test_engine_backend_answers_decisions_through_the_server(engine_genera
     async with ArenaClient(server.endpoint) as client:
         welcome = await client.hello()
         assert welcome["backend"] == "engine" and welcome["model"] == "smollm2-rollout"
-        replies = await asyncio.gather(*(client.observe(f"npc-{i}", 0, OBS) for i in range(3)))
+        replies = await asyncio.gather(*(client.observe(f"npc-{i}", 0, OBS, deadline_ms=300_000)
+                                         for i in range(2)))
     for r in replies:
         assert r["status"] == "ok", r
         assert r["backend"] == "engine"
@@ -75,7 +80,7 @@ async def test_engine_backend_answers_decisions_through_the_server(engine_genera
     assert last["schema"] is not None  # auto picked constrained: the engine got the schema
     assert last["messages"][0]["role"] == "system" and "Tools:" in last["messages"][0]["content"]
     assert last["sampling"]["max_tokens"] == 96
-    assert backend.stats["requests"] >= 3
+    assert backend.stats["requests"] >= 2
 
 
 async def test_engine_errors_become_fallbacks_not_crashes(make_server):

@@ -15,6 +15,7 @@ import pytest
 
 from agent_arena.errors import ConfigError
 from agent_arena.journal import Journal, JournalConfig, ReadReport, read_journal, segments
+from llama_server_fixture import llama_server  # noqa: F401
 
 
 def action(i: int) -> dict:
@@ -332,7 +333,7 @@ async def demo_journal(backend, tools, path: Path):
 @needs_hook
 @pytest.mark.llama
 @pytest.mark.llama_server
-async def test_a_real_demo_run_is_journaled_and_replays(tools, llama_backend, llama_server,
+async def test_a_real_demo_run_is_journaled_and_replays(tools, llama_backend, llama_server,  # noqa: F811
                                                         tmp_path):
     from agent_arena.backends import create_backend
     from agent_arena.replay import ReplayConfig, replay_journal
