@@ -101,6 +101,16 @@ class RunningVLLM:
         self.proc = None
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """A killed test run must not leave vLLM holding 3 GB and both cores: the script gets
+    SIGTERM when pytest dies and forwards it to vLLM (which has the same guard)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
 def start_vllm(work: Path, *, lora: bool = True, extra: list[str] | None = None) -> RunningVLLM:
     from agent_arena.backends.llama_server import free_port
 
@@ -121,6 +131,7 @@ def start_vllm(work: Path, *, lora: bool = True, extra: list[str] | None = None)
     log_file = open(log_path, "wb")  # noqa: SIM115 - the child writes to it
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_die_with_parent,
                             env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
     log_file.close()
     server = RunningVLLM(f"http://127.0.0.1:{port}/v1", model, LORA_NAME if lora else None,
@@ -161,3 +172,8 @@ def vllm_server(tmp_path_factory) -> Iterator[RunningVLLM]:
         yield server
     finally:
         server.stop()
+    try:  # torn down for real: nothing answers there any more (a teardown error otherwise)
+        httpx.get(server.base_url[: -len("/v1")] + "/health", timeout=2)
+    except httpx.HTTPError:
+        return
+    raise RuntimeError(f"vLLM still answers at {server.base_url} after stop")
