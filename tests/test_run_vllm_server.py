@@ -232,3 +232,20 @@ def test_llama_server_engine_really_starts_and_stops_on_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_model_embedded_is_the_converted_folder(monkeypatch):
+    """``--model embedded``: the embedded GGUF converted once (cached by its hash) is served."""
+    from vllm_fixture import hf_model_dir, vllm_python
+
+    monkeypatch.delenv("VLLM_PYTHON")
+    py = vllm_python()
+    folder = hf_model_dir()  # converts on a fresh machine (~1 min), else the cache
+    out = subprocess.run([sys.executable, str(SCRIPT), "--model", "embedded", "--vllm-python",
+                          py, "--device", "cpu", "--dry-run"], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    cmd = shlex.split(out.stdout.strip())
+    assert flag(cmd, "--model") == folder and Path(folder, "model.safetensors").is_file()
+    assert Path(folder, "chat_template.jinja").is_file()  # vLLM uses the GGUF's template
+    assert "HF_HUB_OFFLINE=1" in cmd
