@@ -188,7 +188,7 @@ async def test_eval_on_the_embedded_model_matches_a_hand_count(llama_backend, to
 def test_eval_command_line(tmp_path, capsys):
     from agent_arena.cli import main
 
-    rc = main(["eval", str(SMALL), "backend.n_threads=2", f"eval.out={tmp_path}",
+    rc = main(["eval", str(SMALL), f"eval.out={tmp_path}",
                "calling.strategy=constrained", "eval.label=cli"])
     assert rc == 0
     out = capsys.readouterr().out
