@@ -729,10 +729,10 @@ def cli(args: Sequence[str]) -> int:
     backend = create_backend(cfg["backend"])
 
     def show(r: DecisionRow) -> None:
-        mark = "[green]ok[/]" if r.right_args else "[yellow]tool[/]" if r.right_tool else \
-            "[red]--[/]"
+        word, color = ("right", "green") if r.right_args else ("tool", "yellow") \
+            if r.right_tool else ("wrong", "red")
         args_text = json.dumps(r.arguments, ensure_ascii=False) if r.arguments is not None else ""
-        console.print(f"{mark:<18} {r.set}/{r.scenario:<36} expect={r.expected:<10} "
+        console.print(f"[{color}]{word:<5}[/] {r.set}/{r.scenario:<44} expect={r.expected:<8} "
                       f"got={r.tool}{args_text} {r.status} {r.latency_ms:.0f} ms", highlight=False)
 
     async def go() -> EvalReport:
