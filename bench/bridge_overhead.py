@@ -123,15 +123,23 @@ async def _echo_main(conn: Any) -> None:
     ctx.term()
 
 
-def _child(kind: str, conn: Any, delay_s: float, profile: str | None) -> None:
-    asyncio.run(_bridge_main(conn, delay_s, profile) if kind == "bridge" else _echo_main(conn))
+def _child(kind: str, conn: Any, delay_s: float, profile: str | None, loop: str) -> None:
+    main = _bridge_main(conn, delay_s, profile) if kind == "bridge" else _echo_main(conn)
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
 
 
 class ServerProcess:
-    def __init__(self, kind: str, delay_s: float = 0.0, profile: str | None = None) -> None:
+    def __init__(self, kind: str, delay_s: float = 0.0, profile: str | None = None,
+                 loop: str = "asyncio") -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_child, args=(kind, child, delay_s, profile), daemon=True)
+        self.proc = ctx.Process(target=_child, args=(kind, child, delay_s, profile, loop),
+                                daemon=True)
         self.proc.start()
         if not self.conn.poll(60):
             raise RuntimeError(f"{kind} server did not start")
@@ -304,7 +312,7 @@ def percentile(xs: list[float], p: float) -> float:
 
 def measure(system: str, agents: int, args: argparse.Namespace) -> tuple[Result, dict]:
     server = ServerProcess(system, args.delay if system == "bridge" else 0.0,
-                           args.profile if system == "bridge" else None)
+                           args.profile if system == "bridge" else None, args.loop)
     try:
         load = os.getloadavg()[0]
         if args.client == "lean":
@@ -359,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delay", type=float, default=0.0,
                     help="simulated model time per decision in the bridge, seconds")
     ap.add_argument("--profile", help="write a cProfile table of the bridge process here")
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                    help="event loop of both servers (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     counts = [int(x) for x in args.agents.split(",") if x.strip()]
@@ -409,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "benchmark": "bridge_overhead", "machine": info, "command": " ".join(sys.argv),
             "params": {"agents": counts, "rounds": args.rounds, "seconds": args.seconds,
-                       "warmup_s": args.warmup, "client": args.client, "delay_s": args.delay},
+                       "warmup_s": args.warmup, "client": args.client, "delay_s": args.delay,
+                       "loop": args.loop},
             "results": [asdict(r) for r in results]}, indent=2))
         console.print(f"wrote {args.json}")
     return 1 if bad else 0

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from agent_arena import settings
 from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig
+from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
 from agent_arena.server import ArenaServer, ServerConfig
 
@@ -32,13 +33,14 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-async def run(agents: int, rounds: int, gap_s: float, max_tokens: int) -> dict:
+async def run(agents: int, rounds: int, gap_s: float, max_tokens: int, strategy: str) -> dict:
     cfg = settings.compose()
     model = LlamaCppBackend(LlamaCppConfig(seed=0, max_tokens=max_tokens))
     await asyncio.to_thread(model.load)
     server = ArenaServer(model, ServerConfig(bind="tcp://127.0.0.1:0",
                                              default_deadline_ms=600_000),
-                         tools=settings.tool_specs(cfg), profiles=settings.profiles(cfg))
+                         tools=settings.tool_specs(cfg), profiles=settings.profiles(cfg),
+                         calling=CallingConfig(strategy=strategy))
     endpoint = await server.start()
     lat: list[float] = []
     statuses: dict[str, int] = {}
@@ -67,6 +69,7 @@ async def run(agents: int, rounds: int, gap_s: float, max_tokens: int) -> dict:
         await server.stop()
         await model.aclose()
     return {"agents": agents, "rounds": rounds, "gap_s": gap_s, "max_tokens": max_tokens,
+            "strategy": strategy,
             "decisions": len(lat), "decisions_per_s": round(len(lat) / wall, 2),
             "p50_ms": round(pct(lat, 50)), "p99_ms": round(pct(lat, 99)),
             "statuses": statuses, "backend_stats": dict(model.stats)}
@@ -78,9 +81,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--gap", type=float, default=0.05, help="seconds before the newer observe")
     ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--strategy", default="auto",
+                    help="calling.strategy; prompt lets a small model ramble to max_tokens")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    out = asyncio.run(run(args.agents, args.rounds, args.gap, args.max_tokens))
+    out = asyncio.run(run(args.agents, args.rounds, args.gap, args.max_tokens, args.strategy))
     print(json.dumps(out))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

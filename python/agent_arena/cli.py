@@ -195,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = settings.compose(overrides)
         _setup_logging(cfg.get("log_level", "INFO"))
         if command == "serve":
-            return asyncio.run(_serve(cfg))
+            from agent_arena.server.config import run
+
+            return run(_serve(cfg), settings.server_config(cfg).event_loop)
         if command == "demo":
             return asyncio.run(_demo(cfg))
         if command == "config":

@@ -10,7 +10,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,27 @@ class ToolSpec:
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.parameters)
 
+    @functools.cached_property
+    def is_valid(self) -> Callable[[Any], bool]:
+        """The fast yes/no check of arguments: jsonschema-rs (compiled, ~0.3 µs for a small
+        schema vs ~33 µs for python-jsonschema); the messages for an invalid call still come
+        from python-jsonschema, so what a model or a client reads does not change."""
+        reference = self.validator.is_valid
+        try:
+            import jsonschema_rs
+
+            fast = jsonschema_rs.Draft202012Validator(self.parameters).is_valid
+        except Exception:  # not installed, or a schema it cannot compile: the reference one
+            return reference
+
+        def is_valid(instance: Any) -> bool:
+            try:
+                return fast(instance)
+            except Exception:  # a value JSON has no word for (bytes from msgpack): the reference
+                return reference(instance)
+
+        return is_valid
+
     def to_openai(self) -> dict[str, Any]:
         return {
             "type": "function",
@@ -132,13 +153,11 @@ class ToolRegistry:
 
     def __init__(self, specs: Iterable[Any] = ()) -> None:
         self._specs: dict[str, ToolSpec] = {}
-        self._validators: dict[str, Draft202012Validator] = {}
         self.register(specs)
 
     def copy(self) -> ToolRegistry:
         new = ToolRegistry()
         new._specs = dict(self._specs)
-        new._validators = dict(self._validators)
         return new
 
     def register(self, specs: Iterable[Any], *, replace: bool = False) -> list[str]:
@@ -149,10 +168,8 @@ class ToolRegistry:
             raise ToolError(f"tool names must be unique in one request: {', '.join(dupes)}")
         if replace:
             self._specs.clear()
-            self._validators.clear()
         for spec in parsed:
             self._specs[spec.name] = spec
-            self._validators[spec.name] = spec.validator
         return names
 
     def __contains__(self, name: object) -> bool:
@@ -190,10 +207,10 @@ class ToolRegistry:
             return [f"tool {call.tool!r} is not allowed now; choose one of: {', '.join(allowed)}"]
         if not isinstance(call.arguments, dict):
             return [f"arguments of {call.tool!r} must be an object"]
-        validator = self._validators[call.tool]
-        if validator.is_valid(call.arguments):
+        spec = self._specs[call.tool]
+        if spec.is_valid(call.arguments):
             return []
-        errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.path))
+        errors = sorted(spec.validator.iter_errors(call.arguments), key=lambda e: list(e.path))
         out = []
         for err in errors[:5]:
             where = ".".join(str(p) for p in err.absolute_path)

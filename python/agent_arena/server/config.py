@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from agent_arena.errors import ConfigError
 from agent_arena.journal import JournalConfig
@@ -35,6 +37,8 @@ class ServerConfig:
     # Origins (e.g. "http://localhost:8060") whose pages may open the relay. Without server.auth
     # the relay needs this list: otherwise any web page the user visits could drive the agents.
     ws_allowed_origins: list[str] = field(default_factory=list)
+    # asyncio | uvloop (the optional extra agent-arena[fast]; docs/benchmarks.md has what it buys)
+    event_loop: str = "asyncio"
     auth: AuthConfig = field(default_factory=AuthConfig)
     # every hello, register_tools, observe, action and tool_result as msgpack records, written
     # off the event loop (docs/eval.md); off unless journal.path is set
@@ -50,6 +54,8 @@ class ServerConfig:
         if not isinstance(self.bind, str) or "://" not in self.bind:
             raise ConfigError(f"server.bind={self.bind!r}: use a ZeroMQ endpoint such as "
                               "tcp://127.0.0.1:5555")
+        if self.event_loop not in ("asyncio", "uvloop"):
+            raise ConfigError(f"server.event_loop={self.event_loop!r}; choose asyncio or uvloop")
         if self.ws_port is not None and not (isinstance(self.ws_port, int)
                                              and 0 < self.ws_port < 65536):
             raise ConfigError(f"server.ws_port={self.ws_port!r}: a TCP port 1-65535, or null")
@@ -70,3 +76,15 @@ def is_loopback(endpoint: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # interface names, "*", hostnames
+
+
+def run(coro: Any, event_loop: str = "asyncio") -> Any:
+    """Run ``coro`` to completion on the configured event loop."""
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError as exc:
+            raise ConfigError("server.event_loop=uvloop needs uvloop: pip install "
+                              "'agent-arena[fast]'") from exc
+        return uvloop.run(coro)
+    return asyncio.run(coro)

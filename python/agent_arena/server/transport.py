@@ -69,6 +69,7 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: collections.deque[list[bytes]] = collections.deque()
         self._check_scheduled = False
+        self._flush_scheduled = False
         self._peer_fd: dict[bytes, int] = {}  # identity -> connection it last spoke from
         self._fd_peer: dict[int, bytes] = {}
         self._peer_user: dict[bytes, str] = {}
@@ -224,45 +225,45 @@ class Transport:
     # ---- sending -----------------------------------------------------------------------
 
     def send(self, envelope: Envelope, payload: bytes) -> bool:
-        """Queue one reply without blocking; False when its peer is gone (reply dropped)."""
-        sock = self.sock
-        if sock is None:
+        """Queue one reply; it leaves with the others of this loop iteration, back to back.
+
+        Sending replies in one burst lets libzmq wake its I/O thread once for many messages
+        instead of once per reply (each wake-up is a syscall and a context switch). False when
+        the reply cannot be delivered to whoever asked (it is dropped)."""
+        if self.sock is None:
             return False
         if self._peer_user.get(envelope.identity, envelope.user) != envelope.user:
             self.stats["dropped_replies"] += 1  # the identity now belongs to another user
             return False
-        frames = envelope.frames(payload)
-        if self._outbox:
-            self._outbox.append(frames)
-            return True
-        try:
-            sock.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:  # the peer's queue is full (SNDHWM): keep order, retry on POLLOUT
-            self._outbox.append(frames)
-        except zmq.ZMQError as exc:
-            if exc.errno == errno.EHOSTUNREACH:
-                self.stats["dropped_replies"] += 1
-                self._peer_gone(envelope.identity)
-                return False
-            log.warning("server: could not send a reply: %s", exc)
-            return False
-        else:
-            self.stats["sent"] += 1
-        self._schedule_check()
+        self._outbox.append(envelope.frames(payload))
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_soon)
         return True
 
+    def _flush_soon(self) -> None:
+        self._flush_scheduled = False
+        self._flush_outbox()
+        self._schedule_check()
+
     def _flush_outbox(self) -> None:
+        """Send queued replies in order until the socket would block (SNDHWM): the rest wait
+        for the socket's next event."""
         sock = self.sock
-        while self._outbox and sock is not None:
+        send = sock.send_multipart if sock is not None else None
+        while self._outbox and send is not None:
             frames = self._outbox[0]
             try:
-                sock.send_multipart(frames, zmq.NOBLOCK)
+                send(frames, zmq.NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:
-                if exc.errno == errno.EHOSTUNREACH:
-                    self._peer_gone(frames[0])
                 self.stats["dropped_replies"] += 1
+                if exc.errno == errno.EHOSTUNREACH:
+                    self._outbox.popleft()
+                    self._peer_gone(frames[0])
+                    continue
+                log.warning("server: could not send a reply: %s", exc)
             else:
                 self.stats["sent"] += 1
             self._outbox.popleft()
