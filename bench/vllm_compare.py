@@ -69,6 +69,14 @@ def start_vllm(vllm_python: str, work: Path, timeout: float) -> tuple[subprocess
         time.sleep(0.5)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)  # run_vllm_server.py forwards it to vLLM and waits
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--agents", default="1,4")
@@ -95,7 +103,12 @@ def main() -> int:
             info = {"vllm_start_s": round(started, 1), "vllm_rss_mb_idle": tree_rss_mb(pgid)}
             console.print(f"vLLM ready in {started:.0f} s, {info['vllm_rss_mb_idle']:.0f} MB "
                           "resident (all its processes)")
-        for kind in kinds:
+        # vLLM first, then stop it: llama.cpp's rows must not share the cores with it
+        for kind in sorted(kinds, key=lambda k: not k.startswith("vllm")):
+            if proc is not None and not kind.startswith("vllm"):
+                info["vllm_rss_mb_after"] = tree_rss_mb(pgid)
+                stop(proc)
+                proc = None
             for n in (int(x) for x in args.agents.split(",")):
                 console.print(f"[dim]{kind}: {n} agent(s) x {args.ticks} ticks ...[/dim]")
                 rows.append(asyncio.run(backends_compare.run_one(kind, n, args.ticks,
@@ -104,11 +117,7 @@ def main() -> int:
             info["vllm_rss_mb_after"] = tree_rss_mb(pgid)
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc)
     table = Table(title=f"bridge + model, SmolLM2-135M, {os.cpu_count()} cores "
                         f"({platform.processor() or platform.machine()})")
     for col in ("backend", "agents", "decisions", "decisions/s", "p50 ms", "p99 ms", "valid %",
