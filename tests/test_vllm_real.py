@@ -1,5 +1,5 @@
 """Real vLLM: vLLM's CPU build serving the embedded SmolLM2-135M (tests/vllm_fixture.py starts
-it through run_vllm_server.py, once per session), and the in-process engine (vllm_engine) run
+it through run_vllm_server.py, once per test module), and the in-process engine (vllm_engine) run
 in the vLLM virtualenv (tests/vllm_engine_probe.py). `make test` builds that venv and the
 model folder first, so on these machines nothing here skips.
 

@@ -155,7 +155,7 @@ def start_vllm(work: Path, *, lora: bool = True, extra: list[str] | None = None)
         raise
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server(tmp_path_factory) -> Iterator[RunningVLLM]:
     url = os.environ.get("VLLM_BASE_URL")
     if url:  # a server someone started: use it as is
