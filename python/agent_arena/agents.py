@@ -13,7 +13,6 @@ states give equal token sequences.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -63,11 +62,10 @@ class MemoryEntry:
     call: Mapping[str, Any] | None = None
     ok: bool | None = None
     result: Any = None
+    line: str = field(default="", compare=False)  # its prompt line, rendered once
 
-    @functools.cached_property
-    def line(self) -> str:
-        """This entry's prompt line, rendered once (every later prompt repeats it)."""
-        return render_memory_line(self)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "line", render_memory_line(self))
 
 
 class AgentState:
