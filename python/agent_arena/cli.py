@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,6 +123,12 @@ async def _demo(cfg: dict[str, Any]) -> int:
         if cfg["backend"].get("type") == "llama_cpp" and cfg["backend"].get("n_threads") is None:
             # the demo world is a few lines of Python, not a game: give the model every core
             cfg = {**cfg, "backend": {**cfg["backend"], "n_threads": os.cpu_count() or 1}}
+        journal_dir = d.get("journal_dir")
+        if journal_dir and not (cfg["server"].get("journal") or {}).get("path"):
+            # the demo keeps a journal of its own run (docs/eval.md): replay it, export it
+            path = os.path.join(journal_dir, time.strftime("demo-%Y%m%d-%H%M%S.journal"))
+            cfg = {**cfg, "server": {**cfg["server"], "journal": {
+                **(cfg["server"].get("journal") or {}), "path": path}}}
         server = build_server(cfg)
         console.print(f"loading model: backend={server.backend.name} "
                       f"model={server.backend.model_name}")
@@ -153,6 +160,8 @@ async def _demo(cfg: dict[str, Any]) -> int:
         f"timeout={summary.count('timeout')} p50_ms={summary.latency(50):.0f} "
         f"p99_ms={summary.latency(99):.0f} decisions_per_s={rate} wall_s={summary.wall_s:.1f}\n"
         f"tools: {tools}", highlight=False)
+    if server is not None and server.config.journal.path:
+        console.print(f"journal: {server.config.journal.path}", highlight=False, soft_wrap=True)
     return 0 if summary.valid_pct == 100.0 else 1
 
 
