@@ -354,3 +354,36 @@ async def test_a_failed_socket_ends_serve_forever_with_the_error(arena):
     server.transport._fail(zmq.ZMQError(zmq.ETERM))
     with pytest.raises(zmq.ZMQError):
         await asyncio.wait_for(serving, REPLY_S)
+
+
+async def test_a_cancelled_http_decision_closes_its_request():
+    """vLLM, SGLang and llama-server abort a request whose connection closes: a superseded or
+    timed-out decision must close it rather than leave the server generating for nobody."""
+    from agent_arena.backends.openai import OpenAIBackend, OpenAICompatConfig
+
+    got_request, closed = asyncio.Event(), asyncio.Event()
+
+    async def slow_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\r\n", b""):
+            pass  # headers; then never answer, as a busy model server would not yet
+        got_request.set()
+        await reader.read()  # returns b"" when the client closes the connection
+        closed.set()
+        writer.close()
+
+    srv = await asyncio.start_server(slow_server, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    backend = OpenAIBackend(OpenAICompatConfig(api_base=f"http://127.0.0.1:{port}/v1",
+                                               model="m", timeout_s=600, max_retries=0))
+    try:
+        task = asyncio.create_task(backend.chat(ChatRequest(
+            messages=[{"role": "user", "content": "hi"}])))
+        await asyncio.wait_for(got_request.wait(), REPLY_S)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(closed.wait(), REPLY_S)
+    finally:
+        await backend.aclose()
+        srv.close()
+        await srv.wait_closed()
