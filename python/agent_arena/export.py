@@ -263,7 +263,7 @@ def cli(argv: Sequence[str]) -> int:
         return 2
     from rich.console import Console
 
-    Console().print(f"wrote {s.rows} decisions to {s.path} (statuses {s.statuses}, "
+    Console(soft_wrap=True).print(f"wrote {s.rows} decisions to {s.path} (statuses {s.statuses}, "
                     f"{s.with_result} with a tool_result, {s.with_reward} with a reward; "
                     f"journal: {s.journal.files} file(s), {s.journal.torn_bytes} torn bytes)",
                     highlight=False)
