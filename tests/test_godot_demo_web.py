@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "tools" / "godot_web"))
 import demo_web  # noqa: E402
 
 RUN_GUARD_S = 1500  # hang guard only
+# pytest-timeout's project default (600 s) would race a slow machine: model load + decisions.
+pytestmark.append(pytest.mark.timeout(demo_web.START_TIMEOUT_S + RUN_GUARD_S + 120))
 ARTIFACTS = Path(
     os.environ.get("AGENT_ARENA_ARTIFACTS", godot_web.CACHE / "artifacts")
 )

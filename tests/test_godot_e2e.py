@@ -41,6 +41,9 @@ USER, PASSWORD = "arena", "s3cret-godot"
 # Hang guards only (a slow machine takes longer, it never fails on time): model load, engine run.
 SERVER_START_S = 900
 ENGINE_RUN_S = 1600  # > the demo's own E2E_TIMEOUT_S (1500 s)
+# pytest-timeout's project default (600 s) would race a slow machine; the fixture's server start
+# counts against the first test of each server.
+pytestmark.append(pytest.mark.timeout(SERVER_START_S + ENGINE_RUN_S + 120))
 
 
 @pytest.fixture(scope="module", params=["plain", "none"])

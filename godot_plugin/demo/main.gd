@@ -18,6 +18,10 @@ const PICK_UP_REACH: float = 1.6
 const E2E_TIMEOUT_S: float = 1500.0
 const E2E_DEADLINE_MS: int = 600000
 const RATE_WINDOW_S: float = 30.0
+## A picked-up item comes back this many seconds later somewhere else (the page runs for hours).
+const RESPAWN_S: float = 8.0
+const WORLD_HALF_SIZE: float = 8.0
+const PAGE_DEADLINE_MS: int = 30000
 const WAVE_TOOL: Dictionary = {
 	"name": "wave",
 	"description": "Wave at another character to greet them from afar.",
@@ -80,6 +84,8 @@ func _ready() -> void:
 			if settings.has("e2e"):
 				agent.move_timeout = 4.0
 				agent.deadline_ms = E2E_DEADLINE_MS
+			else:
+				agent.deadline_ms = PAGE_DEADLINE_MS
 	var options := {"client_name": "agent-arena-demo", "tools": [WAVE_TOOL]}
 	if settings.has("url"):
 		options["url"] = settings["url"]
@@ -236,13 +242,13 @@ func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, ag
 	match tool_name:
 		"pick_up":
 			var item := get_node_or_null("Items/" + str(arguments.get("item_id", ""))) as Node3D
-			if item == null:
+			if item == null or not item.is_in_group(&"arena_items"):
 				agent.complete_tool(false, "no item %s here" % arguments.get("item_id"))
 			elif item.global_position.distance_to(body.global_position) > PICK_UP_REACH + 1.0:
 				agent.complete_tool(false, "%s is too far; move_to it first" % item.name)
 			else:
 				agent.inventory.append(str(item.name))
-				item.queue_free()
+				_take_away(item)
 				agent.complete_tool(true, "picked up %s" % item.name)
 		"wave":
 			agent.complete_tool(true, "waved at %s" % arguments.get("at", "everyone"))
@@ -250,6 +256,22 @@ func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, ag
 			agent.complete_tool(false, "there is no threat to flee from")
 		_:
 			agent.complete_tool(false, "unknown tool %s" % tool_name)
+
+
+## Hides a picked-up item and brings it back later at a random place on the floor.
+func _take_away(item: Node3D) -> void:
+	item.remove_from_group(&"arena_items")
+	item.visible = false
+	await get_tree().create_timer(RESPAWN_S).timeout
+	if not is_instance_valid(item):
+		return
+	item.position = Vector3(
+		randf_range(-WORLD_HALF_SIZE, WORLD_HALF_SIZE),
+		item.position.y,
+		randf_range(-WORLD_HALF_SIZE, WORLD_HALF_SIZE)
+	)
+	item.visible = true
+	item.add_to_group(&"arena_items")
 
 
 func _on_action_finished(tool_name: String, ok: bool, result: Variant, agent: Agent) -> void:
@@ -303,11 +325,13 @@ func _make_overlay(agent_id: String) -> Label:
 	return label
 
 
-## Keeps each overlay centred above its NPC's head.
+## Keeps each overlay centred above its NPC's head, inside the window, never on another one.
 func _place_overlays() -> void:
 	var camera := get_viewport().get_camera_3d()
 	if camera == null:
 		return
+	var screen := get_viewport().get_visible_rect().size
+	var placed: Array[Rect2] = []
 	for agent in _agents:
 		var label := _overlays.get(agent.agent_id) as Label
 		var body := agent.get_parent() as Node3D
@@ -317,7 +341,14 @@ func _place_overlays() -> void:
 		label.visible = not camera.is_position_behind(head)
 		label.reset_size()
 		var at := camera.unproject_position(head)
-		label.position = at - Vector2(label.size.x / 2.0, label.size.y + 4.0)
+		var rect := Rect2(at - Vector2(label.size.x / 2.0, label.size.y + 4.0), label.size)
+		for other in placed:
+			if rect.intersects(other):
+				rect.position.y = other.position.y - rect.size.y - 4.0  # stack above it
+		rect.position.x = clampf(rect.position.x, 4.0, maxf(4.0, screen.x - rect.size.x - 4.0))
+		rect.position.y = clampf(rect.position.y, 4.0, maxf(4.0, screen.y - rect.size.y - 4.0))
+		label.position = rect.position
+		placed.append(rect)
 
 
 func _boxed_label(label_name: String, font_size: int) -> Label:
