@@ -73,6 +73,7 @@ class Transport:
         self._peer_fd: dict[bytes, int] = {}  # identity -> connection it last spoke from
         self._fd_peer: dict[int, bytes] = {}
         self._peer_user: dict[bytes, str] = {}
+        self._stale_events: dict[int, int] = {}  # fd -> DISCONNECTED events about a gone peer
         self.closed: asyncio.Future[None] | None = None  # set (or failed) when receiving ends
         self.stats = {"received": 0, "sent": 0, "dropped_replies": 0}
 
@@ -167,6 +168,9 @@ class Transport:
             self._schedule_check()
         except zmq.ZMQError as exc:
             self._fail(exc)
+        except Exception:  # a bug in envelope handling: log it, keep serving everyone else
+            log.exception("server: internal error while receiving")
+            self._schedule_check()
 
     def _receive(self, frames: list[zmq.Frame]) -> None:
         first = frames[0]
@@ -176,6 +180,12 @@ class Transport:
         except zmq.ZMQError:  # NULL mechanism: no ZAP user
             user = ""
         fd = first.get(zmq.SRCFD)
+        other = self._fd_peer.get(fd)
+        if other is not None and other != identity and self._peer_fd.get(other) == fd:
+            # the kernel reused the fd of a connection whose DISCONNECTED event is still on
+            # its way: that peer is gone, and the event, when it comes, is not about this one
+            self._stale_events[fd] = self._stale_events.get(fd, 0) + 1
+            self._peer_gone(other)
         old_fd = self._peer_fd.get(identity)
         if old_fd != fd:
             if old_fd is not None and self._fd_peer.get(old_fd) == identity:
@@ -208,6 +218,9 @@ class Transport:
             mon = self._monitor
 
     def _connection_closed(self, fd: int) -> None:
+        if self._stale_events.get(fd):
+            self._stale_events[fd] -= 1
+            return
         identity = self._fd_peer.pop(fd, None)
         if identity is None or self._peer_fd.get(identity) != fd:
             return  # never spoke, or its identity moved to a newer connection (handover)
