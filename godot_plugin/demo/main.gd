@@ -1,7 +1,7 @@
 ## Agent Arena demo: connects the AgentArena autoload, handles the game-specific tools
 ## (pick_up, flee, wave) and shows what the agents do.
 ##
-## Above each NPC: its last action, thought and decision latency; top right: decisions/s, p50
+## Above each NPC: its last action, thought and decision latency; top left: decisions/s, p50
 ## latency and the count of each status. Settings come from command-line user arguments (after
 ## "--") or, in a web build, from the page URL query: url (e.g. ws://127.0.0.1:5556/), user,
 ## password, e2e, expect_refused, shot.
@@ -369,12 +369,8 @@ func _boxed_label(label_name: String, font_size: int) -> Label:
 
 func _make_stats_label() -> Label:
 	var label := _boxed_label("Stats", 15)
-	label.anchor_left = 1.0
-	label.anchor_right = 1.0
-	label.offset_left = -300.0
-	label.offset_right = -10.0
+	label.offset_left = 10.0
 	label.offset_top = 10.0
-	label.grow_horizontal = Control.GROW_DIRECTION_BEGIN
 	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_LEFT
 	$Hud.add_child(label)
 	return label

@@ -4,7 +4,7 @@ Builds godot_plugin/demo for Godot's official 4.6 web runtime (the one the tests
 `agent-arena serve` with the embedded model and its WebSocket relay (PLAIN authentication, a
 fresh password each run), serves the page on loopback and prints one URL. Open it: two NPCs
 walk, pick up, talk and wait on live decisions; above each one its last action, thought and
-latency; top right decisions/s, p50 latency and the count of each status.
+latency; top left decisions/s, p50 latency and the count of each status.
 
     python tools/godot_web/demo_web.py [--port 8060] [--ws-port 5556] [--zmq-port 5555]
                                        [--no-thought] [server overrides ...]
