@@ -40,9 +40,7 @@ import demo_web  # noqa: E402
 RUN_GUARD_S = 1500  # hang guard only
 # pytest-timeout's project default (600 s) would race a slow machine: model load + decisions.
 pytestmark.append(pytest.mark.timeout(demo_web.START_TIMEOUT_S + RUN_GUARD_S + 120))
-ARTIFACTS = Path(
-    os.environ.get("AGENT_ARENA_ARTIFACTS", godot_web.CACHE / "artifacts")
-)
+ARTIFACTS = Path(os.environ.get("AGENT_ARENA_ARTIFACTS", godot_web.CACHE / "artifacts"))
 
 
 def read_png_rgb(path: Path) -> tuple[int, int, list[bytes]]:

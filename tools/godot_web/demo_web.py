@@ -74,9 +74,7 @@ class DemoWeb:
             "password": self.password,
             **self.query,
         }
-        return (
-            f"http://127.0.0.1:{self.http_port}/index.html?" + urllib.parse.urlencode(query)
-        )
+        return f"http://127.0.0.1:{self.http_port}/index.html?" + urllib.parse.urlencode(query)
 
     def server_command(self) -> list[str]:
         return [
