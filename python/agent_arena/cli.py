@@ -206,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "serve":
             from agent_arena.server.config import run
 
-            return run(_serve(cfg), settings.server_config(cfg).event_loop)
+            event_loop = settings.server_config(cfg).event_loop  # a bad setting fails here
+            return run(_serve(cfg), event_loop)
         if command == "demo":
             return asyncio.run(_demo(cfg))
         if command == "config":
