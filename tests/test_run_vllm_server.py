@@ -144,7 +144,11 @@ def test_dry_run_prints_a_shell_command():
         "backend": "xgrammar", "disable_any_whitespace": True}
 
 
-def test_cpu_device_adds_what_the_cpu_build_needs(tmp_path: Path):
+def test_cpu_device_adds_what_the_cpu_build_needs(tmp_path: Path, monkeypatch):
+    for key in ("VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_OMP_THREADS_BIND", "HF_HUB_OFFLINE",
+                "VLLM_CPU_NUM_OF_RESERVED_CPU", "VLLM_CACHE_ROOT",
+                "VLLM_ENFORCE_STRICT_TOOL_CALLING"):
+        monkeypatch.delenv(key, raising=False)  # the caller's environment would win
     cmd = dry("--device", "cpu", "--model", "/models/smollm2", "--gpu-memory-utilization", "0.8")
     assert flag(cmd, "--dtype") == "bfloat16" and flag(cmd, "--max-model-len") == "2048"
     assert "--enforce-eager" in cmd and "--gpu-memory-utilization" not in cmd

@@ -350,9 +350,11 @@ def test_engine_backend_is_registered_and_says_how_to_install():
     assert isinstance(b, VLLMEngineBackend)
     assert b.capabilities.json_schema and not b.capabilities.native_tools
     assert importlib.util.find_spec("vllm") is None  # the project venv never has vLLM
+    before = dict(os.environ)
     with pytest.raises(BackendUnavailable, match="make vllm-venv"):
         b._run(b.start())
     assert b.is_available() is False
+    assert dict(os.environ) == before  # no VLLM_CPU_* left behind by a failed start
 
 
 async def test_unknown_lora_adapter_is_a_request_error():

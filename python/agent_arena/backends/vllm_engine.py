@@ -197,9 +197,6 @@ class VLLMEngineBackend(Backend):
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
             if self._engine is None:
-                if self.config.on_cpu:  # before vLLM reads them (its workers inherit them)
-                    for key, value in cpu_environment(self.config.cpu_kvcache_space_gb).items():
-                        os.environ.setdefault(key, value)
                 try:
                     from vllm.engine.arg_utils import AsyncEngineArgs
                     try:
@@ -208,6 +205,10 @@ class VLLMEngineBackend(Backend):
                         from vllm import AsyncLLMEngine as AsyncLLM  # type: ignore[no-redef]
                 except ImportError as exc:
                     raise BackendUnavailable(INSTALL_HINT) from exc
+                if self.config.on_cpu:  # vLLM reads them when the engine starts (and its
+                    # spawned workers inherit them); the caller's own values win
+                    for key, value in cpu_environment(self.config.cpu_kvcache_space_gb).items():
+                        os.environ.setdefault(key, value)
                 kwargs = self.config.engine_args()
                 so = kwargs.pop("structured_outputs_config", None)
                 if so is not None:
