@@ -38,6 +38,8 @@ godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on fi
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "godot_plugin" / "demo"
 USER, PASSWORD = "arena", "s3cret-godot"
+HEARTBEAT_TIMEOUT_MS = 20000
+PAUSE_S = 30  # longer than the server's heartbeat timeout
 # Hang guards only (a slow machine takes longer, it never fails on time): model load, engine run.
 SERVER_START_S = 900
 ENGINE_RUN_S = 1600  # > the demo's own E2E_TIMEOUT_S (1500 s)
@@ -58,8 +60,9 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         f"server.bind=tcp://127.0.0.1:{port}",
         f"server.ws_port={ws_port}",
         "server.heartbeat_ivl_ms=250",
-        # generous: a busy machine may starve the page's frames for seconds (no PONGs then)
-        "server.heartbeat_timeout_ms=60000",
+        # generous (a busy machine may starve the page's frames for seconds), and shorter than
+        # the pause of test_pause_keeps_the_session
+        f"server.heartbeat_timeout_ms={HEARTBEAT_TIMEOUT_MS}",
         f"server.auth.mechanism={request.param}",
     ]
     if request.param == "none":
@@ -117,9 +120,9 @@ def _tool_schemas() -> dict[str, dict]:
 
 
 def _run_demo(
-    tmp_path: Path, server: dict[str, Any], password: str, mode: str
+    tmp_path: Path, server: dict[str, Any], password: str, mode: str, *extra: str
 ) -> godot_web.RunResult:
-    args = ["--", f"--url=ws://127.0.0.1:{server['ws_port']}/", f"--{mode}=1"]
+    args = ["--", f"--url=ws://127.0.0.1:{server['ws_port']}/", f"--{mode}=1", *extra]
     if server["auth"] == "plain":
         args += [f"--user={USER}", f"--password={password}"]
     return godot_web.run_project(
@@ -154,6 +157,23 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path
     assert "ok" in statuses, statuses
     assert progress["ok_actions"] >= 1, progress
     print(f"\n[{arena_server['auth']}] engine run {result.seconds:.1f}s, statuses {statuses}")
+
+
+def test_pause_keeps_the_session(arena_server: dict[str, Any], tmp_path: Path) -> None:
+    """The game pauses its whole tree for longer than the server's heartbeat timeout: the
+    autoload keeps answering PINGs, so the same connection (and session) carries on."""
+    if arena_server["auth"] != "plain":
+        pytest.skip("one server is enough for the pause")
+    assert PAUSE_S * 1000 > HEARTBEAT_TIMEOUT_MS
+    result = _run_demo(tmp_path, arena_server, PASSWORD, "e2e", f"--pause_s={PAUSE_S}")
+    output = "\n".join(result.lines)
+    assert result.errors == [], output
+    assert any(line.startswith("E2E OK ") for line in result.printed), output
+    progress = json.loads(next(x for x in result.printed if x.startswith("E2E OK "))[7:])
+    assert progress["pause_over"], progress
+    assert progress["disconnects"] == 0, progress  # before the fix: dropped after 20 s of pause
+    assert progress["pings_during_pause"] >= 1, progress
+    assert set(progress["actions"]) == {"ada", "bo"}, progress
 
 
 def test_wrong_password_is_refused(arena_server: dict[str, Any], tmp_path: Path) -> None:

@@ -4,10 +4,12 @@
 ## Above each NPC: its last action, thought and decision latency; top left: decisions/s, p50
 ## latency and the count of each status. Settings come from command-line user arguments (after
 ## "--") or, in a web build, from the page URL query: url (e.g. ws://127.0.0.1:5556/), user,
-## password, e2e, expect_refused, shot.
+## password, e2e, expect_refused, shot, pause_s.
 ## With e2e set, it quits with 0 once the whole round trip was seen (used by the tests). With
 ## shot=N it prints "DEMO SHOT" with the overlay's state once N decisions arrived and an NPC
-## walked (the screenshot test takes its picture then).
+## walked (the screenshot test takes its picture then). With pause_s=S (e2e), the game pauses
+## the whole tree for S seconds after the welcome; the round trip then also needs the pause to
+## have ended on the same connection.
 extends Node3D
 
 const Client := preload("res://addons/agent_arena/client.gd")
@@ -52,6 +54,11 @@ var _status_counts: Dictionary = {}
 var _overlays: Dictionary = {}
 var _start_positions: Dictionary = {}
 var _shot_taken: bool = false
+var _disconnects: int = 0
+## -1: no pause asked; 0: pause pending or running; 1: pause over.
+var _pause_state: int = -1
+var _pings_at_pause: int = 0
+var _pings_during_pause: int = 0
 
 @onready var _status: Label = $Hud/Status
 @onready var _stats: Label = _make_stats_label()
@@ -94,6 +101,8 @@ func _ready() -> void:
 	if settings.has("user"):
 		options["username"] = settings["user"]
 		options["password"] = settings.get("password", "")
+	if settings.has("pause_s"):
+		_pause_state = 0
 	_client.verbose = true
 	_client.connect_to_server("127.0.0.1", Client.DEFAULT_PORT, options)
 	_note("connecting to %s" % options.get("url", "tcp://127.0.0.1:5555"))
@@ -119,6 +128,7 @@ func _process(delta: float) -> void:
 		and _actions.size() == _agents.size()
 		and _ok_actions >= 1
 		and _client.pings_answered >= 1
+		and _pause_state != 0
 	):
 		_finish(0, "E2E OK " + _progress())
 
@@ -172,6 +182,7 @@ func _on_connected() -> void:
 
 
 func _on_disconnected(reason: String) -> void:
+	_disconnects += 1
 	_note("disconnected: " + reason)
 	_connection = "reconnecting"
 
@@ -186,6 +197,8 @@ func _on_message_received(message: Dictionary) -> void:
 		"welcome":
 			_welcomed = true
 			_note("welcome from %s (%s)" % [message.get("server"), message.get("model")])
+			if _pause_state == 0 and not get_tree().paused:
+				_pause_game(float(settings["pause_s"]))
 		"ack":
 			if message.get("of") == "register_tools":
 				_tools_acked = "wave" in message.get("tools", [])
@@ -256,6 +269,19 @@ func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, ag
 			agent.complete_tool(false, "there is no threat to flee from")
 		_:
 			agent.complete_tool(false, "unknown tool %s" % tool_name)
+
+
+## Pauses the whole tree (as a game's pause menu does) for [param seconds]; the AgentArena
+## autoload must keep the connection alive meanwhile.
+func _pause_game(seconds: float) -> void:
+	_note("pausing the game for %.0f s" % seconds)
+	_pings_at_pause = _client.pings_answered
+	get_tree().paused = true
+	await get_tree().create_timer(seconds, true).timeout  # this timer runs while paused
+	_pings_during_pause = _client.pings_answered - _pings_at_pause
+	get_tree().paused = false
+	_pause_state = 1
+	_note("game resumed; %d PINGs answered while paused" % _pings_during_pause)
 
 
 ## Hides a picked-up item and brings it back later at a random place on the floor.
@@ -383,6 +409,9 @@ func _progress() -> String:
 		"actions": _actions,
 		"results_acked": _results_acked,
 		"ok_actions": _ok_actions,
+		"disconnects": _disconnects,
+		"pause_over": _pause_state == 1,
+		"pings_during_pause": _pings_during_pause,
 		"pings_answered": _client.pings_answered,
 	}
 	return JSON.stringify(state)
