@@ -213,7 +213,9 @@ async def test_a_handover_never_crosses_users(arena, ctx):
         bob.close()
 
 
-async def test_same_user_reconnecting_keeps_its_session(arena, ctx):
+async def test_a_game_that_comes_back_after_its_disconnect_starts_a_new_session(arena, ctx):
+    """The first connection's session is dropped when it closes (its decisions stopped); the
+    same identity then gets a fresh session and is answered as usual."""
     server = await arena()
     client_sock = []
     for _ in range(2):
