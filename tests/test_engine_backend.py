@@ -66,7 +66,7 @@ def engine_generate():
 async def test_engine_backend_answers_decisions_through_the_server(engine_generate, make_server):
     backend = EngineBackend(generate=engine_generate, model_name="smollm2-rollout")
     server = await make_server(backend)
-    async with ArenaClient(server.endpoint) as client:
+    async with ArenaClient(server.endpoint, timeout_s=600) as client:  # a loaded CI machine
         welcome = await client.hello()
         assert welcome["backend"] == "engine" and welcome["model"] == "smollm2-rollout"
         replies = await asyncio.gather(*(client.observe(f"npc-{i}", 0, OBS, deadline_ms=300_000)

@@ -327,7 +327,8 @@ async def demo_journal(backend, tools, path: Path):
     from agent_arena.world import run_demo
 
     async with JournaledServer(backend, tools, JournalConfig(path=str(path))) as server:
-        return await run_demo(server.endpoint, tools, agents=2, ticks=3, deadline_ms=60000)
+        return await run_demo(server.endpoint, tools, agents=2, ticks=3, deadline_ms=300_000,
+                              client_kwargs={"timeout_s": 600})  # never a timeout, even loaded
 
 
 @needs_hook
@@ -385,8 +386,9 @@ async def test_an_unwritable_journal_is_reported_and_the_server_keeps_answering(
     with caplog.at_level(logging.ERROR, "agent_arena.journal"):
         async with JournaledServer(llama_backend, tools,
                                    JournalConfig(path=str(blocker / "run.journal"))) as server:
-            async with ArenaClient(server.endpoint) as client:
+            async with ArenaClient(server.endpoint, timeout_s=600) as client:
                 await client.hello()
-                replies = [await client.observe("npc", t, OBSERVATIONS[0]) for t in range(2)]
+                replies = [await client.observe("npc", t, OBSERVATIONS[0], deadline_ms=300_000)
+                           for t in range(2)]
     assert [r["status"] for r in replies] == ["ok", "ok"]
     assert len([r for r in caplog.records if r.name == "agent_arena.journal"]) == 1
