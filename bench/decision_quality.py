@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 from agent_arena import settings
@@ -45,10 +44,9 @@ VARIANTS = {  # name -> (profile changes, calling changes)
 
 async def run(args: argparse.Namespace) -> list:
     cfg = settings.compose([f"backend={args.backend}"])
-    backend_cfg = {**cfg["backend"], **json.loads(args.backend_settings)}
-    if backend_cfg.get("n_threads", 0) is None:
-        backend_cfg["n_threads"] = os.cpu_count() or 1  # a bench, not a game: every core
-    backend = create_backend(backend_cfg)
+    # n_threads stays the config's (all cores but one): on a shared machine, spinning llama.cpp
+    # threads on every core made single decisions take minutes. Idle machine: '{"n_threads": 2}'
+    backend = create_backend({**cfg["backend"], **json.loads(args.backend_settings)})
     await asyncio.to_thread(warm_up, backend)
     base_calling = settings.calling_config(cfg)
     reports = []
