@@ -59,7 +59,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -rs -m "not llama and not llama_server and not godot and not vllm" $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check python tests bench run_vllm_server.py
+	$(BIN)/ruff check python tests bench scripts tools/godot_web run_vllm_server.py
 	tools/godot_web/lint.sh
 
 bench: $(STAMP)
