@@ -106,7 +106,7 @@ class TestRealVLLM(RealServerConformance):
         with pytest.raises(TruncatedOutput, match="cut off at max_tokens=3") as err:
             await backend.chat(ChatRequest(messages=messages(CASES[0]["prompt"]),
                                            response_schema=call_schema(TOOLS), sampling=tiny))
-        assert err.value.kind == "bad_request" and backend.stats["truncated"] == 1
+        assert err.value.kind == "truncated" and backend.stats["truncated"] == 1
         with pytest.raises(TruncatedOutput, match="tool call 'move_to' was cut off"):
             await backend.chat(ChatRequest(messages=messages(CASES[0]["prompt"]),
                                            tools=tuple(TOOLS), tool_choice="move_to",

@@ -28,6 +28,7 @@ ERROR_KINDS = {
     "unknown_model": "the server does not serve that model or LoRA adapter",
     "tools_unsupported": "the server does not support tools / tool_choice",
     "schema_unsupported": "the server does not support constrained (JSON Schema) output",
+    "truncated": "max_tokens cut the constrained output off before it was complete",
     "bad_request": "the server refused this one request for another reason",
     "transient": "a time-out, overload or server error that may pass",
     "unavailable": "the server cannot be reached or the model cannot be loaded",

@@ -142,5 +142,5 @@ class VLLMBackend(OpenAICompatBackend):
         problem = truncation_problem(request, response, self.label, limit)
         if problem:
             self.stats["truncated"] = self.stats.get("truncated", 0) + 1
-            raise TruncatedOutput(problem, kind="bad_request")
+            raise TruncatedOutput(problem, kind="truncated")
         return response

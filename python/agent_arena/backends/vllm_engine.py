@@ -309,7 +309,7 @@ class VLLMEngineBackend(Backend):
         problem = truncation_problem(request, resp, "vLLM engine", limit)
         if problem:
             self.stats["truncated"] += 1
-            raise TruncatedOutput(problem, kind="bad_request")
+            raise TruncatedOutput(problem, kind="truncated")
         return resp
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
