@@ -156,9 +156,21 @@ def _render_seq(v: Sequence[Any]) -> str:
     return "[" + ", ".join(render_value(x) for x in v) + "]"
 
 
+_SCALARS = (str, int, float, bool, bytes)
+
+
 def _empty(value: Any) -> bool:
+    t = type(value)
+    if t in _SCALARS:
+        return False
+    if t is list or t is dict:
+        return not value
     return value is None or (isinstance(value, (Sequence, Mapping)) and not isinstance(
         value, (str, bytes)) and len(value) == 0)
+
+
+def _is_map(x: Any) -> bool:
+    return type(x) is dict or isinstance(x, Mapping)
 
 
 def render_observation(obs: Mapping[str, Any]) -> str:
@@ -171,8 +183,8 @@ def render_observation(obs: Mapping[str, Any]) -> str:
     for key, value in obs.items():
         if _empty(value):
             continue
-        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) \
-                and all(isinstance(x, Mapping) for x in value):
+        if type(value) not in _SCALARS and isinstance(value, Sequence) \
+                and all(_is_map(x) for x in value):
             lines.append(f"{key}:")
             lines.extend(f"  - {render_value(x)[1:-1]}" for x in value)
         else:

@@ -160,6 +160,9 @@ def _system_text(system: str, tools: tuple[ToolSpec, ...], thought: bool) -> str
 
 # ---- parsing -----------------------------------------------------------------------------------
 
+# grammar-constrained strings may hold raw control characters: accept them, validate after.
+# One decoder for all calls (json.loads with a keyword builds a new one every time).
+_LENIENT = json.JSONDecoder(strict=False)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S)
 
@@ -168,7 +171,7 @@ def first_json_object(text: str) -> Any:
     """The first decodable JSON object in ``text`` (code fences, prose and <think> tolerated)."""
     text = _THINK.sub("", text)
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder(strict=False)
+    decoder = _LENIENT
     for cand in candidates:
         for i, ch in enumerate(cand):
             if ch != "{":
@@ -192,7 +195,7 @@ def call_from_object(obj: Any) -> Extracted:
     args = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
     if isinstance(args, str):
         try:
-            args = json.loads(args, strict=False)
+            args = _LENIENT.decode(args)
         except json.JSONDecodeError:
             return Extracted(problems=[f"arguments is not a JSON object: {args[:80]!r}"])
     thought = obj.get("thought") if isinstance(obj.get("thought"), str) else None
@@ -218,7 +221,7 @@ class ConstrainedStrategy:
 
     def extract(self, response: ChatResponse) -> Extracted:
         try:
-            obj = json.loads(response.text, strict=False)
+            obj = _LENIENT.decode(response.text)
         except json.JSONDecodeError:
             obj = first_json_object(response.text)  # e.g. output cut by max_tokens
             if obj is None:
