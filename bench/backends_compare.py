@@ -13,6 +13,8 @@ really evaluated per request (the rest came from the slot's KV cache).
 
     .venv/bin/python bench/backends_compare.py                      # 1 and 4 agents, 6 ticks
     .venv/bin/python bench/backends_compare.py --agents 1,4,8 --ticks 4 --slots 8 --json out.json
+    .venv/bin/python bench/backends_compare.py --agents 8 --slots 4 \
+        --backends llama_server,llama_server_unpinned     # pinning vs llama-server's own choice
 """
 
 from __future__ import annotations
@@ -63,8 +65,9 @@ def make_backend(kind: str, slots: int) -> Any:
                                # vllm: constrained json_schema like the others; vllm_native:
                                # tool_choice (auto picks native on vLLM)
                                "function_calling": {"enabled": kind == "vllm_native"}})
+    # llama_server_unpinned: llama-server picks the slot itself (by prompt similarity)
     return create_backend({"type": "llama_server", "n_parallel": slots, "n_ctx": 2048 * slots,
-                           "seed": 0, **SAMPLING})
+                           "seed": 0, "pin_slots": kind != "llama_server_unpinned", **SAMPLING})
 
 
 async def run_one(kind: str, agents: int, ticks: int, slots: int) -> dict[str, Any]:
@@ -88,7 +91,7 @@ async def run_one(kind: str, agents: int, ticks: int, slots: int) -> dict[str, A
         await server.stop()
         await backend.aclose()
     row: dict[str, Any] = {
-        "backend": f"llama_server ({slots} slots)" if kind == "llama_server" else kind,
+        "backend": f"{kind} ({slots} slots)" if kind.startswith("llama_server") else kind,
         "agents": agents, "ticks": ticks, "decisions": summary.n,
         "decisions_per_s": summary.n / wall, "p50_ms": summary.latency(50),
         "p99_ms": summary.latency(99), "valid_pct": summary.valid_pct,
