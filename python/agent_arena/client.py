@@ -124,6 +124,8 @@ class ArenaClient:
             fields["tools"] = tools
         if deadline_ms is not None:
             fields["deadline_ms"] = deadline_ms
+            # the server answers by the deadline: never give up on the reply before it
+            kw.setdefault("timeout_s", max(self.timeout_s, deadline_ms / 1000.0 + 30.0))
         if profile is not None:
             fields["profile"] = profile
         return await self.request("observe", **fields, **kw)
