@@ -25,7 +25,7 @@ import logging
 import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
@@ -91,8 +91,10 @@ class Strategy(Protocol):
 
     def build_request(
         self, messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], cfg: CallingConfig,
-        sampling: Sampling,
-    ) -> ChatRequest: ...
+        sampling: Sampling, **extra: Any,
+    ) -> ChatRequest:
+        """``extra``: more ChatRequest fields (model, extra_body, affinity), set at once."""
+        ...
 
     def extract(self, response: ChatResponse) -> Extracted: ...
 
@@ -212,11 +214,11 @@ def call_from_object(obj: Any) -> Extracted:
 class ConstrainedStrategy:
     name = "constrained"
 
-    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
         return ChatRequest(
             messages=with_tools_in_system(messages, tools, cfg.thought),
             response_schema=cached_call_schema(tuple(tools), cfg.thought),  # shared: read-only
-            sampling=sampling,
+            sampling=sampling, **extra,
         )
 
     def extract(self, response: ChatResponse) -> Extracted:
@@ -235,9 +237,9 @@ class ConstrainedStrategy:
 class PromptStrategy:
     name = "prompt"
 
-    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
         return ChatRequest(messages=with_tools_in_system(messages, tools, cfg.thought),
-                           sampling=sampling)
+                           sampling=sampling, **extra)
 
     def extract(self, response: ChatResponse) -> Extracted:
         return call_from_object(first_json_object(response.text))
@@ -246,10 +248,10 @@ class PromptStrategy:
 class NativeStrategy:
     name = "native"
 
-    def build_request(self, messages, tools, cfg, sampling) -> ChatRequest:
+    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
         choice = tools[0].name if len(tools) == 1 else "required"
         return ChatRequest(messages=list(messages), tools=tuple(tools), tool_choice=choice,
-                           sampling=sampling)
+                           sampling=sampling, **extra)
 
     def extract(self, response: ChatResponse) -> Extracted:
         if not response.tool_calls:
@@ -355,14 +357,15 @@ async def decide_once(
     tools = registry.select(allowed)
     allowed_names = [t.name for t in tools]
     auto = cfg.strategy == "auto"
+    extra = {k: v for k, v in (("model", model), ("extra_body", extra_body),
+                                ("affinity", affinity)) if v is not None}
     strategy = pick_strategy(cfg.strategy, backend)
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
     attempt = 0
     while attempt < cfg.max_attempts:
         attempt += 1
-        request = strategy.build_request(convo, tools, cfg, sampling)
-        request = _with(request, model=model, extra_body=extra_body, affinity=affinity)
+        request = strategy.build_request(convo, tools, cfg, sampling, **extra)
         if out.request is None:
             out.request = request
         try:
@@ -403,8 +406,3 @@ async def decide_once(
 
 def fallback_call(cfg: CallingConfig) -> ToolCall:
     return ToolCall(cfg.fallback_tool, dict(cfg.fallback_arguments))
-
-
-def _with(request: ChatRequest, **changes: Any) -> ChatRequest:
-    changes = {k: v for k, v in changes.items() if v is not None}
-    return replace(request, **changes) if changes else request
