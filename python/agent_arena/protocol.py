@@ -185,8 +185,6 @@ def pack(message: Any) -> bytes:
 
 # ---- replies (every server -> client message is built here) ---------------------------------
 
-# action.status values; docs/protocol.md says what the game should do with each
-STATUSES = ("ok", "fallback", "timeout", "superseded", "stopping")
 NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
 
 

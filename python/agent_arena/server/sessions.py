@@ -76,9 +76,6 @@ class Sessions:
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._by_key.values()))
 
-    def get(self, key: SessionKey) -> Session | None:
-        return self._by_key.get(key)
-
     def touch(self, key: SessionKey) -> Session:
         """The session of ``key``, created (and an idle one evicted at the cap) when new."""
         s = self._by_key.get(key)
