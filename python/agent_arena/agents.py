@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_arena.config_keys import reject_unknown
+from agent_arena.tools import ToolSpec, type_hint
 
 DEFAULT_SYSTEM_PROMPT = "You control one character in a game. Pick exactly one tool per turn."
 
@@ -277,14 +278,28 @@ def example_turns(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
     return turns
 
 
+def render_possible(tools: Sequence[ToolSpec]) -> str:
+    """The calls a game's action mask leaves open, with their allowed values: it sits right
+    before the answer (the system text keeps the full, stable tool list)."""
+    calls = []
+    for spec in tools:
+        props = spec.parameters.get("properties", {})
+        calls.append(f"{spec.name}({', '.join(f'{k}: {type_hint(v)}' for k, v in props.items())})")
+    return "Possible now: " + ", ".join(calls)
+
+
 def build_messages(
-    profile: Profile, state: AgentState, observation: Mapping[str, Any]
+    profile: Profile, state: AgentState, observation: Mapping[str, Any],
+    possible: Sequence[ToolSpec] | None = None,
 ) -> list[dict[str, str]]:
-    """The chat for one decision; the calling strategy adds tools/format to the system text."""
+    """The chat for one decision; the calling strategy adds tools/format to the system text.
+    ``possible``: the tools a game's action mask leaves open (None: no mask, no line)."""
     parts = []
     if state.memory:
         parts.append("Your last actions:\n" + render_memory(state.memory))
     parts.append(f"Now:\n{render_observation(observation)}")
+    if possible is not None:
+        parts.append(render_possible(possible))
     r = _rendered(profile)
     messages = [r.system, *r.fixed_turns]  # shared, read-only turns: never mutate them
     for i in _nearest_indices(profile, observation):

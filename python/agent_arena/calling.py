@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
 from agent_arena.errors import BackendError, ConfigError
-from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema, type_hint
 
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
@@ -91,9 +91,12 @@ class Strategy(Protocol):
 
     def build_request(
         self, messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], cfg: CallingConfig,
-        sampling: Sampling, **extra: Any,
+        sampling: Sampling, *, listed: Sequence[ToolSpec] | None = None, **extra: Any,
     ) -> ChatRequest:
-        """``extra``: more ChatRequest fields (model, extra_body, affinity), set at once."""
+        """``tools``: the calls possible now (constrain and validate with these); ``listed``: the
+        tools the system text describes (default ``tools``), kept unmasked so the cached prompt
+        prefix stays the same from tick to tick. ``extra``: more ChatRequest fields (model,
+        extra_body, affinity), set at once."""
         ...
 
     def extract(self, response: ChatResponse) -> Extracted: ...
@@ -102,28 +105,12 @@ class Strategy(Protocol):
 # ---- prompt text shared by the strategies ------------------------------------------------------
 
 
-def _type_hint(schema: Mapping[str, Any]) -> str:
-    if "enum" in schema:
-        return "|".join(json.dumps(v) for v in schema["enum"])
-    t = schema.get("type", "any")
-    if t == "array":
-        items = schema.get("items", {})
-        n = schema.get("minItems")
-        if n is not None and n == schema.get("maxItems"):
-            return "[" + ", ".join([_type_hint(items)] * n) + "]"
-        return f"[{_type_hint(items)}, ...]"
-    if t == "object":
-        return "{" + ", ".join(f"{k}: {_type_hint(v)}" for k, v in
-                               schema.get("properties", {}).items()) + "}"
-    return t if isinstance(t, str) else "|".join(t)
-
-
 def render_tools(tools: Iterable[ToolSpec]) -> str:
     """One line per tool: stable text (so it sits in the cached prompt prefix)."""
     lines = []
     for spec in tools:
         props = spec.parameters.get("properties", {})
-        args = ", ".join(f"{k}: {_type_hint(v)}" for k, v in props.items())
+        args = ", ".join(f"{k}: {type_hint(v)}" for k, v in props.items())
         lines.append(f"- {spec.name}({args}): {spec.description}")
     return "\n".join(lines)
 
@@ -214,9 +201,9 @@ def call_from_object(obj: Any) -> Extracted:
 class ConstrainedStrategy:
     name = "constrained"
 
-    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
+    def build_request(self, messages, tools, cfg, sampling, *, listed=None, **extra) -> ChatRequest:
         return ChatRequest(
-            messages=with_tools_in_system(messages, tools, cfg.thought),
+            messages=with_tools_in_system(messages, listed or tools, cfg.thought),
             response_schema=cached_call_schema(tuple(tools), cfg.thought),  # shared: read-only
             sampling=sampling, **extra,
         )
@@ -237,8 +224,8 @@ class ConstrainedStrategy:
 class PromptStrategy:
     name = "prompt"
 
-    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
-        return ChatRequest(messages=with_tools_in_system(messages, tools, cfg.thought),
+    def build_request(self, messages, tools, cfg, sampling, *, listed=None, **extra) -> ChatRequest:
+        return ChatRequest(messages=with_tools_in_system(messages, listed or tools, cfg.thought),
                            sampling=sampling, **extra)
 
     def extract(self, response: ChatResponse) -> Extracted:
@@ -248,7 +235,7 @@ class PromptStrategy:
 class NativeStrategy:
     name = "native"
 
-    def build_request(self, messages, tools, cfg, sampling, **extra) -> ChatRequest:
+    def build_request(self, messages, tools, cfg, sampling, *, listed=None, **extra) -> ChatRequest:
         choice = tools[0].name if len(tools) == 1 else "required"
         return ChatRequest(messages=list(messages), tools=tuple(tools), tool_choice=choice,
                            sampling=sampling, **extra)
@@ -348,13 +335,18 @@ async def decide_once(
     model: str | None = None,
     extra_body: Mapping[str, Any] | None = None,
     affinity: str | None = None,
+    possible: Sequence[ToolSpec] | None = None,
 ) -> Outcome:
     """Ask, validate, re-ask with the validation error (bounded); ``call`` None means fall back.
 
-    Backend failures become a ``fallback`` outcome whose reason names the cause: the game never
-    waits on an exception. ``messages`` is never mutated.
+    ``possible``: the allowed tools narrowed by the game's action mask (tools.apply_mask); the
+    call is constrained to and validated against those. Backend failures become a ``fallback``
+    outcome whose reason names the cause: the game never waits on an exception. ``messages`` is
+    never mutated.
     """
-    tools = registry.select(allowed)
+    listed = registry.select(allowed)
+    tools = list(possible) if possible is not None else listed
+    check = registry if possible is None else ToolRegistry(tools)
     allowed_names = [t.name for t in tools]
     auto = cfg.strategy == "auto"
     extra = {k: v for k, v in (("model", model), ("extra_body", extra_body),
@@ -365,7 +357,7 @@ async def decide_once(
     attempt = 0
     while attempt < cfg.max_attempts:
         attempt += 1
-        request = strategy.build_request(convo, tools, cfg, sampling, **extra)
+        request = strategy.build_request(convo, tools, cfg, sampling, listed=listed, **extra)
         if out.request is None:
             out.request = request
         try:
@@ -393,7 +385,7 @@ async def decide_once(
                 strategy, out.strategy = nxt, nxt.name
                 attempt -= 1
                 continue
-        problems = ex.problems or registry.validate(ex.call, allowed_names)  # type: ignore[arg-type]
+        problems = ex.problems or _problems(ex.call, check, registry, allowed_names)
         if not problems:
             out.call, out.status, out.thought, out.reason = ex.call, "ok", ex.thought, None
             return out
@@ -402,6 +394,14 @@ async def decide_once(
         convo = convo + _reask(response, problems)
     out.status = "fallback"
     return out
+
+
+def _problems(call: ToolCall | None, check: ToolRegistry, registry: ToolRegistry,
+              names: list[str]) -> list[str]:
+    assert call is not None
+    if check is not registry and call.tool in registry and call.tool not in check:
+        return [f"tool {call.tool!r} is not possible now; choose one of: {', '.join(names)}"]
+    return check.validate(call, names)
 
 
 def fallback_call(cfg: CallingConfig) -> ToolCall:

@@ -117,9 +117,14 @@ class ArenaClient:
 
     async def observe(self, agent_id: str, tick: int, observation: Mapping[str, Any], *,
                       tools: list[str] | None = None, deadline_ms: int | None = None,
-                      profile: str | None = None, **kw: Any) -> dict[str, Any]:
+                      profile: str | None = None, mask: Mapping[str, Any] | None = None,
+                      **kw: Any) -> dict[str, Any]:
+        """``mask``: what is possible now (docs/protocol.md, "Action masks"), e.g.
+        ``{"pick_up": {"item_id": ["apple-3"]}, "flee": False}``."""
         fields: dict[str, Any] = {"agent_id": agent_id, "tick": tick,
                                   "observation": dict(observation)}
+        if mask is not None:
+            fields["mask"] = dict(mask)
         if tools is not None:
             fields["tools"] = tools
         if deadline_ms is not None:

@@ -57,6 +57,9 @@ class Observe(_Message, frozen=True, tag="observe"):
     tools: list[str] | None = None
     deadline_ms: Annotated[float, msgspec.Meta(gt=0)] | None = None  # int or float ms
     profile: str | None = None
+    # action mask: tool -> false | true | {argument: [allowed values]}; checked against the
+    # session's tools by tools.apply_mask (which names the path of a problem)
+    mask: dict[str, Any] | None = None
 
 
 class ToolResult(_Message, frozen=True, tag="tool_result"):
@@ -137,6 +140,8 @@ def decode(frame: bytes | memoryview) -> Message:
             obs = _plain(msg.observation)
             if obs is not msg.observation:
                 msg = msgspec.structs.replace(msg, observation=obs)
+            if msg.mask:
+                _plain(msg.mask)  # nesting depth only
         elif type(msg) is ToolResult and isinstance(msg.result, (dict, list)):
             res = _plain(msg.result)
             if res is not msg.result:

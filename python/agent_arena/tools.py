@@ -218,6 +218,23 @@ class ToolRegistry:
         return out
 
 
+def type_hint(schema: Mapping[str, Any]) -> str:
+    """A short type for prompts: ``"a"|"b"`` for enums, ``[number, number]`` for pairs."""
+    if "enum" in schema:
+        return "|".join(json.dumps(v) for v in schema["enum"])
+    t = schema.get("type", "any")
+    if t == "array":
+        items = schema.get("items", {})
+        n = schema.get("minItems")
+        if n is not None and n == schema.get("maxItems"):
+            return "[" + ", ".join([type_hint(items)] * n) + "]"
+        return f"[{type_hint(items)}, ...]"
+    if t == "object":
+        return "{" + ", ".join(f"{k}: {type_hint(v)}" for k, v in
+                               schema.get("properties", {}).items()) + "}"
+    return t if isinstance(t, str) else "|".join(t)
+
+
 def call_schema(specs: Iterable[ToolSpec], *, thought: bool = False) -> dict[str, Any]:
     """Schema of one call (a fresh copy; the cached one is ``cached_call_schema``)."""
     return copy.deepcopy(cached_call_schema(tuple(specs), thought))
@@ -252,3 +269,88 @@ def cached_call_schema(specs: tuple[ToolSpec, ...], thought: bool = False) -> di
 def schema_key(schema: Mapping[str, Any]) -> str:
     """Stable text of a schema, for caches keyed by schema (e.g. compiled grammars)."""
     return json.dumps(schema, sort_keys=True, separators=(",", ":"))
+
+
+# ---- action masks --------------------------------------------------------------------------------
+
+MAX_MASK_VALUES = 256  # values per argument: each one is an alternative in the grammar
+
+
+class MaskError(ToolError):
+    """A mask the server cannot apply; the message names the path (``mask.pick_up.item_id[0]``)."""
+
+    code = "bad_message"
+
+
+@functools.lru_cache(maxsize=1024)
+def _argument_check(spec: ToolSpec, arg: str) -> Callable[[Any], bool]:
+    schema = spec.parameters.get("properties", {}).get(arg)
+    if not isinstance(schema, Mapping):
+        raise MaskError(f"mask.{spec.name}.{arg}: tool {spec.name!r} has no argument {arg!r}; "
+                        f"its arguments: {', '.join(spec.parameters.get('properties', {})) or 'none'}")
+    return ToolSpec(f"{spec.name}.{arg}", "", {"type": "object", "properties": {arg: schema}}) \
+        .is_valid
+
+
+def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None) -> list[ToolSpec]:
+    """The tools possible now: ``specs`` narrowed by a game's action mask (docs/protocol.md).
+
+    ``false`` removes a tool; ``{arg: [values]}`` turns that argument into an enum of values that
+    each fit its schema (so the constrained grammar, the response schema and validation all see
+    it); tools the mask does not name stay as registered. Raises MaskError with the path of the
+    first problem, and when nothing would be possible."""
+    specs = list(specs)
+    if not mask:
+        return specs
+    by_name = {s.name: s for s in specs}
+    for name in mask:
+        if name not in by_name:
+            raise MaskError(f"mask.{name}: no such tool is allowed for this decision; allowed: "
+                            f"{', '.join(by_name)}")
+    out: list[ToolSpec] = []
+    for spec in specs:
+        rule = mask.get(spec.name, True)
+        if rule is True:
+            out.append(spec)
+            continue
+        if rule is False:
+            continue
+        if not isinstance(rule, Mapping):
+            raise MaskError(f"mask.{spec.name}: use false, true or {{argument: [values]}}, got "
+                            f"{type(rule).__name__}")
+        props = dict(spec.parameters.get("properties", {}))
+        possible = True
+        for arg, values in rule.items():
+            check = _argument_check(spec, arg)
+            if not isinstance(values, list):
+                raise MaskError(f"mask.{spec.name}.{arg}: a list of allowed values, got "
+                                f"{type(values).__name__}")
+            if len(values) > MAX_MASK_VALUES:
+                raise MaskError(f"mask.{spec.name}.{arg}: {len(values)} values; at most "
+                                f"{MAX_MASK_VALUES} per argument")
+            for i, v in enumerate(values):
+                if not check({arg: v}):
+                    raise MaskError(f"mask.{spec.name}.{arg}[{i}]: {v!r} does not fit the "
+                                    f"argument's schema {json.dumps(props[arg], default=str)}")
+            if not values:
+                possible = False
+                break
+            props[arg] = {**props[arg], "enum": _unique(values)}
+        if possible:
+            out.append(ToolSpec(spec.name, spec.description, {**spec.parameters,
+                                                              "properties": props}))
+    if not out:
+        raise MaskError("mask: it leaves no tool possible; keep at least one (e.g. idle) open")
+    return out
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    """``values`` without repeats, in order (lists and maps compared by their JSON text)."""
+    seen: set[str] = set()
+    out = []
+    for v in values:
+        key = json.dumps(v, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out

@@ -28,7 +28,7 @@ from agent_arena.server.config import ServerConfig, is_loopback
 from agent_arena.server.decisions import Decisions, JournalLike
 from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_from_message
 from agent_arena.server.transport import Envelope, Transport
-from agent_arena.tools import ToolRegistry
+from agent_arena.tools import ToolRegistry, apply_mask
 
 log = logging.getLogger("agent_arena.server")
 
@@ -288,6 +288,8 @@ class ArenaServer:
         elif not len(s.tools):
             raise ToolError("no tools are registered: send register_tools first",
                             code="unknown_tool")
+        # the game's action mask: checked now, so a bad one is an error reply, not a fallback
+        possible = apply_mask(s.tools.select(allowed), msg.mask) if msg.mask else None
         in_flight = self.decisions.in_flight
         if msg.agent_id not in s.pending and in_flight >= self.config.max_pending:
             raise ArenaError(f"{in_flight} decisions in flight (server.max_pending); retry later",
@@ -296,9 +298,10 @@ class ArenaServer:
         self.decisions.supersede(s, msg.agent_id, f"superseded by observe id={msg.id!r}")
         self._journal("observe", s, {"id": msg.id, "agent_id": msg.agent_id, "tick": msg.tick,
                                      "observation": msg.observation, "tools": allowed,
-                                     "profile": profile.name, "deadline_ms": msg.deadline_ms})
+                                     "profile": profile.name, "deadline_ms": msg.deadline_ms,
+                                     "mask": msg.mask})
         self.decisions.start(s, env, msg, agent, profile, allowed,
-                             msg.deadline_ms or self.config.default_deadline_ms)
+                             msg.deadline_ms or self.config.default_deadline_ms, possible)
 
 
 def _specs(tools: ToolRegistry) -> list[dict[str, Any]]:

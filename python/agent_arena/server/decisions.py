@@ -30,7 +30,7 @@ from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.backends.base import Backend
 from agent_arena.backends.types import Sampling
 from agent_arena.calling import CallingConfig, Outcome, decide_once
-from agent_arena.tools import ToolCall
+from agent_arena.tools import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from agent_arena.server.sessions import Session
@@ -57,6 +57,7 @@ class Decision:
     profile: Profile
     allowed: list[str] | None
     t0: float
+    possible: list[ToolSpec] | None = None  # the allowed tools narrowed by the game's mask
     task: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
     done: bool = False
@@ -91,8 +92,9 @@ class Decisions:
     # ---- starting and ending -----------------------------------------------------------
 
     def start(self, s: Session, env: Envelope, msg: protocol.Observe, agent: AgentState,
-              profile: Profile, allowed: list[str] | None, deadline_ms: float) -> Decision:
-        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic())
+              profile: Profile, allowed: list[str] | None, deadline_ms: float,
+              possible: list[ToolSpec] | None = None) -> Decision:
+        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic(), possible)
         s.pending[msg.agent_id] = d
         self._open.add(d)
         loop = asyncio.get_running_loop()
@@ -138,10 +140,10 @@ class Decisions:
     async def _run(self, d: Decision) -> None:
         try:
             # inside the try: an observation the prompt cannot render must still get its reply
-            messages = build_messages(d.profile, d.agent, d.msg.observation)
+            messages = build_messages(d.profile, d.agent, d.msg.observation, d.possible)
             outcome = await decide_once(
                 self.backend, messages, d.session.tools, d.allowed, self.calling,
-                self.sampling(d.profile), model=d.profile.model,
+                self.sampling(d.profile), possible=d.possible, model=d.profile.model,
                 extra_body=d.profile.extra_body or None,
                 affinity=f"{d.session.id}/{d.msg.agent_id}")
         except asyncio.CancelledError:
