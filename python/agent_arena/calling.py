@@ -19,6 +19,9 @@ Every call is validated against the registry before it is returned, whatever the
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -45,8 +48,20 @@ class CallingConfig:
     thought: bool = False  # ask for a short "thought" before the call (constrained/prompt)
     fallback_tool: str = "idle"
     fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
+    # how the tool is chosen: "generate" (the model writes the whole call) or "likelihood"
+    # (the model's log-likelihood of each possible tool's name decides, then only the
+    # arguments are generated, constrained to that tool; backends with Capabilities.scores)
+    choice: str = "generate"
+    calibrate: bool = False  # likelihood: subtract each tool's score on a content-free turn
+    candidates: int = 1  # N samples of the first attempt, majority vote on tool, then arguments
 
     def __post_init__(self) -> None:
+        if self.choice not in CHOICES:
+            raise ConfigError(f"calling.choice={self.choice!r}; choose one of: "
+                              f"{', '.join(CHOICES)}")
+        if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 16:
+            raise ConfigError(f"calling.candidates={self.candidates!r}: samples per decision, "
+                              "1 (no vote) to 16")
         if self.strategy not in list_strategies():
             raise ConfigError(f"calling.strategy={self.strategy!r} is not a strategy; choose one "
                               f"of: {', '.join(list_strategies())}")
@@ -58,6 +73,9 @@ class CallingConfig:
         if not isinstance(self.fallback_arguments, Mapping):
             raise ConfigError("calling.fallback_arguments must be a map of the fallback tool's "
                               f"arguments, got {self.fallback_arguments!r}")
+
+
+CHOICES = ("generate", "likelihood")
 
 
 @dataclass
@@ -84,6 +102,8 @@ class Outcome:
     completion_tokens: int = 0
     request: ChatRequest | None = None  # the first request sent (journal, replay)
     error_kind: str | None = None  # backend error kind when a backend error ended it
+    candidates: int = 1  # samples drawn for the vote (calling.candidates)
+    votes: dict[str, int] | None = None  # tool -> valid samples that chose it
 
 
 class Strategy(Protocol):
@@ -351,9 +371,21 @@ async def decide_once(
     auto = cfg.strategy == "auto"
     extra = {k: v for k, v in (("model", model), ("extra_body", extra_body),
                                 ("affinity", affinity)) if v is not None}
+    if len(tools) == 1 and (forced := forced_arguments(tools[0])) is not None:
+        # one possible call (e.g. a mask leaves only idle): nothing for a model to choose
+        return Outcome(call=ToolCall(tools[0].name, forced), status="ok", strategy="forced")
     strategy = pick_strategy(cfg.strategy, backend)
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
+    if cfg.choice == "likelihood" and backend.capabilities.scores and not cfg.thought \
+            and strategy.name != "native":
+        try:
+            if await _by_likelihood(backend, convo, tools, listed, check, registry, cfg,
+                                    sampling, extra, out):
+                return out
+        except BackendError as exc:
+            out.reason, out.error_kind = f"backend error ({exc.kind}): {exc.message}", exc.kind
+            return out
     attempt = 0
     while attempt < cfg.max_attempts:
         attempt += 1
@@ -361,7 +393,11 @@ async def decide_once(
         if out.request is None:
             out.request = request
         try:
-            response = await backend.chat(request)
+            if attempt == 1 and cfg.candidates > 1:
+                response = await _vote(backend, request, strategy, cfg.candidates,
+                                       lambda c: _problems(c, check, registry, allowed_names), out)
+            else:
+                response = await backend.chat(request)
         except BackendError as exc:
             feature = _UNSUPPORTED.get(exc.kind)
             if auto and feature == strategy.name:
@@ -394,6 +430,135 @@ async def decide_once(
         convo = convo + _reask(response, problems)
     out.status = "fallback"
     return out
+
+
+def forced_arguments(spec: ToolSpec) -> dict[str, Any] | None:
+    """The only arguments ``spec`` accepts, when there is exactly one choice (no parameters, or
+    every parameter required and masked to a single value); else None."""
+    params = spec.parameters
+    props = params.get("properties") or {}
+    if not props:
+        return {} if spec.is_valid({}) else None
+    if set(params.get("required") or ()) != set(props):
+        return None
+    values = {}
+    for k, v in props.items():
+        enum = v.get("enum") if isinstance(v, Mapping) else None
+        if not enum or len(enum) != 1:
+            return None
+        values[k] = enum[0]
+    return values if spec.is_valid(values) else None
+
+
+# ---- tool choice by likelihood ------------------------------------------------------------------
+
+_PRIORS: dict[tuple[Any, ...], list[float]] = {}  # content-free scores (calibrate)
+CONTENT_FREE = "Now:\n(nothing)"
+
+
+async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
+                         tools: list[ToolSpec], listed: list[ToolSpec], check: ToolRegistry,
+                         registry: ToolRegistry, cfg: CallingConfig, sampling: Sampling,
+                         extra: dict[str, Any], out: Outcome) -> bool:
+    """Choose the tool by the model's log-likelihood of its name after ``{"tool": "`` (the
+    answer format the examples and the constrained strategy use), then generate only the
+    arguments, constrained to that tool's (masked) schema. True when ``out`` holds the call;
+    False leaves the decision to the generate path."""
+    names = [t.name for t in tools]
+    base = STRATEGIES["constrained"].build_request(convo, tools, cfg, sampling, listed=listed,
+                                                   **extra)
+    out.request = base
+    out.strategy = "likelihood"
+    start = '{"tool": "'
+    options = [n + '"' for n in names]
+    scores = await backend.score(dataclasses.replace(base, prefill=start, response_schema=None),
+                                 options)
+    if cfg.calibrate:
+        prior = await _prior(backend, base, start, options)
+        scores = [s - p for s, p in zip(scores, prior, strict=True)]
+    spec = tools[max(range(len(tools)), key=scores.__getitem__)]
+    args = forced_arguments(spec)
+    if args is None:
+        response = await backend.chat(dataclasses.replace(
+            base, prefill=f'{start}{spec.name}", "arguments": ',
+            response_schema=spec.parameters))
+        out.prompt_tokens += response.prompt_tokens
+        out.completion_tokens += response.completion_tokens
+        out.raw_text = response.text
+        try:
+            args = _LENIENT.decode(response.text.strip())
+        except json.JSONDecodeError:
+            out.reason = f"arguments for {spec.name} are not complete JSON; raise max_tokens"
+            return False
+    call = ToolCall(spec.name, args if isinstance(args, dict) else {})
+    out.attempts = 1
+    problems = _problems(call, check, registry, names)
+    if problems:
+        out.reason = "; ".join(problems)
+        return False
+    out.call, out.status, out.reason = call, "ok", None
+    if not out.raw_text or args == {}:
+        out.raw_text = json.dumps(call.as_wire())
+    return True
+
+
+async def _prior(backend: Backend, base: ChatRequest, start: str,
+                 options: list[str]) -> list[float]:
+    """The scores of the options on a content-free observation, with the same system text,
+    examples and tools: what the model would say about nothing (contextual calibration)."""
+    head = base.messages[:-1]
+    key = (id(backend), head[0].get("content") if head else "", len(head), tuple(options))
+    hit = _PRIORS.get(key)
+    if hit is None:
+        empty = [*head, {"role": "user", "content": CONTENT_FREE}]
+        hit = await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
+                                                      response_schema=None), options)
+        if len(_PRIORS) > 256:
+            _PRIORS.clear()
+        _PRIORS[key] = hit
+    return hit
+
+
+# ---- several candidates, one vote ----------------------------------------------------------------
+
+
+async def _vote(backend: Backend, request: ChatRequest, strategy: Strategy, n: int,
+                problems: Any, out: Outcome) -> ChatResponse:
+    """``n`` samples of ``request`` at once (seeds 1..n: concurrent requests reach llama-server
+    slots or vLLM's batch together), majority vote on the tool among the valid calls, then the
+    winning tool's most common arguments. Returns the response to use: the winner's, or the
+    first one when none is valid (its problems then drive the re-ask). Tokens of all count."""
+    base_seed = request.sampling.seed or 0
+    results = await asyncio.gather(*(
+        backend.chat(dataclasses.replace(
+            request, sampling=request.sampling.merged({"seed": base_seed + i + 1})))
+        for i in range(n)), return_exceptions=True)
+    responses = [r for r in results if isinstance(r, ChatResponse)]
+    if not responses:
+        raise next(r for r in results if isinstance(r, BaseException))
+    valid: list[tuple[ToolCall, ChatResponse]] = []
+    for r in responses:
+        ex = strategy.extract(r)
+        if ex.call is not None and not ex.problems and not problems(ex.call):
+            valid.append((ex.call, r))
+    for r in responses[1:]:  # the caller adds the returned one's tokens
+        out.prompt_tokens += r.prompt_tokens
+        out.completion_tokens += r.completion_tokens
+    out.candidates = len(responses)
+    if not valid:
+        return responses[0]
+    tools = collections.Counter(c.tool for c, _ in valid)
+    winner = tools.most_common(1)[0][0]
+    args = collections.Counter(json.dumps(c.arguments, sort_keys=True) for c, _ in valid
+                               if c.tool == winner)
+    best = args.most_common(1)[0][0]
+    out.votes = dict(tools)
+    chosen = next(r for c, r in valid if c.tool == winner
+                  and json.dumps(c.arguments, sort_keys=True) == best)
+    if chosen is not responses[0]:  # keep the token count honest: swap which one "counts"
+        out.prompt_tokens += responses[0].prompt_tokens - chosen.prompt_tokens
+        out.completion_tokens += responses[0].completion_tokens - chosen.completion_tokens
+    return chosen
 
 
 def _problems(call: ToolCall | None, check: ToolRegistry, registry: ToolRegistry,

@@ -333,6 +333,7 @@ class EvalConfig:
     out: str | None = None  # directory for report.json and chart.png
     compare: list[str] = field(default_factory=list)  # earlier report.json files for the chart
     label: str | None = None  # name of this run in tables and charts (default backend/profile)
+    masks: bool = True  # send the scenarios' action masks (false: as a game that sends none)
 
 
 @dataclass
@@ -421,11 +422,14 @@ async def _decide(client: Any, gate: asyncio.Semaphore, set_name: str, sc: Scena
                   cfg: EvalConfig, check: ToolRegistry,
                   on_row: Callable[[DecisionRow], None] | None) -> DecisionRow:
     prof = sc.profile or cfg.profile
+    extra = dict(sc.observe)
+    if not cfg.masks:
+        extra.pop("mask", None)
     async with gate:
         reply = await client.observe(
             f"{set_name}/{sc.id}#{run}", run, sc.observation,
             tools=list(sc.tools) if sc.tools is not None else None, deadline_ms=cfg.deadline_ms,
-            profile=prof if run == 0 else f"{prof}~r{run}", **dict(sc.observe))
+            profile=prof if run == 0 else f"{prof}~r{run}", **extra)
     row = judge_reply(reply, sc, set_name, run, check)
     if on_row:
         on_row(row)

@@ -9,6 +9,7 @@ live in backends/types.py (re-exported here for existing imports).
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from agent_arena.backends.types import (
     Capabilities,
@@ -18,6 +19,7 @@ from agent_arena.backends.types import (
     RawToolCall,
     Sampling,
 )
+from agent_arena.errors import BackendRequestError
 from agent_arena.seed import SeedAPI
 
 __all__ = ["Backend", "Capabilities", "ChatRequest", "ChatResponse", "GenerationResult",
@@ -44,6 +46,12 @@ class Backend(SeedAPI, abc.ABC):
         """One chat completion. Raise BackendError subclasses (with a ``kind``), never foreign
         exceptions. Cancelling the awaiting task must stop the work (stop generating, close the
         HTTP request) so the model is free for the next decision."""
+
+    async def score(self, request: ChatRequest, options: Sequence[str]) -> list[float]:
+        """Log-likelihood of each option as the continuation of ``request`` (its messages, then
+        ``request.prefill``), one pass over the shared prompt. Only with Capabilities.scores."""
+        raise BackendRequestError(f"backend {self.name} cannot score continuations",
+                                  kind="bad_request")
 
     async def check(self) -> bool:
         """True when the backend can serve a request now."""

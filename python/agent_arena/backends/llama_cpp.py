@@ -114,10 +114,11 @@ class LlamaCppBackend(Backend):
                                       "stopped_early": 0}
         self._evaluated = 0
         self._cancel: threading.Event | None = None  # the running request's (worker thread)
+        self._formatter: Any = None  # the GGUF's chat template (prefill and scoring)
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(native_tools=False, json_schema=True, grammar=True)
+        return Capabilities(native_tools=False, json_schema=True, grammar=True, scores=True)
 
     @property
     def default_sampling(self) -> Sampling:
@@ -200,6 +201,8 @@ class LlamaCppBackend(Backend):
         if s.seed is not None:
             kwargs["seed"] = s.seed
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if request.prefill is not None:
+            kwargs["prefill"] = request.prefill
         cancel = threading.Event()
         # the grammar is compiled (first use of a schema) in the worker, not on the event loop
         fut = asyncio.get_running_loop().run_in_executor(self._executor, self._complete, kwargs,
@@ -221,6 +224,8 @@ class LlamaCppBackend(Backend):
         if out is None:  # stopped by a cancel whose awaiting task still finished: no answer
             raise BackendRequestError("the generation was cancelled", kind="transient")
         choice = out["choices"][0]
+        if "message" not in choice:  # a prefilled completion: text is the continuation
+            choice = {**choice, "message": {"content": choice.get("text", "")}}
         usage = out.get("usage") or {}
         self.stats["requests"] += 1
         self.stats["prompt_tokens"] += usage.get("prompt_tokens", 0)
@@ -246,13 +251,99 @@ class LlamaCppBackend(Backend):
         before = self._evaluated
         self._cancel = cancel
         try:
-            out = llm.create_chat_completion(**kwargs)
+            prefill = kwargs.pop("prefill", None)
+            if prefill is None:
+                out = llm.create_chat_completion(**kwargs)
+            else:  # the same template as a chat completion, then the answer's given start
+                prompt = self._prompt_tokens(llm, kwargs.pop("messages"), prefill)
+                out = llm.create_completion(prompt, **kwargs)
         except _Cancelled:
             self.stats["stopped_early"] += 1  # nobody awaits the result any more
             return None, self._evaluated - before
         finally:
             self._cancel = None
         return out, self._evaluated - before
+
+    # ---- likelihood of continuations (calling.choice=likelihood) -----------------------------
+
+    def _prompt_tokens(self, llm: Any, messages: Any, prefill: str) -> list[int]:
+        """The prompt create_chat_completion would build (the GGUF's chat template, generation
+        prompt included), followed by ``prefill``: so its prompt cache is shared with chats."""
+        if self._formatter is None:
+            from llama_cpp import llama_chat_format
+
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise BackendRequestError("this GGUF has no chat template: likelihood choice "
+                                          "needs one (set calling.choice=generate)")
+            text = llm._model.token_get_text  # as Llama.__init__ does for its own formatter
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=template, eos_token=text(llm.token_eos()),
+                bos_token=text(llm.token_bos()))
+        res = self._formatter(messages=list(messages))
+        return llm.tokenize((res.prompt + prefill).encode("utf-8"),
+                            add_bos=not res.added_special, special=True)
+
+    async def score(self, request: ChatRequest, options: Any) -> list[float]:
+        cancel = threading.Event()
+        fut = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._score, request.messages, request.prefill or "", list(options),
+            cancel)
+        try:
+            out = await fut
+        except asyncio.CancelledError:
+            cancel.set()
+            self.stats["cancelled"] += 1
+            raise
+        except ValueError as exc:
+            raise BackendRequestError(f"llama.cpp refused the request: {exc}") from exc
+        if out is None:
+            raise BackendRequestError("the scoring was cancelled", kind="transient")
+        return out
+
+    def _score(self, messages: Any, prefill: str, options: list[str],
+               cancel: threading.Event) -> list[float] | None:
+        """Sum of token log-probabilities of each option after the prompt: the shared prompt is
+        evaluated once (reusing the prompt cache), each option in one batch of its own tokens
+        whose logits are all read, then dropped from the KV cache again."""
+        import numpy as np
+
+        if cancel.is_set():
+            return None
+        llm = self.load()
+        base = self._prompt_tokens(llm, messages, prefill)
+        full = [self._prompt_tokens(llm, messages, prefill + o) for o in options]
+        k = min(_common(base, f) for f in full)  # tokens shared by the prompt and every option
+        k = max(k, 1)
+        cached = _common(llm.input_ids[: llm.n_tokens].tolist(), base[:k])
+        llm.n_tokens = min(cached, k - 1)  # re-evaluate at least one token: its logits
+        self._cancel = cancel
+        try:
+            llm.eval(base[llm.n_tokens:k])
+        except _Cancelled:
+            return None
+        finally:
+            self._cancel = None
+        n_vocab = llm.n_vocab()
+        first = _log_softmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)))
+        scores = []
+        for f in full:
+            rest = f[k:]
+            lp = float(first[rest[0]]) if rest else 0.0
+            if len(rest) > 1:
+                llm._ctx.kv_cache_seq_rm(-1, k, -1)
+                llm._batch.set_batch(batch=rest[:-1], n_past=k, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                rows = np.ctypeslib.as_array(llm._ctx.get_logits(),
+                                             shape=(len(rest) - 1, n_vocab))
+                lp += sum(float(_log_softmax(rows[j])[rest[j + 1]])
+                          for j in range(len(rest) - 1))
+                self._evaluated += len(rest) - 1
+            scores.append(lp)
+        llm._ctx.kv_cache_seq_rm(-1, k, -1)  # the cache holds the shared prompt only again
+        llm.n_tokens = k
+        self.stats["scored"] = self.stats.get("scored", 0) + 1
+        return scores
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
@@ -266,3 +357,19 @@ class LlamaCppBackend(Backend):
             self._llm.close()
             self._llm = None
 
+
+
+def _common(a: Any, b: Any) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _log_softmax(logits: Any) -> Any:
+    import numpy as np
+
+    m = float(np.max(logits))
+    return logits - (m + float(np.log(np.sum(np.exp(logits - m)))))

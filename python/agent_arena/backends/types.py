@@ -23,6 +23,9 @@ class Capabilities:
     native_tools: bool = False  # honours tools + tool_choice (required / named)
     json_schema: bool = False  # can constrain output to a JSON Schema
     grammar: bool = False  # llama.cpp GBNF grammars
+    # log-likelihood of given continuations (Backend.score) and answers that continue a given
+    # start (ChatRequest.prefill): what calling.choice=likelihood needs
+    scores: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class ChatRequest:
     # Who asks (session + agent): backends with per-sequence caches (llama-server KV slots)
     # keep one asker on one cache; everyone else ignores it.
     affinity: str | None = None
+    # The answer's start, written for the model: it continues from there and ``text`` is only
+    # the continuation (``response_schema`` then constrains the continuation). Needs
+    # Capabilities.scores.
+    prefill: str | None = None
 
 
 @dataclass(frozen=True)
