@@ -147,7 +147,7 @@ async def _demo(cfg: dict[str, Any]) -> int:
         summary = await run_demo(endpoint, settings.tool_specs(cfg), agents=int(d["agents"]),
                                  ticks=int(d["ticks"]), deadline_ms=int(d["deadline_ms"]),
                                  seed=int(d["seed"]), size=float(d["world_size"]),
-                                 on_decision=show)
+                                 on_decision=show, masks=bool(d.get("masks", True)))
     finally:
         if server is not None:
             await server.stop()

@@ -74,6 +74,7 @@ async def run_demo(
     size: float = 12.0,
     on_decision: Callable[[Decision], None] | None = None,
     client_kwargs: Mapping[str, Any] | None = None,
+    masks: bool = True,
 ) -> DemoSummary:
     world = World.generate(agents, size=size, seed=seed)
     check = ToolRegistry(tools)  # the game's own copy of the schemas: an independent check
@@ -86,7 +87,8 @@ async def run_demo(
         for _ in range(ticks):
             tick = world.tick
             replies = await asyncio.gather(*(
-                client.observe(aid, tick, world.observe(aid), deadline_ms=deadline_ms)
+                client.observe(aid, tick, world.observe(aid), deadline_ms=deadline_ms,
+                               mask=world.mask(aid) if masks else None)
                 for aid in world.agents))
             for reply in replies:
                 summary.decisions.append(

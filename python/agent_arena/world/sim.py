@@ -103,6 +103,30 @@ class World:
             obs["heard"] = list(a.heard)
         return obs
 
+    def mask(self, agent_id: str) -> dict[str, Any]:
+        """What this world allows the agent now (observe.mask): pick up what is in reach, flee
+        the wolves that are close, talk when someone can hear, walk to what is in sight or to
+        one of the field's waypoints (so an agent with nothing in sight can still explore)."""
+        a = self.agents[agent_id]
+        in_reach = [it.id for it in self.items.values() if dist(a.pos, it.pos) <= REACH]
+        threats = [wf.id for wf in self.wolves.values() if dist(a.pos, wf.pos) <= THREAT_RANGE]
+        listeners = any(o.id != a.id and dist(o.pos, a.pos) <= SIGHT
+                        for o in self.agents.values())
+        seen = sorted((it for it in self.items.values() if dist(a.pos, it.pos) <= SIGHT),
+                      key=lambda it: dist(a.pos, it.pos))[:4]
+        targets = [list(it.pos) for it in seen] + self.waypoints()
+        return {
+            "move_to": {"target": targets},
+            "pick_up": {"item_id": in_reach} if in_reach else False,
+            "flee": {"threat_id": threats} if threats else False,
+            "say": listeners,
+        }
+
+    def waypoints(self) -> list[list[float]]:
+        """The field's corners and centre: places a game's navigation would offer."""
+        lo, hi, mid = 1.0, round(self.size - 1.0, 1), round(self.size / 2, 1)
+        return [[lo, 0.0, lo], [lo, 0.0, hi], [hi, 0.0, lo], [hi, 0.0, hi], [mid, 0.0, mid]]
+
     # ---- what a game does with a call ----------------------------------------------------------
 
     def execute(self, agent_id: str, tool: str, args: dict[str, Any]) -> tuple[bool, str]:
