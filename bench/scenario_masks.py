@@ -6,8 +6,9 @@ game knows it from its own state, read here from the observation it sends:
 - pick_up / grab: the ids in reach (in_reach, reachable, senses.touch, within_arms_length);
 - flee / run_from: the threats' ids (threats, enemies, senses.danger; the farm's danger text);
 - say / reply: possible only when someone spoke (heard, chat, senses.hearing, someone_said);
-- move_to / walk: the positions of the things in sight (visible, nearby, senses.sight; the
-  farm's "at [x, y]" text); nothing in sight: walking is not offered;
+- move_to / walk: the positions of the things in sight that are not already in reach
+  (visible, nearby, senses.sight; the farm's "at [x, y]" text); nothing to walk to: walking is
+  not offered;
 - idle / rest: always.
 
 The masks are derived by these rules only, never from a scenario's expected answer. Run it
@@ -49,7 +50,8 @@ def known(obs: dict[str, Any]) -> tuple[list[str], list[str], bool, list[list[fl
     spoke = bool(obs.get("heard") or obs.get("chat") or senses.get("hearing")
                  or obs.get("someone_said"))
     sight = [_xyz(x.get("position") or x.get("at") or x.get("pos"))
-             for x in obs.get("visible") or obs.get("nearby") or senses.get("sight") or []]
+             for x in obs.get("visible") or obs.get("nearby") or senses.get("sight") or []
+             if (x.get("id") or x.get("name") or x.get("entity")) not in reach]
     around = obs.get("around")
     if isinstance(around, str):  # "eggs E1 in the hen house at [14, 3], 14 m away"
         sight += [json.loads(m) for m in re.findall(r"\[[-\d., ]+\]", around)]

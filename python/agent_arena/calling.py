@@ -470,9 +470,12 @@ async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     out.request = base
     out.strategy = "likelihood"
     start = '{"tool": "'
-    options = [n + '"' for n in names]
-    scores = await backend.score(dataclasses.replace(base, prefill=start, response_schema=None),
+    # the name and what follows it in a real answer: '",' is one token, so ending the option
+    # at the bare quote would score a token the model never writes there
+    options = [n + '", "arguments": ' for n in names]
+    scored = await backend.score(dataclasses.replace(base, prefill=start, response_schema=None),
                                  options)
+    scores, out.prompt_tokens = scored.values, scored.prompt_tokens
     if cfg.calibrate:
         prior = await _prior(backend, base, start, options)
         scores = [s - p for s, p in zip(scores, prior, strict=True)]
@@ -511,8 +514,8 @@ async def _prior(backend: Backend, base: ChatRequest, start: str,
     hit = _PRIORS.get(key)
     if hit is None:
         empty = [*head, {"role": "user", "content": CONTENT_FREE}]
-        hit = await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
-                                                      response_schema=None), options)
+        hit = (await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
+                                                       response_schema=None), options)).values
         if len(_PRIORS) > 256:
             _PRIORS.clear()
         _PRIORS[key] = hit

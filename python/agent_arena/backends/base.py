@@ -18,12 +18,13 @@ from agent_arena.backends.types import (
     GenerationResult,
     RawToolCall,
     Sampling,
+    Scores,
 )
 from agent_arena.errors import BackendRequestError
 from agent_arena.seed import SeedAPI
 
 __all__ = ["Backend", "Capabilities", "ChatRequest", "ChatResponse", "GenerationResult",
-           "RawToolCall", "Sampling"]
+           "RawToolCall", "Sampling", "Scores"]
 
 
 class Backend(SeedAPI, abc.ABC):
@@ -47,7 +48,7 @@ class Backend(SeedAPI, abc.ABC):
         exceptions. Cancelling the awaiting task must stop the work (stop generating, close the
         HTTP request) so the model is free for the next decision."""
 
-    async def score(self, request: ChatRequest, options: Sequence[str]) -> list[float]:
+    async def score(self, request: ChatRequest, options: Sequence[str]) -> Scores:
         """Log-likelihood of each option as the continuation of ``request`` (its messages, then
         ``request.prefill``), one pass over the shared prompt. Only with Capabilities.scores."""
         raise BackendRequestError(f"backend {self.name} cannot score continuations",

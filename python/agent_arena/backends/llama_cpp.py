@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.backends.base import (
+    Backend,
+    Capabilities,
+    ChatRequest,
+    ChatResponse,
+    Sampling,
+    Scores,
+)
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.tools import schema_key
 
@@ -284,7 +291,7 @@ class LlamaCppBackend(Backend):
         return llm.tokenize((res.prompt + prefill).encode("utf-8"),
                             add_bos=not res.added_special, special=True)
 
-    async def score(self, request: ChatRequest, options: Any) -> list[float]:
+    async def score(self, request: ChatRequest, options: Any) -> Scores:
         cancel = threading.Event()
         fut = asyncio.get_running_loop().run_in_executor(
             self._executor, self._score, request.messages, request.prefill or "", list(options),
@@ -302,7 +309,7 @@ class LlamaCppBackend(Backend):
         return out
 
     def _score(self, messages: Any, prefill: str, options: list[str],
-               cancel: threading.Event) -> list[float] | None:
+               cancel: threading.Event) -> Scores | None:
         """Sum of token log-probabilities of each option after the prompt: the shared prompt is
         evaluated once (reusing the prompt cache), each option in one batch of its own tokens
         whose logits are all read, then dropped from the KV cache again."""
@@ -343,7 +350,7 @@ class LlamaCppBackend(Backend):
         llm._ctx.kv_cache_seq_rm(-1, k, -1)  # the cache holds the shared prompt only again
         llm.n_tokens = k
         self.stats["scored"] = self.stats.get("scored", 0) + 1
-        return scores
+        return Scores(scores, prompt_tokens=k + sum(len(f) - k for f in full))
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)

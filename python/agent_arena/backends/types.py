@@ -92,6 +92,14 @@ class ChatResponse:
 
 
 @dataclass
+class Scores:
+    """Backend.score's answer: a log-likelihood per option, and the prompt tokens it read."""
+
+    values: list[float]
+    prompt_tokens: int = 0
+
+
+@dataclass
 class GenerationResult:
     """Seed-API result: ``.text`` and ``.metadata`` (``tool_call`` when one was made)."""
 

@@ -106,13 +106,14 @@ class World:
     def mask(self, agent_id: str) -> dict[str, Any]:
         """What this world allows the agent now (observe.mask): pick up what is in reach, flee
         the wolves that are close, talk when someone can hear, walk to what is in sight or to
-        one of the field's waypoints (so an agent with nothing in sight can still explore)."""
+        one of the field's waypoints (so an agent with nothing in sight can still explore);
+        what is in reach needs no walk."""
         a = self.agents[agent_id]
         in_reach = [it.id for it in self.items.values() if dist(a.pos, it.pos) <= REACH]
         threats = [wf.id for wf in self.wolves.values() if dist(a.pos, wf.pos) <= THREAT_RANGE]
         listeners = any(o.id != a.id and dist(o.pos, a.pos) <= SIGHT
                         for o in self.agents.values())
-        seen = sorted((it for it in self.items.values() if dist(a.pos, it.pos) <= SIGHT),
+        seen = sorted((it for it in self.items.values() if REACH < dist(a.pos, it.pos) <= SIGHT),
                       key=lambda it: dist(a.pos, it.pos))[:4]
         targets = [list(it.pos) for it in seen] + self.waypoints()
         return {

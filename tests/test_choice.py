@@ -1,0 +1,131 @@
+"""How the tool is chosen: forced calls, likelihood choice (real llama.cpp), candidates + vote.
+
+The vote and forced-call logic is unit-tested with a scripted backend (server logic only); the
+likelihood choice, scoring and prefilled generation run on the embedded model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from arena_sockets import TOOLS
+
+from agent_arena.backends.scripted import ScriptedBackend
+from agent_arena.backends.types import ChatRequest, Sampling
+from agent_arena.calling import CallingConfig, decide_once, forced_arguments
+from agent_arena.errors import ConfigError
+from agent_arena.tools import ToolRegistry, apply_mask
+
+REG = ToolRegistry(TOOLS)
+MSGS = [{"role": "system", "content": "You play a game."},
+        {"role": "user", "content": "Now:\ngoal: collect apple\nin_reach: [apple-3]"}]
+
+
+def _call(tool: str, **args) -> str:
+    return json.dumps({"tool": tool, "arguments": args})
+
+
+# ---- forced calls -----------------------------------------------------------------------------
+
+
+def test_forced_arguments():
+    specs = {s.name: s for s in REG.select(None)}
+    assert forced_arguments(specs["idle"]) == {}
+    assert forced_arguments(specs["pick_up"]) is None
+    one = {s.name: s for s in apply_mask(REG.select(None), {"pick_up": {"item_id": ["a-1"]}})}
+    assert forced_arguments(one["pick_up"]) == {"item_id": "a-1"}
+    two = {s.name: s for s in apply_mask(REG.select(None), {"pick_up": {"item_id": ["a", "b"]}})}
+    assert forced_arguments(two["pick_up"]) is None
+
+
+async def test_one_possible_call_is_answered_without_the_model():
+    backend = ScriptedBackend(answer=_call("say", text="never asked"))
+    possible = apply_mask(REG.select(None), {"move_to": False, "pick_up": False, "say": False,
+                                             "flee": False})
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(), Sampling(),
+                            possible=possible)
+    assert out.status == "ok" and out.call.tool == "idle" and out.call.arguments == {}
+    assert out.strategy == "forced" and out.attempts == 0 and not backend.requests
+
+
+# ---- candidates and the vote --------------------------------------------------------------------
+
+
+async def test_candidates_vote_on_the_tool_then_the_arguments():
+    answers = [_call("move_to", target=[1, 0, 1]), _call("pick_up", item_id="apple-3"),
+               _call("pick_up", item_id="apple-3"), "not json", _call("pick_up", item_id="x")]
+    backend = ScriptedBackend(responses=answers)
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(candidates=5),
+                            Sampling(seed=10))
+    assert out.status == "ok" and out.call.as_wire() == {"tool": "pick_up",
+                                                         "arguments": {"item_id": "apple-3"}}
+    assert out.votes == {"move_to": 1, "pick_up": 3} and out.candidates == 5
+    seeds = sorted(r.sampling.seed for r in backend.requests)
+    assert seeds == [11, 12, 13, 14, 15]  # distinct samples of one request
+    assert out.completion_tokens == sum(len(a) // 4 for a in answers)  # every sample's cost
+
+
+async def test_no_valid_candidate_re_asks_with_the_problem():
+    backend = ScriptedBackend(responses=["nope"] * 3 + [_call("idle")])
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(candidates=3), Sampling())
+    assert out.status == "ok" and out.call.tool == "idle" and out.attempts == 2
+    assert len(backend.requests) == 4 and "invalid" in backend.requests[-1].messages[-1]["content"]
+
+
+def test_mistyped_choice_settings_are_refused():
+    with pytest.raises(ConfigError, match="calling.choice"):
+        CallingConfig(choice="likelyhood")
+    with pytest.raises(ConfigError, match="calling.candidates"):
+        CallingConfig(candidates=0)
+
+
+async def test_likelihood_on_a_backend_without_scores_generates_as_before():
+    backend = ScriptedBackend(answer=_call("pick_up", item_id="apple-3"))
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(choice="likelihood"),
+                            Sampling())
+    assert out.status == "ok" and out.strategy == "constrained" and len(backend.requests) == 1
+
+
+# ---- the real model -------------------------------------------------------------------------------
+
+
+@pytest.mark.llama
+async def test_scores_rank_continuations_as_the_model_does(llama_backend):
+    req = ChatRequest(messages=[{"role": "user", "content": "What is the capital of France?"}],
+                      prefill="The capital of France is ")
+    scores = await llama_backend.score(req, ["Paris", "Berlin"])
+    assert scores.values[0] > scores.values[1] and all(v < 0 for v in scores.values)
+    assert scores.prompt_tokens > 0
+    again = await llama_backend.score(req, ["Paris", "Berlin"])  # the prompt cache is reused
+    assert again.values == pytest.approx(scores.values, abs=1e-3)
+
+
+@pytest.mark.llama
+async def test_a_prefilled_answer_continues_under_the_schema(llama_backend):
+    schema = {"type": "object", "properties": {"item_id": {"enum": ["apple-3", "wood-1"]}},
+              "required": ["item_id"], "additionalProperties": False}
+    req = ChatRequest(messages=MSGS, prefill='{"tool": "pick_up", "arguments": ',
+                      response_schema=schema, sampling=Sampling(temperature=0.0, max_tokens=32))
+    response = await llama_backend.chat(req)
+    assert json.loads(response.text)["item_id"] in ("apple-3", "wood-1")
+
+
+@pytest.mark.llama
+@pytest.mark.parametrize("calibrate", [False, True])
+async def test_likelihood_choice_gives_a_call_inside_the_mask(llama_backend, calibrate):
+    mask = {"pick_up": {"item_id": ["apple-3"]}, "flee": False, "say": False,
+            "move_to": {"target": [[7, 0, 3]]}}
+    possible = apply_mask(REG.select(None), mask)
+    cfg = CallingConfig(choice="likelihood", calibrate=calibrate)
+    out = await decide_once(llama_backend, MSGS, REG, None, cfg, llama_backend.default_sampling,
+                            possible=possible)
+    assert out.status == "ok" and out.strategy == "likelihood", out
+    by_name = {s.name: s for s in possible}
+    assert out.call.tool in by_name and by_name[out.call.tool].is_valid(out.call.arguments)
+    assert out.prompt_tokens > 0
+    # the scored request is the constrained one (for the journal), without the prefill
+    assert out.request is not None and out.request.prefill is None
+    assert dataclasses.asdict(out.request.sampling) == dataclasses.asdict(
+        llama_backend.default_sampling)
