@@ -60,7 +60,9 @@ def fuzz_cases(count: int = 300) -> list[str]:
     return cases
 
 
-def test_gdscript_unit_suites_pass_in_engine(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def unit_run(godot_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> godot_web.RunResult:
+    """One run of every GDScript suite in the engine (the tests below read its output)."""
     vectors = (ROOT / "godot" / "vectors.json").read_bytes()
     template = ROOT.parent / "godot_plugin/addons/agent_arena/script_templates/ArenaAgent"
     extra = {
@@ -68,7 +70,11 @@ def test_gdscript_unit_suites_pass_in_engine(tmp_path: Path) -> None:
         "res://templates/custom_agent.gd.txt": (template / "custom_agent.gd").read_bytes(),
         "res://fuzz.json": json.dumps(fuzz_cases()).encode(),
     }
-    result = godot_web.run_project(UNIT, tmp_path / "site", extra)
+    return godot_web.run_project(UNIT, tmp_path_factory.mktemp("unit") / "site", extra)
+
+
+def test_gdscript_unit_suites_pass_in_engine(unit_run: godot_web.RunResult) -> None:
+    result = unit_run
     output = "\n".join(result.lines)
     assert "Godot Engine v4.6" in output, output
     summary = [line for line in result.printed if line.startswith("RESULT ")]
@@ -81,3 +87,69 @@ def test_gdscript_unit_suites_pass_in_engine(tmp_path: Path) -> None:
     assert passed > 300, output
     # The bounded queue warns once when it starts dropping observations.
     assert any("dropped" in w for w in result.warnings), output
+
+
+def _mask_frames(result: godot_web.RunResult) -> dict[str, bytes]:
+    """The observe frames tests/godot/unit/test_masks.gd printed, by label."""
+    frames = {}
+    for line in result.printed:
+        if line.startswith("MASK FRAME "):
+            label, hex_frame = line[len("MASK FRAME ") :].split(" ")
+            frames[label] = bytes.fromhex(hex_frame)
+    return frames
+
+
+# What ArenaAgent sends for each scene state of test_masks.gd (the engine checks it too; here the
+# bytes are decoded by msgpack-python and applied by the server's own code).
+IN_REACH = {"item_id": ["apple-1", "apple-2"]}
+EXPECTED_MASKS: dict[str, dict[str, Any] | None] = {
+    "items_in_reach": {"pick_up": IN_REACH, "flee": False, "say": False},
+    "nothing_in_reach": {"pick_up": False, "flee": False, "say": False},
+    "threat": {"pick_up": IN_REACH, "flee": {"threat_id": ["wolf-1"]}, "say": False},
+    "threat_gone": {"pick_up": IN_REACH, "flee": False, "say": False},
+    "someone_near": {"pick_up": IN_REACH, "flee": False},
+    "heard": {"pick_up": IN_REACH, "flee": False},
+    "alone_again": {"pick_up": IN_REACH, "flee": False, "say": False},
+    "player_spoke": {"pick_up": IN_REACH, "flee": False},
+    "allowed": {"pick_up": IN_REACH},
+    "nothing_possible": None,
+    "registered": {"say": False},
+    "override": {"pick_up": {"item_id": ["apple-2"]}, "flee": False, "say": True},
+}
+
+
+def test_observe_frames_carry_the_mask_the_server_accepts(unit_run: godot_web.RunResult) -> None:
+    """The addon's observe frames, decoded independently of msgpack.gd, carry the masks above as
+    msgpack booleans, lists and maps; the server's decoder takes them and its apply_mask narrows
+    the default tools with them (values fit the schemas, only registered tools are named)."""
+    import yaml
+
+    from agent_arena import protocol
+    from agent_arena.tools import ToolRegistry, apply_mask
+
+    frames = _mask_frames(unit_run)
+    assert set(frames) == set(EXPECTED_MASKS), "\n".join(unit_run.lines)
+    game = yaml.safe_load((ROOT.parent / "configs/tools/game.yaml").read_text())
+    registry = ToolRegistry([{"name": name, **spec} for name, spec in game.items()])
+    for label, expected in EXPECTED_MASKS.items():
+        raw = msgpack.unpackb(frames[label], raw=False)
+        assert raw["type"] == "observe" and raw["agent_id"] in {"Npc", "Custom"}, raw
+        # as JSON text: msgpack true/false, not 0/1 (which == would take for False/True)
+        sent = json.dumps(raw.get("mask"), sort_keys=True)
+        assert sent == json.dumps(expected, sort_keys=True), (label, sent)
+        message = protocol.decode(frames[label])
+        assert isinstance(message, protocol.Observe)
+        assert message.mask == expected, label
+        possible = apply_mask(registry.select(message.tools), message.mask)
+        names = [spec.name for spec in possible]
+        for tool, rule in (expected or {}).items():
+            assert (tool in names) == (rule is not False), (label, tool, names)
+            if isinstance(rule, dict):
+                spec = next(s for s in possible if s.name == tool)
+                for arg, values in rule.items():
+                    assert spec.parameters["properties"][arg]["enum"] == values, (label, tool)
+    heard = msgpack.unpackb(frames["heard"], raw=False)["observation"]["heard"]
+    assert heard == [{"from": "Friend", "text": "hello Npc"}]
+    threat = msgpack.unpackb(frames["threat"], raw=False)["observation"]["threats"]
+    assert [t["id"] for t in threat] == ["wolf-1"]
+    assert msgpack.unpackb(frames["allowed"], raw=False)["tools"] == ["move_to", "pick_up", "idle"]

@@ -1,11 +1,14 @@
 ## Agent Arena demo: connects the AgentArena autoload, handles the game-specific tools
-## (pick_up, flee, wave) and shows what the agents do.
+## (pick_up, flee, wave) and shows what the agents do. Each NPC sends an action mask with its
+## observation (demo_agent.gd); a pick_up reports a reward (1 for an item taken, -0.1 for a
+## failed attempt) with its tool result.
 ##
 ## Above each NPC: its last action, thought and decision latency; top left: decisions/s, p50
 ## latency and the count of each status. Settings come from command-line user arguments (after
 ## "--") or, in a web build, from the page URL query: url (e.g. ws://127.0.0.1:5556/), user,
 ## password, e2e, expect_refused, shot, pause_s.
-## With e2e set, it quits with 0 once the whole round trip was seen (used by the tests). With
+## With e2e set, it quits with 0 once the whole round trip was seen, including a decision made
+## by the model for an observation that carried a mask (used by the tests). With
 ## shot=N it prints "DEMO SHOT" with the overlay's state once N decisions arrived and an NPC
 ## walked (the screenshot test takes its picture then). With pause_s=S (e2e), the game pauses
 ## the whole tree for S seconds after the welcome; the round trip then also needs the pause to
@@ -15,6 +18,8 @@ extends Node3D
 const Client := preload("res://addons/agent_arena/client.gd")
 const Agent := preload("res://addons/agent_arena/arena_agent.gd")
 const PICK_UP_REACH: float = 1.6
+const REWARD_PICKED: float = 1.0
+const REWARD_FAILED: float = -0.1
 ## Guards against a hang only: the e2e run ends as soon as its round trip is complete, so a slow
 ## machine takes longer but never fails on time. Decisions get a deadline no model misses.
 const E2E_TIMEOUT_S: float = 1500.0
@@ -47,6 +52,9 @@ var _tools_acked: bool = false
 var _results_acked: int = 0
 var _actions: Dictionary = {}
 var _ok_actions: int = 0
+## Decisions of the model (status ok) for observations sent with a mask.
+var _masked_ok_actions: int = 0
+var _agents_by_id: Dictionary = {}
 var _connection: String = "connecting"
 ## Decisions seen: [seconds since start, latency ms, status].
 var _decisions: Array = []
@@ -83,6 +91,7 @@ func _ready() -> void:
 		if node is Agent:
 			var agent := node as Agent
 			_agents.append(agent)
+			_agents_by_id[agent.agent_id] = agent
 			agent.tool_requested.connect(_on_tool_requested.bind(agent))
 			agent.action_finished.connect(_on_action_finished.bind(agent))
 			var body := agent.get_parent() as Node3D
@@ -127,6 +136,7 @@ func _process(delta: float) -> void:
 		and _results_acked >= _agents.size()
 		and _actions.size() == _agents.size()
 		and _ok_actions >= 1
+		and _masked_ok_actions >= 1
 		and _client.pings_answered >= 1
 		and _pause_state != 0
 	):
@@ -222,11 +232,19 @@ func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -
 	if status == "superseded":
 		return  # nothing to show: a newer decision for this NPC is on its way
 	_actions[agent_id] = int(_actions.get(agent_id, 0)) + 1
+	# The agent handled the action first (it connected before us) and asks again only in a
+	# later frame, so its last mask is still the one of this decision's observation.
+	var agent := _agents_by_id.get(agent_id) as Agent
+	var mask: Variant = null
+	if agent != null and int(info.get("tick", -1)) == agent.tick and not agent.last_mask.is_empty():
+		mask = agent.last_mask
 	if status == "ok":
 		_ok_actions += 1
-	var line := {"agent_id": agent_id, "call": call, "status": status}
+		_masked_ok_actions += 1 if mask != null else 0
+	var line := {"agent_id": agent_id, "call": call, "status": status, "tick": info.get("tick")}
 	line["latency_ms"] = info.get("latency_ms")
 	line["thought"] = info.get("thought")
+	line["mask"] = mask
 	print("E2E ACTION ", JSON.stringify(line))
 	_note("%s -> %s %s (%s)" % [agent_id, call.get("tool"), call.get("arguments"), status])
 	var overlay := _overlays.get(agent_id) as Label
@@ -256,13 +274,15 @@ func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, ag
 		"pick_up":
 			var item := get_node_or_null("Items/" + str(arguments.get("item_id", ""))) as Node3D
 			if item == null or not item.is_in_group(&"arena_items"):
-				agent.complete_tool(false, "no item %s here" % arguments.get("item_id"))
+				var why := "no item %s here" % arguments.get("item_id")
+				agent.complete_tool(false, why, REWARD_FAILED)
 			elif item.global_position.distance_to(body.global_position) > PICK_UP_REACH + 1.0:
-				agent.complete_tool(false, "%s is too far; move_to it first" % item.name)
+				var why := "%s is too far; move_to it first" % item.name
+				agent.complete_tool(false, why, REWARD_FAILED)
 			else:
 				agent.inventory.append(str(item.name))
 				_take_away(item)
-				agent.complete_tool(true, "picked up %s" % item.name)
+				agent.complete_tool(true, "picked up %s" % item.name, REWARD_PICKED)
 		"wave":
 			agent.complete_tool(true, "waved at %s" % arguments.get("at", "everyone"))
 		"flee":
@@ -409,6 +429,7 @@ func _progress() -> String:
 		"actions": _actions,
 		"results_acked": _results_acked,
 		"ok_actions": _ok_actions,
+		"masked_ok_actions": _masked_ok_actions,
 		"disconnects": _disconnects,
 		"pause_over": _pause_state == 1,
 		"pings_during_pause": _pings_during_pause,

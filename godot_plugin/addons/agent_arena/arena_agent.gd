@@ -10,6 +10,10 @@ extends Node
 ## [code]say[/code] (a [Label3D] bubble), [code]idle[/code]. Any other tool is handed to the game
 ## through [signal tool_requested]; finish it with [method complete_tool].
 ## Override [method _collect_observation] to describe the world your way.
+## [br][br]With every observation it also sends an action mask (when [member send_mask] is on):
+## what is possible right now, from what the agent perceives. [code]pick_up[/code] may only name
+## the items in reach, [code]flee[/code] only the threats in sight, and [code]say[/code] is
+## impossible when nobody can hear. Override [method _collect_mask] to describe your own.
 
 ## A tool the agent does not execute itself; call [method complete_tool] when it is done.
 signal tool_requested(tool_name: String, arguments: Dictionary, tick: int)
@@ -19,6 +23,10 @@ signal action_finished(tool_name: String, ok: bool, result: Variant)
 const Client := preload("res://addons/agent_arena/client.gd")
 const BUILTIN_TOOLS: PackedStringArray = ["move_to", "say", "idle"]
 const AUTOLOAD_PATH: NodePath = ^"/root/AgentArena"
+## Every ArenaAgent is in this group (so agents hear each other's [code]say[/code]).
+const AGENT_GROUP: StringName = &"arena_agents"
+## The server's limit of allowed values per argument in a mask.
+const MAX_MASK_VALUES: int = 256
 
 ## Unique id of this agent on the server (defaults to the character's name).
 @export var agent_id: String = ""
@@ -44,6 +52,20 @@ const AUTOLOAD_PATH: NodePath = ^"/root/AgentArena"
 @export var perception_radius: float = 15.0
 ## Optional area whose overlapping bodies and areas are the perceived items.
 @export var perception_area: Area3D
+## Threats are the nodes of this group closer than [member perception_radius] (sent as
+## [code]threats[/code] when there are any; [code]flee[/code] may name them).
+@export var threat_group: StringName = &"arena_threats"
+## Characters are the nodes of this group; the agent's own character joins it in
+## [method _ready]. One closer than [member hearing_radius] can hear a [code]say[/code].
+@export var character_group: StringName = &"arena_characters"
+## Characters closer than this hear what the agent says, and it hears them.
+@export var hearing_radius: float = 10.0
+
+@export_group("Action mask")
+## Send an action mask with every observation: what is possible now (docs/godot.md).
+@export var send_mask: bool = true
+## Items at most this far away are in reach: the only ones [code]pick_up[/code] may name.
+@export var reach_distance: float = 1.6
 
 @export_group("Movement")
 ## Speed of built-in steering (when there is no NavigationAgent3D).
@@ -59,6 +81,11 @@ var tick: int = 0
 ## The tool being executed ("" when none).
 var current_tool: String = ""
 var last_call: Dictionary = {}
+## The mask sent with the latest observation (empty: none was sent).
+var last_mask: Dictionary = {}
+## What was said to this agent since its last observation: [code]{from, text}[/code] entries,
+## sent as [code]heard[/code] by [method _collect_observation]. See [method hear].
+var heard: Array[Dictionary] = []
 
 var _client: Client = null
 var _body: Node3D = null
@@ -79,7 +106,10 @@ func _ready() -> void:
 	if agent_id.is_empty():
 		agent_id = str(get_parent().name) if get_parent() != null else str(name)
 	_body = get_parent() as Node3D
+	add_to_group(AGENT_GROUP)
 	if _body != null:
+		if not String(character_group).is_empty():
+			_body.add_to_group(character_group)
 		for child in _body.get_children():
 			if child is NavigationAgent3D:
 				_nav = child
@@ -161,7 +191,8 @@ func _get_configuration_warnings() -> PackedStringArray:
 
 #region virtual
 ## Returns what the agent perceives. Override to add game state; call the parent version
-## ([code]super()[/code]) to keep position, velocity, nearby items, inventory and goal.
+## ([code]super()[/code]) to keep position, velocity, nearby items, threats, what it heard,
+## inventory and goal.
 func _collect_observation() -> Dictionary:
 	var observation := {"inventory": Array(inventory), "goal": goal}
 	if _body != null:
@@ -169,9 +200,38 @@ func _collect_observation() -> Dictionary:
 		if _body is CharacterBody3D:
 			observation["velocity"] = _round_vec((_body as CharacterBody3D).velocity)
 		observation["nearby_items"] = _nearby_items()
+		var threats := _nearby_threats()
+		if not threats.is_empty():
+			observation["threats"] = threats
+	if not heard.is_empty():
+		observation["heard"] = heard.duplicate(true)
 	if not last_call.is_empty():
 		observation["last_action"] = last_call.get("tool", "")
 	return observation
+
+
+## Returns the action mask for this decision: tool name -> [code]false[/code] (not possible
+## now), [code]true[/code] (possible, arguments as registered) or [code]{argument: [allowed
+## values]}[/code]; tools left out stay as registered. [param observation] is what
+## [method _collect_observation] returned. The default, from the agent's own perception:
+## [br]- [code]pick_up[/code]: [code]{item_id: [the items in reach]}[/code], false when none is;
+## [br]- [code]flee[/code]: [code]{threat_id: [the threats in sight]}[/code], false when none is;
+## [br]- [code]say[/code]: false when no character is within [member hearing_radius] and
+##   nobody spoke to the agent since its last observation.
+## [br]Override it to describe your game (call [code]super(observation)[/code] to start from
+## the default). Before it is sent, the mask keeps only the tools that are registered on the
+## server and in [member allowed_tools]; a mask that would leave no tool possible is not sent.
+func _collect_mask(_observation: Dictionary) -> Dictionary:
+	var mask := {}
+	var in_reach := items_in_reach()
+	mask["pick_up"] = {"item_id": in_reach} if not in_reach.is_empty() else false
+	var threat_ids: Array = []
+	for threat: Dictionary in _nearby_threats():
+		threat_ids.append(threat["id"])
+	mask["flee"] = {"threat_id": threat_ids} if not threat_ids.is_empty() else false
+	if not can_be_heard():
+		mask["say"] = false
+	return mask
 
 
 #endregion
@@ -198,19 +258,94 @@ func request_decision() -> void:
 	var options := {"tick": tick, "profile": profile}
 	if not allowed_tools.is_empty():
 		options["tools"] = Array(allowed_tools)
-	_client.observe(agent_id, _collect_observation(), deadline_ms, options)
+	var observation := _collect_observation()
+	last_mask = checked_mask(_collect_mask(observation)) if send_mask else {}
+	if not last_mask.is_empty():
+		options["mask"] = last_mask
+	heard.clear()  # sent once
+	_client.observe(agent_id, observation, deadline_ms, options)
 
 
-## Finishes a custom tool announced by [signal tool_requested] and reports it to the server.
-func complete_tool(ok: bool, result: Variant = {}) -> void:
+## Finishes a custom tool announced by [signal tool_requested] and reports it to the server;
+## [param reward] (a number, optional) is kept with the decision for training data.
+func complete_tool(ok: bool, result: Variant = {}, reward: Variant = null) -> void:
 	if current_tool.is_empty():
 		return
 	var tool_name := current_tool
 	current_tool = ""
 	_since_decision = 0.0
 	if _client != null:
-		_client.report_tool_result(agent_id, _action_tick, tool_name, ok, result)
+		_client.report_tool_result(agent_id, _action_tick, tool_name, ok, result, reward)
 	action_finished.emit(tool_name, ok, result)
+
+
+## Someone said [param text] to this agent (another ArenaAgent's [code]say[/code] within
+## [member hearing_radius] calls this; a game calls it for the player's chat). The next
+## observation carries it under [code]heard[/code], and [code]say[/code] is possible then.
+func hear(speaker: String, text: String) -> void:
+	heard.append({"from": speaker, "text": text})
+
+
+## Ids of the perceived items at most [member reach_distance] away, nearest first.
+func items_in_reach() -> Array:
+	var ids: Array = []
+	if _body == null:
+		return ids
+	for item: Dictionary in _nearby_items():
+		if float(item["distance"]) <= reach_distance:
+			ids.append(item["id"])
+	return ids
+
+
+## True when another character is within [member hearing_radius], or somebody spoke to the
+## agent since its last observation.
+func can_be_heard() -> bool:
+	if not heard.is_empty():
+		return true
+	if _body == null or String(character_group).is_empty() or not is_inside_tree():
+		return false
+	for node in get_tree().get_nodes_in_group(character_group):
+		var other := node as Node3D
+		if other == null or other == _body or not other.is_inside_tree():
+			continue
+		if other.global_position.distance_to(_body.global_position) <= hearing_radius:
+			return true
+	return false
+
+
+## [param mask] as the server accepts it: only tools that are possible candidates (registered
+## on the server, as its welcome and register_tools ack said, and in [member allowed_tools] when
+## that is set), value lists as plain arrays of at most [constant MAX_MASK_VALUES]. Empty when
+## nothing is known about the server's tools yet, or when the mask would leave no tool possible
+## (the observation then goes without one: the server decides as without masks).
+func checked_mask(mask: Dictionary) -> Dictionary:
+	var registered := _client.server_tools if _client != null else PackedStringArray()
+	if registered.is_empty() and allowed_tools.is_empty():
+		return {}
+	var candidates := PackedStringArray()
+	for tool_name in allowed_tools if not allowed_tools.is_empty() else registered:
+		if registered.is_empty() or tool_name in registered:
+			candidates.append(tool_name)
+	var out := {}
+	var possible := 0
+	for tool_name: String in candidates:
+		var rule: Variant = mask.get(tool_name, true)
+		if rule is Dictionary:
+			var arguments := {}
+			var open := true
+			for argument: Variant in rule:
+				var values := _as_array(rule[argument]).slice(0, MAX_MASK_VALUES)
+				arguments[str(argument)] = values
+				open = open and not values.is_empty()
+			out[tool_name] = arguments
+			possible += 1 if open else 0
+		elif rule is bool:
+			if mask.has(tool_name):
+				out[tool_name] = rule
+			possible += 1 if rule else 0
+		else:
+			possible += 1  # not a rule: the tool stays as registered
+	return out if possible > 0 else {}
 
 
 ## Executes a call {tool, arguments} as if the server had sent it (useful for tests and cutscenes).
@@ -229,6 +364,7 @@ func execute(action_call: Dictionary, action_tick: int = -1) -> void:
 			_start_move(arguments)
 		"say":
 			_say(str(arguments.get("text", "")))
+			_tell_listeners(str(arguments.get("text", "")))
 			_finish_builtin(true, {"said": str(arguments.get("text", ""))})
 		"idle":
 			_finish_builtin(true, {})
@@ -299,6 +435,19 @@ func _stop_body() -> void:
 		(_body as CharacterBody3D).velocity = Vector3.ZERO
 
 
+## Every other ArenaAgent whose character is within [member hearing_radius] hears [param text].
+func _tell_listeners(text: String) -> void:
+	if _body == null or text.is_empty() or not is_inside_tree():
+		return
+	for node in get_tree().get_nodes_in_group(AGENT_GROUP):
+		var other := node as ArenaAgent
+		var other_body := other.get_parent() as Node3D if other != null else null
+		if other == self or other_body == null:
+			continue
+		if other_body.global_position.distance_to(_body.global_position) <= hearing_radius:
+			other.hear(agent_id, text)
+
+
 func _nearby_items() -> Array:
 	var candidates: Array[Node] = []
 	if perception_area != null:
@@ -306,6 +455,18 @@ func _nearby_items() -> Array:
 		candidates.append_array(perception_area.get_overlapping_areas())
 	elif not String(item_group).is_empty() and is_inside_tree():
 		candidates = get_tree().get_nodes_in_group(item_group)
+	return _perceived(candidates)
+
+
+## The nodes of [member threat_group] within [member perception_radius], nearest first.
+func _nearby_threats() -> Array:
+	if String(threat_group).is_empty() or _body == null or not is_inside_tree():
+		return []
+	return _perceived(get_tree().get_nodes_in_group(threat_group))
+
+
+## {id, position, distance, kind} of each of [param candidates] within the radius, nearest first.
+func _perceived(candidates: Array[Node]) -> Array:
 	var items: Array = []
 	for node in candidates:
 		var item := node as Node3D
@@ -331,6 +492,15 @@ func _nearby_items() -> Array:
 ## Seconds without a reply after which a decision counts as lost.
 func _stall_limit() -> float:
 	return maxf(2.0 * deadline_ms / 1000.0, 120.0)
+
+
+## [param value] as an Array (packed arrays converted; anything else becomes one element).
+static func _as_array(value: Variant) -> Array:
+	if value is Array:
+		return value
+	if typeof(value) > TYPE_ARRAY and typeof(value) < TYPE_MAX:
+		return Array(value)  # a packed array
+	return [value]
 
 
 static func _round_vec(v: Vector3) -> Array:

@@ -40,6 +40,9 @@ const DEFAULT_MAX_MESSAGES_PER_FRAME: int = 64
 var connection_state: ConnectionState = ConnectionState.DISCONNECTED
 ## The server's welcome message (server name, version, ...) once connected.
 var server_info: Dictionary = {}
+## Names of the tools registered on the server for this session, as its welcome and each
+## register_tools ack list them (empty before the first welcome). Action masks name only these.
+var server_tools: PackedStringArray = PackedStringArray()
 ## Observations dropped because the outgoing queue was full while disconnected.
 var dropped_observations: int = 0
 ## Requests of any type dropped from the full queue (observations included).
@@ -145,7 +148,9 @@ func register_tools(tools: Array) -> int:
 
 
 ## Asks for one decision for [param agent_id]; returns the request id.
-## [param options]: tick (default: a per-agent counter), tools (allowed tool names), profile.
+## [param options]: tick (default: a per-agent counter), tools (allowed tool names), profile,
+## mask (the action mask: tool name -> false | true | {argument: [allowed values]}; see
+## docs/protocol.md; an empty one is not sent).
 func observe(
 	agent_id: String, observation: Dictionary, deadline_ms: int = 0, options: Dictionary = {}
 ) -> int:
@@ -156,26 +161,35 @@ func observe(
 	}
 	if deadline_ms > 0:
 		message["deadline_ms"] = deadline_ms
-	for key: String in ["tools", "profile"]:
-		if options.has(key) and not (options[key] is String and options[key].is_empty()):
-			message[key] = options[key]
+	for key: String in ["tools", "profile", "mask"]:
+		var value: Variant = options.get(key)
+		if value == null or (value is String or value is Dictionary) and value.is_empty():
+			continue
+		message[key] = value
 	return _send(message)
 
 
 ## Reports how a tool call ended; the server keeps it as the agent's short-term memory.
+## [param reward] (a number, optional) is journaled with it for training data.
 func report_tool_result(
-	agent_id: String, tick: int, tool: String, ok: bool, result: Variant = {}
+	agent_id: String,
+	tick: int,
+	tool: String,
+	ok: bool,
+	result: Variant = {},
+	reward: Variant = null
 ) -> int:
-	return _send(
-		{
-			"type": "tool_result",
-			"agent_id": agent_id,
-			"tick": tick,
-			"tool": tool,
-			"ok": ok,
-			"result": result,
-		}
-	)
+	var message := {
+		"type": "tool_result",
+		"agent_id": agent_id,
+		"tick": tick,
+		"tool": tool,
+		"ok": ok,
+		"result": result,
+	}
+	if reward is float or reward is int:
+		message["reward"] = float(reward)
+	return _send(message)
 
 
 ## Clears one agent's server-side state, or every agent's when [param agent_id] is empty.
@@ -506,6 +520,17 @@ func _handle_message(message: Dictionary) -> void:
 			error_received.emit(str(message.get("code", "error")), str(message.get("message", "")))
 		"welcome":
 			server_info = message
+			_set_server_tools(message.get("tools"))
+		"ack":
+			if message.get("of") == "register_tools":
+				_set_server_tools(message.get("tools"))
+
+
+func _set_server_tools(names: Variant) -> void:
+	if names is Array:
+		server_tools = PackedStringArray()
+		for tool_name: Variant in names:
+			server_tools.append(str(tool_name))
 
 
 func _take_id() -> int:
