@@ -3,9 +3,11 @@
 The demo project (godot_plugin/demo: the AgentArena autoload, two ArenaAgent NPCs, items) runs
 in Godot's official web runtime in headless chromium, connects through the server's WebSocket
 relay (websockify) to the real ZeroMQ ROUTER server with the embedded SmolLM2 model, with PLAIN
-authentication and ZMTP heartbeats on. It registers a tool, observes, receives actions through
-``action_received``, executes them and reports tool results; the server's PINGs are answered.
-A wrong password must be refused.
+authentication and ZMTP heartbeats on. It registers a tool, observes (each observation with the
+action mask its NPC built: docs/godot.md, "Action masks"), receives actions through
+``action_received``, executes them and reports tool results (a pick_up with a reward); the
+server's PINGs are answered. Every decision the model made must lie within the mask sent with
+its observation. A wrong password must be refused.
 
 Nothing here races the clock: the demo's decisions get a 10-minute deadline in this mode, the
 demo quits as soon as the round trip (including one decision made by the model, status ``ok``)
@@ -119,6 +121,20 @@ def _tool_schemas() -> dict[str, dict]:
     return schemas
 
 
+def _within_mask(call: dict[str, Any], mask: dict[str, Any]) -> list[str]:
+    """Why ``call`` is outside ``mask`` (empty: it is within)."""
+    rule = mask.get(call["tool"], True)
+    if rule is False:
+        return [f"{call['tool']} was masked out"]
+    if rule is True:
+        return []
+    problems = []
+    for arg, values in rule.items():
+        if call["arguments"].get(arg) not in values:
+            problems.append(f"{call['tool']}.{arg}={call['arguments'].get(arg)!r} not in {values}")
+    return problems
+
+
 def _run_demo(
     tmp_path: Path, server: dict[str, Any], password: str, mode: str, *extra: str
 ) -> godot_web.RunResult:
@@ -150,13 +166,24 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path
         call = action["call"]
         assert call["tool"] in schemas, action
         jsonschema.validate(call["arguments"], schemas[call["tool"]])
+    # The demo's NPCs send a mask with every observation (demo_agent.gd): what the model decided
+    # must be possible in the world as the game described it.
+    masked = [a for a in actions if a["status"] == "ok" and a.get("mask")]
+    assert masked and progress["masked_ok_actions"] >= 1, output
+    for action in masked:
+        mask = action["mask"]
+        assert set(mask) <= {"move_to", "pick_up", "say", "wave", "idle"}, mask  # allowed only
+        assert "flee" not in mask  # not allowed in the demo: never named
+        assert _within_mask(action["call"], mask) == [], (action, output)
     statuses = [a["status"] for a in actions]
     # A fallback is a valid action too, but at least one decision must come from the model:
     # otherwise a broken model path would pass unnoticed. The demo waits for it (deadline 10 min
     # per decision in e2e mode), so this holds on a slow machine as on a fast one.
     assert "ok" in statuses, statuses
     assert progress["ok_actions"] >= 1, progress
-    print(f"\n[{arena_server['auth']}] engine run {result.seconds:.1f}s, statuses {statuses}")
+    tools = [a["call"]["tool"] for a in actions]
+    print(f"\n[{arena_server['auth']}] engine run {result.seconds:.1f}s, statuses {statuses}, "
+          f"tools {tools}, masked ok decisions {len(masked)}")
 
 
 def test_pause_keeps_the_session(arena_server: dict[str, Any], tmp_path: Path) -> None:

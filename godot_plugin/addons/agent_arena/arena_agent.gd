@@ -98,6 +98,10 @@ var _action_tick: int = 0
 var _move_target: Vector3 = Vector3.ZERO
 var _move_elapsed: float = 0.0
 var _running: bool = false
+## Request id of the observation waiting for its decision.
+var _pending_id: int = 0
+## The server refused the mask of the last observation: send the next one without a mask.
+var _mask_refused: bool = false
 
 
 func _ready() -> void:
@@ -125,6 +129,8 @@ func _ready() -> void:
 	# An observation that never reached the server (failed write, dropped from the full queue,
 	# connection refused) will not be answered either.
 	_client.request_failed.connect(_on_request_failed)
+	# An error reply (e.g. a mask the server refused) is the answer to that observation.
+	_client.message_received.connect(_on_message_received)
 	_running = autostart
 	_since_decision = decision_interval  # decide on the first frame
 
@@ -259,11 +265,14 @@ func request_decision() -> void:
 	if not allowed_tools.is_empty():
 		options["tools"] = Array(allowed_tools)
 	var observation := _collect_observation()
-	last_mask = checked_mask(_collect_mask(observation)) if send_mask else {}
+	last_mask = {}
+	if send_mask and not _mask_refused:
+		last_mask = checked_mask(_collect_mask(observation))
+	_mask_refused = false
 	if not last_mask.is_empty():
 		options["mask"] = last_mask
 	heard.clear()  # sent once
-	_client.observe(agent_id, observation, deadline_ms, options)
+	_pending_id = _client.observe(agent_id, observation, deadline_ms, options)
 
 
 ## Finishes a custom tool announced by [signal tool_requested] and reports it to the server;
@@ -389,6 +398,23 @@ func _on_action_received(for_agent: String, action_call: Dictionary, info: Dicti
 	if str(info.get("status", "ok")) == "superseded" or action_call.is_empty():
 		return
 	execute(action_call, action_tick)
+
+
+func _on_message_received(message: Dictionary) -> void:
+	if not _waiting or message.get("type") != "error" or message.get("id") != _pending_id:
+		return
+	_waiting = false
+	var text := str(message.get("message", ""))
+	push_warning(
+		(
+			"ArenaAgent %s: the server refused its observation: %s %s"
+			% [agent_id, message.get("code"), text]
+		)
+	)
+	if not last_mask.is_empty() and text.begins_with("mask"):
+		# Decide now without the mask (as a game without masks would) rather than not at all.
+		_mask_refused = true
+		request_decision()
 
 
 func _on_request_failed(_request_id: int, message: Dictionary, _reason: String) -> void:

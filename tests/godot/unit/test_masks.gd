@@ -45,6 +45,7 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	_hearing(checks, npc)
 	_allowed_tools(checks, npc)
 	_unknown_server(checks, npc)
+	_refused_mask(checks, npc)
 	_overrides(checks)
 	_client_options(checks)
 	_world.queue_free()
@@ -216,6 +217,39 @@ func _unknown_server(checks: Checks, npc: Agent) -> void:
 	npc._client = own
 	client.disconnect_from_server()
 	client.free()
+
+
+func _refused_mask(checks: Checks, npc: Agent) -> void:
+	checks.begin("masks.refused")
+	# The agent listens to the autoload; here the fake server's client carries the replies.
+	_client.message_received.connect(npc._on_message_received)
+	var sent := _observe(npc, "")
+	checks.check(sent.has("mask") and npc._waiting, "an observation with a mask is waiting")
+	_fake.written = PackedByteArray()
+	var refusal := {
+		"type": "error",
+		"id": sent["id"],
+		"code": "bad_message",
+		"message": "mask.pick_up: no such tool is allowed for this decision; allowed: idle",
+	}
+	_fake.inbox = TestClient._frame(refusal)
+	_client._process(0.016)
+	var again := _last_observe(_fake)
+	checks.check_equal(again.get("tick"), int(sent["tick"]) + 1, "asked again at once")
+	checks.check(not again.has("mask"), "without the mask the server refused")
+	checks.check(npc._waiting and npc.last_mask.is_empty(), "waiting for that decision")
+	_fake.written = PackedByteArray()
+	var other := {"type": "error", "id": again["id"], "code": "overloaded", "message": "busy"}
+	_fake.inbox = TestClient._frame(other)
+	_client._process(0.016)
+	checks.check(not npc._waiting, "any error reply ends the wait (no 120 s stall)")
+	checks.check(_last_observe(_fake).is_empty(), "another error: no immediate retry")
+	var next := _observe(npc, "")
+	checks.check(next.has("mask"), "the next observation has its mask again")
+	_fake.inbox = TestClient._frame({"type": "error", "id": 99999, "code": "x", "message": "mask"})
+	_client._process(0.016)
+	checks.check(npc._waiting, "an error for another request changes nothing")
+	_client.message_received.disconnect(npc._on_message_received)
 
 
 func _overrides(checks: Checks) -> void:
