@@ -121,6 +121,7 @@ func run(checks: Checks, _vectors: Dictionary) -> void:
 	custom.set("autostart", false)
 	body.add_child(custom)
 	checks.check_equal(custom.call("_collect_observation")["health"], 100, "template observation")
+	checks.check_equal(custom.call("_collect_mask", {}).get("open_door"), false, "template mask")
 	custom.call("execute", {"tool": "open_door", "arguments": {"door_id": "d2"}})
 	checks.check_equal(custom.get("current_tool"), "", "template handles its custom tool")
 	checks.check(agent._get_configuration_warnings().is_empty(), "well configured: no warnings")

@@ -1,5 +1,5 @@
 # meta-name: Custom agent
-# meta-description: ArenaAgent with extra observation fields and a game-specific tool
+# meta-description: ArenaAgent with extra observation fields, an action mask and a custom tool
 # meta-default: true
 extends _BASE_
 
@@ -19,6 +19,15 @@ func _collect_observation() -> Dictionary:
 	var observation := super()
 	observation["health"] = 100
 	return observation
+
+
+## Say what is possible now (docs/godot.md, "Action masks"): the default masks pick_up, flee and
+## say from what the agent perceives; add your tools (false: not possible, {argument: [values]}).
+func _collect_mask(observation: Dictionary) -> Dictionary:
+	var mask := super(observation)
+	var doors: Array = []  # e.g. the ids of the doors next to the character
+	mask["open_door"] = {"door_id": doors} if not doors.is_empty() else false
+	return mask
 
 
 ## Execute tools the agent does not know itself, then report how it went.
