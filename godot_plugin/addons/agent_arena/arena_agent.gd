@@ -27,6 +27,8 @@ const AUTOLOAD_PATH: NodePath = ^"/root/AgentArena"
 const AGENT_GROUP: StringName = &"arena_agents"
 ## The server's limit of allowed values per argument in a mask.
 const MAX_MASK_VALUES: int = 256
+## At most this many things heard are kept until the next observation (the newest ones).
+const MAX_HEARD: int = 16
 
 ## Unique id of this agent on the server (defaults to the character's name).
 @export var agent_id: String = ""
@@ -293,6 +295,8 @@ func complete_tool(ok: bool, result: Variant = {}, reward: Variant = null) -> vo
 ## observation carries it under [code]heard[/code], and [code]say[/code] is possible then.
 func hear(speaker: String, text: String) -> void:
 	heard.append({"from": speaker, "text": text})
+	if heard.size() > MAX_HEARD:
+		heard = heard.slice(heard.size() - MAX_HEARD)
 
 
 ## Ids of the perceived items at most [member reach_distance] away, nearest first.

@@ -145,6 +145,11 @@ func _hearing(checks: Checks, npc: Agent) -> void:
 	friend.get_parent().free()
 	sent = _observe(npc, "alone_again")
 	checks.check_equal(sent.get("mask", {}).get("say"), false, "nobody in earshot: say false")
+	for i in Agent.MAX_HEARD + 5:
+		npc.hear("crowd", "shout %d" % i)
+	checks.check_equal(npc.heard.size(), Agent.MAX_HEARD, "a stopped agent keeps the newest only")
+	checks.check_equal(npc.heard.back()["text"], "shout %d" % (Agent.MAX_HEARD + 4), "newest kept")
+	npc.heard.clear()
 	npc.hear("player", "where is the well?")
 	sent = _observe(npc, "player_spoke")
 	checks.check(not sent.get("mask", {}).has("say"), "someone spoke to it: say possible")
