@@ -43,6 +43,13 @@ class ServerConfig:
     # every hello, register_tools, observe, action and tool_result as msgpack records, written
     # off the event loop (docs/eval.md); off unless journal.path is set
     journal: JournalConfig = field(default_factory=JournalConfig)
+    # Prometheus metrics (http://HOST:PORT/metrics) and the live dashboard (http://HOST:PORT/),
+    # served on the server's event loop (docs/observability.md); null: off, 0: any free port.
+    # A host other than loopback needs server.auth.mechanism=plain: HTTP Basic, same users.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    dashboard_port: int | None = None
+    dashboard_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -59,6 +66,29 @@ class ServerConfig:
         if self.ws_port is not None and not (isinstance(self.ws_port, int)
                                              and 0 < self.ws_port < 65536):
             raise ConfigError(f"server.ws_port={self.ws_port!r}: a TCP port 1-65535, or null")
+        for view in ("metrics", "dashboard"):
+            _check_http_view(self, view)
+        if self.metrics_port and self.metrics_port == self.dashboard_port:
+            raise ConfigError(f"server.metrics_port and server.dashboard_port are both "
+                              f"{self.metrics_port}: give them different ports")
+
+
+def _check_http_view(cfg: ServerConfig, view: str) -> None:
+    port, host = getattr(cfg, f"{view}_port"), getattr(cfg, f"{view}_host")
+    if port is None:
+        return
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+        raise ConfigError(f"server.{view}_port={port!r}: a TCP port 1-65535 (0: any free port), "
+                          "or null (off)")
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"server.{view}_host={host!r}: an address such as 127.0.0.1")
+    if not is_loopback(f"tcp://{host}:0") and cfg.auth.mechanism != "plain":
+        raise ConfigError(
+            f"refusing to serve the {view} on {host} without authentication: anyone on the "
+            "network could read what your agents see and do. Configure server.auth.mechanism="
+            "plain with server.auth.users={name: password} (the page and /metrics then ask for "
+            f"them with HTTP Basic; CURVE keys cannot protect HTTP), or keep server.{view}_host="
+            "127.0.0.1 (see docs/security.md)")
 
 
 def is_loopback(endpoint: str) -> bool:
