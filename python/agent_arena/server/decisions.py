@@ -48,6 +48,34 @@ class JournalLike:
     def record(self, kind: str, fields: Mapping[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionEvent:
+    """One finished decision, for observers (metrics, dashboard): built only when one listens.
+    ``observation`` is the decoded map itself, not a copy: read it, never change it."""
+
+    session: str
+    agent_id: str
+    tick: int
+    profile: str
+    status: str  # ok | fallback | timeout | superseded | stopping | abandoned
+    call: Mapping[str, Any] | None  # what the game got ({tool, arguments}); None: no call
+    reason: str | None
+    error_kind: str | None  # errors.ERROR_KINDS when a backend error ended it
+    thought: str | None
+    latency_ms: float  # observe accepted -> decision finished, on the server
+    model_ms: float | None  # inside the backend call (decide_once); None: it never returned
+    prompt_tokens: int
+    completion_tokens: int
+    attempts: int
+    strategy: str | None
+    backend: str
+    observation: Mapping[str, Any]
+    replied: bool
+
+
+Listener = Callable[[DecisionEvent], None]
+
+
 @dataclass(eq=False)
 class Decision:
     session: Session
@@ -57,6 +85,7 @@ class Decision:
     profile: Profile
     allowed: list[str] | None
     t0: float
+    model_t0: float = 0.0  # when the backend call started (model time vs bridge time)
     possible: list[ToolSpec] | None = None  # the allowed tools narrowed by the game's mask
     task: asyncio.Task[None] | None = None
     timer: asyncio.TimerHandle | None = None
@@ -74,6 +103,8 @@ class Decisions:
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: asyncio.Event | None = None
         self._sampling: dict[str, Sampling] = {}
+        # called synchronously in finish(), after the reply: keep them cheap, they never raise
+        self.listeners: list[Listener] = []
         self.stats = {"decisions": 0, "ok": 0, "fallback": 0, "timeout": 0, "superseded": 0,
                       "stopping": 0, "abandoned": 0}
 
@@ -141,6 +172,7 @@ class Decisions:
         try:
             # inside the try: an observation the prompt cannot render must still get its reply
             messages = build_messages(d.profile, d.agent, d.msg.observation, d.possible)
+            d.model_t0 = time.monotonic()
             outcome = await decide_once(
                 self.backend, messages, d.session.tools, d.allowed, self.calling,
                 self.sampling(d.profile), possible=d.possible, model=d.profile.model,
@@ -180,7 +212,8 @@ class Decisions:
         self.stats[status] += 1
         if status not in ("superseded", "abandoned"):
             self.stats["decisions"] += 1
-        latency = (time.monotonic() - d.t0) * 1000.0
+        now = time.monotonic()
+        latency = (now - d.t0) * 1000.0
         usage = protocol.NO_USAGE if outcome is None else {
             "prompt_tokens": outcome.prompt_tokens,
             "completion_tokens": outcome.completion_tokens, "attempts": outcome.attempts}
@@ -195,8 +228,24 @@ class Decisions:
             self.sink(d.envelope, reply_msg)
         if self.journal is not None:
             self._journal_action(d, reply_msg, outcome)
+        if self.listeners:
+            model_ms = (now - d.model_t0) * 1000.0 if outcome is not None and d.model_t0 \
+                else None
+            self._notify(DecisionEvent(
+                s.id, msg.agent_id, msg.tick, d.profile.name, status, wire, reason,
+                outcome.error_kind if outcome is not None else None, thought, latency, model_ms,
+                usage["prompt_tokens"], usage["completion_tokens"], usage["attempts"],
+                outcome.strategy if outcome is not None else None, self.backend.name,
+                msg.observation, reply))
         if not self._open and self._idle is not None:
             self._idle.set()
+
+    def _notify(self, event: DecisionEvent) -> None:
+        for fn in self.listeners:
+            try:
+                fn(event)
+            except Exception:  # an observer's bug must not break the decision path
+                log.exception("server: decision listener %r failed", fn)
 
     def _journal_action(self, d: Decision, reply: Mapping[str, Any],
                         outcome: Outcome | None) -> None:
