@@ -169,7 +169,9 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path
     # The demo's NPCs send a mask with every observation (demo_agent.gd): what the model decided
     # must be possible in the world as the game described it.
     masked = [a for a in actions if a["status"] == "ok" and a.get("mask")]
-    assert masked and progress["masked_ok_actions"] >= 1, output
+    # made by the model (not a call the server forced because only one was possible)
+    assert any(a["attempts"] >= 1 for a in masked), output
+    assert progress["masked_ok_actions"] >= 1, output
     for action in masked:
         mask = action["mask"]
         assert set(mask) <= {"move_to", "pick_up", "say", "wave", "idle"}, mask  # allowed only

@@ -52,7 +52,8 @@ var _tools_acked: bool = false
 var _results_acked: int = 0
 var _actions: Dictionary = {}
 var _ok_actions: int = 0
-## Decisions of the model (status ok) for observations sent with a mask.
+## Decisions of the model (status ok, at least one model call: not a call the server forced
+## because the mask left only one) for observations sent with a mask.
 var _masked_ok_actions: int = 0
 var _agents_by_id: Dictionary = {}
 var _connection: String = "connecting"
@@ -238,10 +239,13 @@ func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -
 	var mask: Variant = null
 	if agent != null and int(info.get("tick", -1)) == agent.tick and not agent.last_mask.is_empty():
 		mask = agent.last_mask
+	var usage: Variant = info.get("usage")
+	var attempts := int(usage.get("attempts", 0)) if usage is Dictionary else 0
 	if status == "ok":
 		_ok_actions += 1
-		_masked_ok_actions += 1 if mask != null else 0
+		_masked_ok_actions += 1 if mask != null and attempts >= 1 else 0
 	var line := {"agent_id": agent_id, "call": call, "status": status, "tick": info.get("tick")}
+	line["attempts"] = attempts
 	line["latency_ms"] = info.get("latency_ms")
 	line["thought"] = info.get("thought")
 	line["mask"] = mask
