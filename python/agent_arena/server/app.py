@@ -25,7 +25,7 @@ from agent_arena.calling import CallingConfig, fallback_call
 from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
 from agent_arena.security import Authenticator
 from agent_arena.server.config import ServerConfig, is_loopback
-from agent_arena.server.decisions import Decisions, JournalLike
+from agent_arena.server.decisions import Decisions, JournalLike, Listener
 from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_from_message
 from agent_arena.server.transport import Envelope, Transport
 from agent_arena.tools import ToolRegistry, apply_mask
@@ -76,6 +76,7 @@ class ArenaServer:
         self._stopped = False
         self._sweeper: asyncio.TimerHandle | None = None
         self._errors: collections.Counter[str] = collections.Counter()
+        self.views: Any = None  # metrics / dashboard HTTP (agent_arena.dashboard), when configured
 
     @property
     def stats(self) -> dict[str, int]:
@@ -84,6 +85,15 @@ class ArenaServer:
     @property
     def in_flight(self) -> int:
         return self.decisions.in_flight
+
+    @property
+    def error_counts(self) -> dict[str, int]:
+        """Error replies sent so far, by code (read at scrape time, not counted twice)."""
+        return dict(self._errors)
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(DecisionEvent)`` as each decision finishes, after its reply is sent."""
+        self.decisions.listeners.append(fn)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -110,6 +120,10 @@ class ArenaServer:
     async def start(self) -> str:
         """Bind and start serving in the background; returns the bound endpoint."""
         self.check_config()
+        if self.config.metrics_port is not None or self.config.dashboard_port is not None:
+            from agent_arena.dashboard import start_views
+
+            self.views = await start_views(self)
         self.endpoint = self.transport.start()
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_S, self._sweep)
         log.info("server: listening on %s (backend=%s model=%s auth=%s)", self.endpoint,
@@ -136,6 +150,8 @@ class ArenaServer:
         self.transport.close(linger_ms=max(grace, 100))
         if self._own_journal:
             await self.journal.aclose()  # type: ignore[union-attr]
+        if self.views is not None:
+            await self.views.stop()
         log.info("server: stopped (%d decisions were pending; %s)", pending, self.stats)
 
     async def __aenter__(self) -> ArenaServer:
