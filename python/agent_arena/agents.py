@@ -227,36 +227,44 @@ class _Rendered:
     example_turns: tuple[tuple[dict[str, str], ...], ...]
 
 
-_RENDERED: dict[int, tuple[Profile, _Rendered]] = {}  # id(profile) -> (profile kept alive, parts)
+# (id(profile), thought) -> (profile kept alive, parts)
+_RENDERED: dict[tuple[int, bool], tuple[Profile, _Rendered]] = {}
 
 
-def _rendered(profile: Profile) -> _Rendered:
-    hit = _RENDERED.get(id(profile))
+def _rendered(profile: Profile, thought: bool = False) -> _Rendered:
+    hit = _RENDERED.get((id(profile), thought))
     if hit is not None and hit[0] is profile:
         return hit[1]
     r = _Rendered(
         system={"role": "system", "content": profile.system_prompt.strip()},
-        fixed_turns=tuple(example_turns(profile.examples)),
+        fixed_turns=tuple(example_turns(profile.examples, thought)),
         example_keys=tuple(frozenset(_present_keys(ex["observation"]))
                            for ex in profile.examples),
-        example_turns=tuple(tuple(example_turns([ex])) for ex in profile.examples))
+        example_turns=tuple(tuple(example_turns([ex], thought)) for ex in profile.examples))
     if len(_RENDERED) > 1024:
         _RENDERED.clear()
-    _RENDERED[id(profile)] = (profile, r)
+    _RENDERED[(id(profile), thought)] = (profile, r)
     return r
 
 
-def _nearest_indices(profile: Profile, observation: Mapping[str, Any]) -> list[int]:
+def _nearest_indices(profile: Profile, observation: Mapping[str, Any],
+                     possible: Sequence[ToolSpec] | None = None) -> list[int]:
+    """With a mask, only examples whose tool is possible now compete: an example of a call
+    the game rules out is the one thing a small model should not copy last."""
     if not profile.nearest_examples or not profile.examples:
         return []
     keys = frozenset(_present_keys(observation))
     ex_keys = _rendered(profile).example_keys
+    pool = range(len(ex_keys))
+    if possible is not None:
+        names = {s.name for s in possible}
+        pool = [i for i in pool if profile.examples[i]["call"]["tool"] in names] or pool
 
     def score(i: int) -> float:
         other = ex_keys[i]
         return len(keys & other) / (len(keys | other) or 1)
 
-    ranked = sorted(range(len(ex_keys)), key=score, reverse=True)  # stable: ties keep order
+    ranked = sorted(pool, key=score, reverse=True)  # stable: ties keep order
     return list(reversed(ranked[: profile.nearest_examples]))  # most similar last
 
 
@@ -265,11 +273,15 @@ def nearest_examples(profile: Profile, observation: Mapping[str, Any]) -> list[M
     return [profile.examples[i] for i in _nearest_indices(profile, observation)]
 
 
-def example_turns(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def example_turns(examples: Sequence[Mapping[str, Any]],
+                  thought: bool = False) -> list[dict[str, str]]:
+    """Examples as chat turns whose answers have exactly the shape the model must write (with
+    a thought only when calling.thought is on): a constrained answer that cannot start the way
+    every example starts breaks the pattern at its first token."""
     turns = []
     for ex in examples:
         answer: dict[str, Any] = {}
-        if ex.get("thought"):
+        if thought and ex.get("thought"):
             answer["thought"] = ex["thought"]
         answer["tool"] = ex["call"]["tool"]
         answer["arguments"] = dict(ex["call"].get("arguments") or {})
@@ -290,19 +302,20 @@ def render_possible(tools: Sequence[ToolSpec]) -> str:
 
 def build_messages(
     profile: Profile, state: AgentState, observation: Mapping[str, Any],
-    possible: Sequence[ToolSpec] | None = None,
+    possible: Sequence[ToolSpec] | None = None, *, thought: bool = False,
 ) -> list[dict[str, str]]:
     """The chat for one decision; the calling strategy adds tools/format to the system text.
-    ``possible``: the tools a game's action mask leaves open (None: no mask, no line)."""
+    ``possible``: the tools a game's action mask leaves open (None: no mask, no line);
+    ``thought``: calling.thought (the examples' answers then start with theirs)."""
     parts = []
     if state.memory:
         parts.append("Your last actions:\n" + render_memory(state.memory))
     parts.append(f"Now:\n{render_observation(observation)}")
     if possible is not None:
         parts.append(render_possible(possible))
-    r = _rendered(profile)
+    r = _rendered(profile, thought)
     messages = [r.system, *r.fixed_turns]  # shared, read-only turns: never mutate them
-    for i in _nearest_indices(profile, observation):
+    for i in _nearest_indices(profile, observation, possible):
         messages.extend(r.example_turns[i])
     messages.append({"role": "user", "content": "\n\n".join(parts)})
     return messages
