@@ -125,7 +125,7 @@ def test_observe_frames_carry_the_mask_the_server_accepts(unit_run: godot_web.Ru
     import yaml
 
     from agent_arena import protocol
-    from agent_arena.tools import ToolRegistry, apply_mask
+    from agent_arena.tools import MaskError, ToolRegistry, apply_mask
 
     frames = _mask_frames(unit_run)
     assert set(frames) == set(EXPECTED_MASKS), "\n".join(unit_run.lines)
@@ -148,6 +148,18 @@ def test_observe_frames_carry_the_mask_the_server_accepts(unit_run: godot_web.Ru
                 spec = next(s for s in possible if s.name == tool)
                 for arg, values in rule.items():
                     assert spec.parameters["properties"][arg]["enum"] == values, (label, tool)
+    # A profile that allows fewer tools (scout: move_to, say, idle) and no allowed list: the
+    # server either takes the mask or refuses it with bad_message and a message that starts with
+    # "mask", which is what ArenaAgent reads to ask again without it.
+    scout = registry.select(["move_to", "say", "idle"])
+    for label in ("items_in_reach", "threat"):
+        mask = msgpack.unpackb(frames[label], raw=False)["mask"]
+        try:
+            apply_mask(scout, mask)
+        except MaskError as exc:
+            assert exc.code == "bad_message" and exc.message.startswith("mask"), exc.message
+            reply = msgpack.unpackb(protocol.pack(protocol.error(7, exc.code, exc.message)))
+            assert reply["type"] == "error" and reply["id"] == 7, reply
     heard = msgpack.unpackb(frames["heard"], raw=False)["observation"]["heard"]
     assert heard == [{"from": "Friend", "text": "hello Npc"}]
     threat = msgpack.unpackb(frames["threat"], raw=False)["observation"]["threats"]
