@@ -65,9 +65,19 @@ async def _serve(cfg: dict[str, Any]) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, on_signal)
     server.check_config()  # refuse a bad bind before spending time loading a model
-    await asyncio.to_thread(_warm_up, server.backend)
+    opts = cfg.get("serve") or {}
+    quiet = bool(opts.get("quiet", False))
+    await _prepare(server.backend, _stderr_line if not quiet else None)
     endpoint = await server.start()
     failed: BaseException | None = None
+    status: asyncio.Future[None] | None = None
+    every = float(opts.get("status_every_s") or 0)
+    if not quiet and every > 0:
+        from agent_arena.metrics import StatusWindow
+
+        window = StatusWindow(window_s=every)
+        server.add_listener(window)
+        status = asyncio.ensure_future(_status_lines(server, window, every))
     try:
         if server.config.ws_port:
             from agent_arena.relay import start_ws_relay
@@ -78,6 +88,9 @@ async def _serve(cfg: dict[str, Any]) -> int:
               + (f" (WebSocket relay ws://127.0.0.1:{server.config.ws_port})" if relay else "")
               + f", backend={server.backend.name}, model={server.backend.model_name}",
               flush=True)
+        if server.views is not None:
+            print("agent-arena: " + ", ".join(f"{k} {v}" for k, v in server.views.urls.items()),
+                  flush=True)
         waiter = asyncio.ensure_future(stop.wait())
         serving = asyncio.ensure_future(server.serve_forever())
         await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
@@ -90,6 +103,8 @@ async def _serve(cfg: dict[str, Any]) -> int:
             print(f"agent-arena: stopping; answering {server.in_flight} pending decision(s) "
                   f"(grace {server.config.shutdown_grace_ms} ms)", file=sys.stderr, flush=True)
     finally:
+        if status is not None:
+            status.cancel()
         if relay is not None:
             from agent_arena.relay import stop_ws_relay
 
@@ -108,10 +123,55 @@ def _warm_up(backend: Any) -> None:
         load()
 
 
+def _stderr_line(text: str) -> None:
+    print(f"agent-arena: {text}", file=sys.stderr, flush=True)
+
+
+PROGRESS_EVERY_S = 5.0
+
+
+async def _prepare(backend: Any, say: Any = None) -> None:
+    """Load the model (llama.cpp) or start the managed server (llama-server) before serving,
+    saying what is happening every few seconds so a slow first load does not look like a hang."""
+    if callable(getattr(backend, "load", None)):
+        job: Any = asyncio.to_thread(_warm_up, backend)
+        verb = "loading the model"
+    elif asyncio.iscoroutinefunction(getattr(backend, "start", None)) \
+            and getattr(getattr(backend, "config", None), "managed", True):
+        job = backend.start()
+        verb = "starting llama-server" if backend.name == "llama_server" else "starting the engine"
+    else:
+        return
+    task = asyncio.ensure_future(job)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    if say:
+        say(f"{verb} (backend={backend.name} model={backend.model_name}) ...")
+    while not (await asyncio.wait({task}, timeout=PROGRESS_EVERY_S))[0]:
+        if say:
+            say(f"still {verb} ({loop.time() - t0:.0f} s)")
+    task.result()  # its error, if any
+    if say:
+        say(f"{verb} took {loop.time() - t0:.1f} s")
+
+
+async def _status_lines(server: Any, window: Any, every_s: float) -> None:
+    """One line every ``every_s`` while anything happens (an idle server stays quiet)."""
+    last = None
+    while True:
+        await asyncio.sleep(every_s)
+        mark = (sum(window.totals.values()), server.in_flight)
+        if mark != last and (mark[0] or mark[1]):
+            print(window.line(server.in_flight), flush=True)
+        last = mark
+
+
 async def _demo(cfg: dict[str, Any]) -> int:
     from rich.console import Console
+    from rich.live import Live
 
     from agent_arena.world import Decision, run_demo
+    from agent_arena.world.demo import AgentsView, tool_mix
 
     console = Console()
     d = cfg["demo"]
@@ -130,10 +190,11 @@ async def _demo(cfg: dict[str, Any]) -> int:
             cfg = {**cfg, "server": {**cfg["server"], "journal": {
                 **(cfg["server"].get("journal") or {}), "path": path}}}
         server = build_server(cfg)
-        console.print(f"loading model: backend={server.backend.name} "
-                      f"model={server.backend.model_name}")
-        await asyncio.to_thread(_warm_up, server.backend)
+        await _prepare(server.backend, lambda text: console.print(text, highlight=False))
         endpoint = await server.start()
+        if server.views is not None:
+            for name, url in server.views.urls.items():
+                console.print(f"{name}: {url}", highlight=False, soft_wrap=True)
 
     def show(x: Decision) -> None:
         args = ", ".join(f"{k}={v}" for k, v in x.arguments.items())
@@ -143,11 +204,16 @@ async def _demo(cfg: dict[str, Any]) -> int:
                       + (f"  [dim]# {x.thought}[/]" if x.thought else "")
                       + ("" if x.valid else "  [red]INVALID[/]"), highlight=False)
 
+    # a terminal gets a table that updates in place; a pipe or a log file gets one line each
+    view = AgentsView(f"{server.backend.name if server else endpoint}")
+    live = Live(view, console=console, refresh_per_second=4) if console.is_terminal else None
     try:
-        summary = await run_demo(endpoint, settings.tool_specs(cfg), agents=int(d["agents"]),
-                                 ticks=int(d["ticks"]), deadline_ms=int(d["deadline_ms"]),
-                                 seed=int(d["seed"]), size=float(d["world_size"]),
-                                 on_decision=show, masks=bool(d.get("masks", True)))
+        with live or contextlib.nullcontext():
+            summary = await run_demo(
+                endpoint, settings.tool_specs(cfg), agents=int(d["agents"]),
+                ticks=int(d["ticks"]), deadline_ms=int(d["deadline_ms"]), seed=int(d["seed"]),
+                size=float(d["world_size"]), on_decision=view.update if live else show,
+                masks=bool(d.get("masks", True)))
     finally:
         if server is not None:
             await server.stop()
@@ -160,6 +226,7 @@ async def _demo(cfg: dict[str, Any]) -> int:
         f"timeout={summary.count('timeout')} p50_ms={summary.latency(50):.0f} "
         f"p99_ms={summary.latency(99):.0f} decisions_per_s={rate} wall_s={summary.wall_s:.1f}\n"
         f"tools: {tools}", highlight=False)
+    console.print(tool_mix(summary))
     if server is not None and server.config.journal.path:
         console.print(f"journal: {server.config.journal.path}", highlight=False, soft_wrap=True)
     return 0 if summary.valid_pct == 100.0 else 1

@@ -2,16 +2,21 @@
 
 It speaks the protocol exactly as a game would (hello, observe, tool_result) through
 ``ArenaClient``, checks each returned call against the tool schemas on its own side, and
-summarises decisions, schema-valid share, fallbacks and latency.
+summarises decisions, schema-valid share, fallbacks and latency. ``AgentsView`` is the live
+terminal table of `agent-arena demo` (a rich renderable: agents, last action, status, latency),
+``tool_mix`` the summary's count of each tool chosen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from rich.table import Table
+from rich.text import Text
 
 from agent_arena.client import ArenaClient
 from agent_arena.tools import ToolCall, ToolRegistry
@@ -75,7 +80,10 @@ async def run_demo(
     on_decision: Callable[[Decision], None] | None = None,
     client_kwargs: Mapping[str, Any] | None = None,
     masks: bool = True,
+    after_tick: Callable[[int], Awaitable[None]] | None = None,
 ) -> DemoSummary:
+    """``after_tick(tick)`` is awaited once each tick's actions are done (nothing in flight):
+    a test can look at the server then, a game loop would render its frame there."""
     world = World.generate(agents, size=size, seed=seed)
     check = ToolRegistry(tools)  # the game's own copy of the schemas: an independent check
     summary = DemoSummary()
@@ -93,6 +101,8 @@ async def run_demo(
             for reply in replies:
                 summary.decisions.append(
                     await _act(client, world, check, tick, reply, on_decision))
+            if after_tick is not None:
+                await after_tick(tick)
             world.step()
     summary.wall_s = loop.time() - t_start
     return summary
@@ -115,3 +125,62 @@ async def _act(client: ArenaClient, world: World, check: ToolRegistry, tick: int
     if on_decision:
         on_decision(d)
     return d
+
+
+STATUS_STYLE = {"ok": "green", "fallback": "yellow", "timeout": "red", "superseded": "dim",
+                "stopping": "magenta"}
+
+
+def call_text(tool: str | None, arguments: Mapping[str, Any]) -> str:
+    if tool is None:
+        return "-"
+    return f"{tool}({', '.join(f'{k}={v}' for k, v in arguments.items())})"
+
+
+class AgentsView:
+    """The live table: one row per agent with its latest decision; update() per decision."""
+
+    def __init__(self, title: str = "agents") -> None:
+        self.title = title
+        self.latest: dict[str, Decision] = {}
+        self.counts: dict[str, int] = {}
+        self.tick = 0
+
+    def update(self, d: Decision) -> None:
+        self.latest[d.agent_id] = d
+        self.counts[d.status] = self.counts.get(d.status, 0) + 1
+        self.tick = max(self.tick, d.tick)
+
+    def __rich__(self) -> Table:
+        n = sum(self.counts.values())
+        counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        table = Table(title=f"{self.title}: tick {self.tick}, {n} decisions ({counts or '-'})",
+                      title_justify="left", expand=False)
+        table.add_column("agent")
+        table.add_column("tick", justify="right")
+        table.add_column("last action", overflow="fold")
+        table.add_column("status")
+        table.add_column("latency", justify="right")
+        table.add_column("thought / result", overflow="fold", style="dim")
+        for aid in sorted(self.latest):
+            d = self.latest[aid]
+            action = Text(call_text(d.tool, d.arguments))
+            if not d.valid and d.status != "superseded":
+                action.append("  INVALID", style="bold red")
+            table.add_row(aid, str(d.tick), action,
+                          Text(d.status, style=STATUS_STYLE.get(d.status, "")),
+                          f"{d.latency_ms:.0f} ms", d.thought or d.result or "")
+        return table
+
+
+def tool_mix(summary: DemoSummary) -> Table:
+    """How often each tool was chosen over the whole run (the summary's second half)."""
+    used = summary.tools_used()
+    total = sum(used.values()) or 1
+    table = Table(title="tool mix", title_justify="left")
+    table.add_column("tool")
+    table.add_column("calls", justify="right")
+    table.add_column("share", justify="right")
+    for tool, n in sorted(used.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(tool, str(n), f"{100.0 * n / total:.0f}%")
+    return table
