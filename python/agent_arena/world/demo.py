@@ -34,6 +34,8 @@ class Decision:
     valid: bool
     result: str = ""
     thought: str | None = None
+    reason: str | None = None
+    usage: Mapping[str, int] = field(default_factory=dict)  # the reply's token counts, attempts
 
 
 @dataclass
@@ -121,7 +123,7 @@ async def _act(client: ArenaClient, world: World, check: ToolRegistry, tick: int
             await client.tool_result(aid, tick, call["tool"], ok, result)
     d = Decision(tick, aid, call and call["tool"], (call or {}).get("arguments", {}),
                  reply["status"], float(reply.get("latency_ms", 0.0)), valid, result,
-                 reply.get("thought"))
+                 reply.get("thought"), reply.get("reason"), dict(reply.get("usage") or {}))
     if on_decision:
         on_decision(d)
     return d
