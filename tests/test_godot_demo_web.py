@@ -138,6 +138,12 @@ def test_demo_page_shows_live_decisions(tmp_path: Path) -> None:
     assert int(match.group(1)) <= decided + state["statuses"].get("superseded", 0), state
     assert re.search(r"p50 latency \d+ ms", state["panel"]), state["panel"]
     assert "connected" in state["panel"], state["panel"]
+    # The tool mix: one count per action the NPCs executed (superseded replies have none).
+    mix = dict(re.findall(r"(move_to|pick_up|say|wave|idle) (\d+)", state["panel"]))
+    assert set(mix) == {"move_to", "pick_up", "say", "wave", "idle"}, state["panel"]
+    assert sum(map(int, mix.values())) == int(match.group(1)) - state["statuses"].get(
+        "superseded", 0
+    ), state
 
     # The picture: the scene was drawn (floor, both NPCs in their colours, light overlay text).
     width, height, rows = read_png_rgb(shot)

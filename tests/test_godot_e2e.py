@@ -51,9 +51,13 @@ pytestmark.append(pytest.mark.timeout(SERVER_START_S + ENGINE_RUN_S + 120))
 
 
 @pytest.fixture(scope="module", params=["plain", "none"])
-def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """`agent-arena serve` (PLAIN or no auth), fast heartbeats and its WebSocket relay."""
+def arena_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """`agent-arena serve` (PLAIN or no auth), fast heartbeats, its WebSocket relay and a
+    journal (what the server made of each observation)."""
     port, ws_port, site_port = free_port(), free_port(), free_port()
+    journal = tmp_path_factory.mktemp(f"journal-{request.param}") / "journal.msgpack"
     cmd = [
         sys.executable,
         "-m",
@@ -66,6 +70,7 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         # the pause of test_pause_keeps_the_session
         f"server.heartbeat_timeout_ms={HEARTBEAT_TIMEOUT_MS}",
         f"server.auth.mechanism={request.param}",
+        f"server.journal.path={journal}",
     ]
     if request.param == "none":
         # without auth the relay only accepts pages from origins it is told about
@@ -101,7 +106,13 @@ def arena_server(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
                 break
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("agent-arena serve did not start:\n" + "".join(log))
-        yield {"port": port, "ws_port": ws_port, "site_port": site_port, "auth": request.param}
+        yield {
+            "port": port,
+            "ws_port": ws_port,
+            "site_port": site_port,
+            "auth": request.param,
+            "journal": journal,
+        }
     finally:
         os.killpg(proc.pid, 15)
         try:
@@ -133,6 +144,33 @@ def _within_mask(call: dict[str, Any], mask: dict[str, Any]) -> list[str]:
         if call["arguments"].get(arg) not in values:
             problems.append(f"{call['tool']}.{arg}={call['arguments'].get(arg)!r} not in {values}")
     return problems
+
+
+def _prompt_of(journal: Path, action: dict[str, Any]) -> str:
+    """The last user turn the server built for the latest observation of ``action``'s agent
+    and tick with its mask (read from the server's journal; waits until the record is there)."""
+    from agent_arena.journal import read_journal
+
+    deadline = time.monotonic() + 120  # hang guard: the journal writes within milliseconds
+    while True:
+        observed: dict[tuple[str, Any], dict[str, Any]] = {}
+        actions: dict[tuple[str, Any], dict[str, Any]] = {}
+        if journal.exists():
+            for record in read_journal(journal, kinds=("observe", "action")):
+                key = (record.get("session"), record.get("id"))
+                if record["kind"] == "observe":
+                    if (record["agent_id"], record["tick"]) == (action["agent_id"], action["tick"]):
+                        if json.dumps(record.get("mask"), sort_keys=True) == json.dumps(
+                            action["mask"], sort_keys=True
+                        ):
+                            observed = {key: record}  # the latest one
+                else:
+                    actions[key] = record
+        for key in observed:
+            if key in actions and actions[key].get("messages"):
+                return actions[key]["messages"][-1]["content"]
+        assert time.monotonic() < deadline, f"no journaled decision for {action}"
+        time.sleep(0.2)
 
 
 def _run_demo(
@@ -177,6 +215,16 @@ def test_demo_round_trip_with_real_server(arena_server: dict[str, Any], tmp_path
         assert set(mask) <= {"move_to", "pick_up", "say", "wave", "idle"}, mask  # allowed only
         assert "flee" not in mask  # not allowed in the demo: never named
         assert _within_mask(action["call"], mask) == [], (action, output)
+        # The server narrowed the prompt to the mask (docs/protocol.md: the last user turn ends
+        # with "Possible now: ..."): masked-out tools are not offered. A server that drops the
+        # mask would pass the check above whenever the model happens to choose within it.
+        if action["attempts"] >= 1:
+            prompt = _prompt_of(arena_server["journal"], action)
+            possible = [x for x in prompt.split("\n") if x.startswith("Possible now: ")]
+            assert possible, (action, prompt)
+            for tool, rule in mask.items():
+                open_ = rule is not False and not (isinstance(rule, dict) and [] in rule.values())
+                assert (f" {tool}(" in possible[-1]) == open_, (tool, possible[-1])
     statuses = [a["status"] for a in actions]
     # A fallback is a valid action too, but at least one decision must come from the model:
     # otherwise a broken model path would pass unnoticed. The demo waits for it (deadline 10 min

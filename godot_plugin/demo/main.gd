@@ -25,6 +25,8 @@ const REWARD_FAILED: float = -0.1
 const E2E_TIMEOUT_S: float = 1500.0
 const E2E_DEADLINE_MS: int = 600000
 const RATE_WINDOW_S: float = 30.0
+## The tools the panel counts (the demo's NPCs may use these).
+const PANEL_TOOLS: Array[String] = ["move_to", "pick_up", "say", "wave", "idle"]
 ## A picked-up item comes back this many seconds later somewhere else (the page runs for hours).
 const RESPAWN_S: float = 8.0
 const WORLD_HALF_SIZE: float = 8.0
@@ -60,6 +62,8 @@ var _connection: String = "connecting"
 ## Decisions seen: [seconds since start, latency ms, status].
 var _decisions: Array = []
 var _status_counts: Dictionary = {}
+## Actions executed, by tool (superseded replies carry none): the demo's tool mix.
+var _tool_counts: Dictionary = {}
 var _overlays: Dictionary = {}
 var _start_positions: Dictionary = {}
 var _shot_taken: bool = false
@@ -144,7 +148,8 @@ func _process(delta: float) -> void:
 		_finish(0, "E2E OK " + _progress())
 
 
-## The panel's text: connection, decisions/s over the last RATE_WINDOW_S, p50 latency, statuses.
+## The panel's text: connection, decisions/s over the last RATE_WINDOW_S, p50 latency, statuses
+## and the tool mix (actions executed, by tool).
 func stats_text() -> String:
 	var recent := 0
 	var latencies: Array[float] = []
@@ -161,9 +166,22 @@ func stats_text() -> String:
 	var counts := PackedStringArray()
 	for status: String in ["ok", "fallback", "timeout", "superseded"]:
 		counts.append("%s %d" % [status, int(_status_counts.get(status, 0))])
+	var tools := PackedStringArray()
+	for tool_name: String in PANEL_TOOLS:
+		tools.append("%s %d" % [tool_name, int(_tool_counts.get(tool_name, 0))])
+	for tool_name: String in _tool_counts:
+		if not tool_name in PANEL_TOOLS:
+			tools.append("%s %d" % [tool_name, int(_tool_counts[tool_name])])
 	return (
-		"%s\ndecisions %d  (%.2f/s)\np50 latency %s\n%s"
-		% [_connection, _decisions.size(), recent / window, p50, "  ".join(counts)]
+		"%s\ndecisions %d  (%.2f/s)\np50 latency %s\n%s\n%s"
+		% [
+			_connection,
+			_decisions.size(),
+			recent / window,
+			p50,
+			"  ".join(counts),
+			"  ".join(tools),
+		]
 	)
 
 
@@ -233,6 +251,8 @@ func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -
 	if status == "superseded":
 		return  # nothing to show: a newer decision for this NPC is on its way
 	_actions[agent_id] = int(_actions.get(agent_id, 0)) + 1
+	var tool_name := str(call.get("tool", "?"))
+	_tool_counts[tool_name] = int(_tool_counts.get(tool_name, 0)) + 1
 	# The agent handled the action first (it connected before us) and asks again only in a
 	# later frame, so its last mask is still the one of this decision's observation.
 	var agent := _agents_by_id.get(agent_id) as Agent
@@ -434,6 +454,7 @@ func _progress() -> String:
 		"results_acked": _results_acked,
 		"ok_actions": _ok_actions,
 		"masked_ok_actions": _masked_ok_actions,
+		"tools": _tool_counts,
 		"disconnects": _disconnects,
 		"pause_over": _pause_state == 1,
 		"pings_during_pause": _pings_during_pause,
