@@ -80,6 +80,7 @@ function renderTable(seq) {
     for (const [value, cls] of cells) {
       const td = document.createElement("td");
       if (cls) td.className = cls;
+      if (cls === "obs") td.title = value;
       text(td, value);
       tr.append(td);
     }
