@@ -125,7 +125,7 @@ class Decisions:
     def start(self, s: Session, env: Envelope, msg: protocol.Observe, agent: AgentState,
               profile: Profile, allowed: list[str] | None, deadline_ms: float,
               possible: list[ToolSpec] | None = None) -> Decision:
-        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic(), possible)
+        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic(), possible=possible)
         s.pending[msg.agent_id] = d
         self._open.add(d)
         loop = asyncio.get_running_loop()
