@@ -254,6 +254,31 @@ async def test_bridge_end_to_end(vllm_server: RunningVLLM, make_server, tools): 
 
 
 @pytest.mark.vllm
+@pytest.mark.parametrize("strategy", ["native", "constrained"])
+async def test_a_mask_holds_on_vllm(vllm_server: RunningVLLM, strategy):  # noqa: F811
+    """Masked tools and enum-narrowed arguments reach vLLM's structured outputs (tools for
+    native, the response schema for constrained): the call is inside the mask."""
+    from agent_arena.tools import apply_mask
+
+    backend = create_backend({"type": "vllm", "api_base": vllm_server.base_url,
+                              "model": vllm_server.model, "max_tokens": 80})
+    registry = ToolRegistry(TOOLS)
+    mask = {t.name: False for t in TOOLS}
+    mask["say"] = {"text": ["alpha-1", "beta-2"]}
+    mask["move_to"] = {"target": [[1, 0, 2]]}
+    possible = apply_mask(registry.select(None), mask)
+    try:
+        out = await decide_once(backend, messages("Use the tool you have."), registry, None,
+                                CallingConfig(strategy=strategy), CALL, possible=possible)
+    finally:
+        await backend.aclose()
+    assert out.status == "ok", out.reason
+    assert out.call.as_wire() in ({"tool": "say", "arguments": {"text": "alpha-1"}},
+                                  {"tool": "say", "arguments": {"text": "beta-2"}},
+                                  {"tool": "move_to", "arguments": {"target": [1, 0, 2]}})
+
+
+@pytest.mark.vllm
 def test_server_was_started_through_run_vllm_server(vllm_server: RunningVLLM):  # noqa: F811
     if vllm_server.log_path is None:
         pytest.skip("VLLM_BASE_URL: a server started elsewhere")

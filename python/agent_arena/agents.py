@@ -227,23 +227,22 @@ class _Rendered:
     example_turns: tuple[tuple[dict[str, str], ...], ...]
 
 
-# (id(profile), thought) -> (profile kept alive, parts)
-_RENDERED: dict[tuple[int, bool], tuple[Profile, _Rendered]] = {}
+_RENDERED: dict[int, tuple[Profile, _Rendered]] = {}  # id(profile) -> (profile kept alive, parts)
 
 
-def _rendered(profile: Profile, thought: bool = False) -> _Rendered:
-    hit = _RENDERED.get((id(profile), thought))
+def _rendered(profile: Profile) -> _Rendered:
+    hit = _RENDERED.get(id(profile))
     if hit is not None and hit[0] is profile:
         return hit[1]
     r = _Rendered(
         system={"role": "system", "content": profile.system_prompt.strip()},
-        fixed_turns=tuple(example_turns(profile.examples, thought)),
+        fixed_turns=tuple(example_turns(profile.examples)),
         example_keys=tuple(frozenset(_present_keys(ex["observation"]))
                            for ex in profile.examples),
-        example_turns=tuple(tuple(example_turns([ex], thought)) for ex in profile.examples))
+        example_turns=tuple(tuple(example_turns([ex])) for ex in profile.examples))
     if len(_RENDERED) > 1024:
         _RENDERED.clear()
-    _RENDERED[(id(profile), thought)] = (profile, r)
+    _RENDERED[id(profile)] = (profile, r)
     return r
 
 
@@ -273,15 +272,14 @@ def nearest_examples(profile: Profile, observation: Mapping[str, Any]) -> list[M
     return [profile.examples[i] for i in _nearest_indices(profile, observation)]
 
 
-def example_turns(examples: Sequence[Mapping[str, Any]],
-                  thought: bool = False) -> list[dict[str, str]]:
-    """Examples as chat turns whose answers have exactly the shape the model must write (with
-    a thought only when calling.thought is on): a constrained answer that cannot start the way
-    every example starts breaks the pattern at its first token."""
+def example_turns(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Examples as chat turns; their thoughts stay in the answers even when calling.thought is
+    off and the grammar cannot write one: on SmolLM2-135M, dropping them took the masked
+    right-tool share from 70.8% to 68.8% (answers to speech turned into idle; benchmarks.md)."""
     turns = []
     for ex in examples:
         answer: dict[str, Any] = {}
-        if thought and ex.get("thought"):
+        if ex.get("thought"):
             answer["thought"] = ex["thought"]
         answer["tool"] = ex["call"]["tool"]
         answer["arguments"] = dict(ex["call"].get("arguments") or {})
@@ -302,18 +300,17 @@ def render_possible(tools: Sequence[ToolSpec]) -> str:
 
 def build_messages(
     profile: Profile, state: AgentState, observation: Mapping[str, Any],
-    possible: Sequence[ToolSpec] | None = None, *, thought: bool = False,
+    possible: Sequence[ToolSpec] | None = None,
 ) -> list[dict[str, str]]:
     """The chat for one decision; the calling strategy adds tools/format to the system text.
-    ``possible``: the tools a game's action mask leaves open (None: no mask, no line);
-    ``thought``: calling.thought (the examples' answers then start with theirs)."""
+    ``possible``: the tools a game's action mask leaves open (None: no mask, no line)."""
     parts = []
     if state.memory:
         parts.append("Your last actions:\n" + render_memory(state.memory))
     parts.append(f"Now:\n{render_observation(observation)}")
     if possible is not None:
         parts.append(render_possible(possible))
-    r = _rendered(profile, thought)
+    r = _rendered(profile)
     messages = [r.system, *r.fixed_turns]  # shared, read-only turns: never mutate them
     for i in _nearest_indices(profile, observation, possible):
         messages.extend(r.example_turns[i])

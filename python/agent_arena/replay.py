@@ -178,7 +178,7 @@ async def replay(
             if state is None:
                 state = states[(tr.session, tr.agent_id)] = AgentState(tr.agent_id,
                                                                        profile.memory_window)
-            messages = build_messages(profile, state, tr.observation or {}, thought=calling.thought)
+            messages = build_messages(profile, state, tr.observation or {})
             if profile.tools is not None and allowed is None:
                 allowed = list(profile.tools)
             model, extra = profile.model, dict(profile.extra_body) or None

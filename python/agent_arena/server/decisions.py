@@ -171,8 +171,7 @@ class Decisions:
     async def _run(self, d: Decision) -> None:
         try:
             # inside the try: an observation the prompt cannot render must still get its reply
-            messages = build_messages(d.profile, d.agent, d.msg.observation, d.possible,
-                                      thought=self.calling.thought)
+            messages = build_messages(d.profile, d.agent, d.msg.observation, d.possible)
             d.model_t0 = time.monotonic()
             outcome = await decide_once(
                 self.backend, messages, d.session.tools, d.allowed, self.calling,
