@@ -10,13 +10,13 @@ import dataclasses
 import json
 
 import pytest
-from arena_sockets import TOOLS
 
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.backends.types import ChatRequest, Sampling
 from agent_arena.calling import CallingConfig, decide_once, forced_arguments
 from agent_arena.errors import ConfigError
 from agent_arena.tools import ToolRegistry, apply_mask
+from arena_sockets import TOOLS
 
 REG = ToolRegistry(TOOLS)
 MSGS = [{"role": "system", "content": "You play a game."},

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from arena_sockets import TOOLS, GatedBackend, Peer
 
 from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.client import ArenaClient
 from agent_arena.errors import ToolError
 from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolRegistry, apply_mask
+from arena_sockets import TOOLS, GatedBackend, Peer
 
 SPECS = ToolRegistry(TOOLS).select(None)
 REACH_MASK = {"pick_up": {"item_id": ["apple-3", "wood-1"]}, "flee": False, "say": False}
