@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.errors import BackendError, ConfigError
-from agent_arena.metrics import REASON_CLASSES, StatusWindow, reason_class
+from agent_arena.metrics import REASON_CLASSES, StatusWindow, backend_slots, reason_class
 from agent_arena.security import AuthConfig
 from agent_arena.server import ServerConfig
 from agent_arena.server.decisions import DecisionEvent
@@ -28,6 +31,7 @@ from agent_arena.world import run_demo
 from arena_sockets import TOOLS, GatedBackend
 
 MOVE = '{"tool": "move_to", "arguments": {"target": [4, 0, 2]}}'
+GRAFANA = Path(__file__).resolve().parents[1] / "docs" / "grafana-agent-arena.json"
 
 
 class MixedBackend(GatedBackend):
@@ -134,8 +138,10 @@ async def test_scrape_after_demo_equals_what_the_client_received(arena, connect,
     assert not labels & {"ana", "bo", "cy", "slow", "twice", "stubborn"}
 
 
-async def test_in_flight_and_queued_are_read_at_scrape_time(arena, connect):
+async def test_in_flight_and_queued_are_read_at_scrape_time(arena, connect, monkeypatch):
     backend = GatedBackend()
+    # a backend that works on one request at a time, as llama.cpp does: the rest are queued
+    monkeypatch.setattr("agent_arena.metrics.backend_slots", lambda b: 1)
     server = await arena(backend, metrics_port=0)
     client = await connect(server.endpoint)
     await client.hello()
@@ -145,41 +151,76 @@ async def test_in_flight_and_queued_are_read_at_scrape_time(arena, connect):
         await asyncio.sleep(0.01)
     m = await asyncio.to_thread(scrape, server.views.urls["metrics"])
     assert m["agent_arena_in_flight_decisions"][()] == 3
+    assert m["agent_arena_queued_decisions"][()] == 2
     assert m["agent_arena_agents"][()] == 3
     backend.open_all()
     assert {r["status"] for r in await asyncio.gather(*futs)} == {"ok"}
     m = await asyncio.to_thread(scrape, server.views.urls["metrics"])
     assert m["agent_arena_in_flight_decisions"][()] == 0
+    assert m["agent_arena_queued_decisions"][()] == 0
     assert by_label(m["agent_arena_decisions_total"], "status") == {"ok": 3}
 
 
-async def test_two_servers_in_one_process_count_separately(arena, connect):
-    a = await arena(GatedBackend(), metrics_port=0)
-    b = await arena(GatedBackend(), metrics_port=0)
-    client = await connect(a.endpoint)
-    await client.hello()
-    await client.observe("x", 1, {"hp": 1})
-    ma = await asyncio.to_thread(scrape, a.views.urls["metrics"])
-    mb = await asyncio.to_thread(scrape, b.views.urls["metrics"])
-    assert by_label(ma["agent_arena_decisions_total"], "status") == {"ok": 1}
-    assert by_label(mb["agent_arena_decisions_total"], "status") == {}
+def test_backend_slots():
+    def backend(name: str = "x", **cfg: Any) -> Any:
+        return SimpleNamespace(name=name, config=SimpleNamespace(**cfg))
+
+    assert backend_slots(backend("llama_cpp")) == 1
+    assert backend_slots(backend("llama_server", n_parallel=4, max_concurrency=64)) == 4
+    assert backend_slots(backend("llama_server", n_parallel=8, max_concurrency=2)) == 2
+    assert backend_slots(backend("openai", max_concurrency=16)) == 16
+    assert backend_slots(backend("engine", max_concurrency=0)) is None  # 0: no limit
+    assert backend_slots(backend("scripted")) is None
 
 
-async def test_a_failing_listener_does_not_cost_the_reply(arena, connect):
-    server = await arena(GatedBackend(), metrics_port=0)
-    seen: list[DecisionEvent] = []
+def grafana_targets() -> list[tuple[str, str]]:
+    """(expr, legend) of every query in docs/grafana-agent-arena.json, variables included."""
+    dash = json.loads(GRAFANA.read_text())
+    panels = [p for top in dash["panels"] for p in [top, *top.get("panels", [])]]
+    out = [(t["expr"], t.get("legendFormat", "")) for p in panels for t in p.get("targets", [])]
+    out += [(v["query"]["query"], "") for v in dash["templating"]["list"]
+            if isinstance(v.get("query"), dict)]
+    return out
 
-    def broken(ev: DecisionEvent) -> None:
-        raise RuntimeError("observer bug")
 
-    server.add_listener(broken)
-    server.add_listener(seen.append)
-    client = await connect(server.endpoint)
-    await client.hello()
-    reply = await client.observe("x", 1, {"hp": 1})
-    assert reply["status"] == "ok"
-    assert [(e.agent_id, e.status, e.call) for e in seen] == [("x", "ok", reply["call"])]
-    assert seen[0].model_ms is not None and seen[0].latency_ms >= seen[0].model_ms
+def family(sample: str) -> str:
+    for suffix in ("_bucket", "_count", "_sum", "_total", "_created", "_info"):
+        if sample.endswith(suffix):
+            return sample[: -len(suffix)]
+    return sample
+
+
+async def test_grafana_dashboard_queries_only_what_a_server_exports(arena, peers, monkeypatch):
+    """Every metric docs/grafana-agent-arena.json queries is in a real scrape, every label it
+    groups by or shows is on that metric (le, and instance/job that Prometheus adds, aside),
+    and every metric family the server exports is on the dashboard."""
+    monkeypatch.setattr("agent_arena.metrics.backend_slots", lambda b: 1)  # queued is exported
+    server = await arena(MixedBackend(), metrics_port=0)
+    summary = await run_demo(server.endpoint, TOOLS, agents=2, ticks=4, deadline_ms=60000,
+                             masks=False)
+    assert "ok" in {d.status for d in summary.decisions}
+    peer = peers(server.endpoint)
+    await peer.send_msg(type="observe", id="bad")  # an error reply: errors_total has a sample
+    await peer.expect("bad")
+    m = await asyncio.to_thread(scrape, server.views.urls["metrics"])
+    targets = grafana_targets()
+    assert len(targets) > 20
+    used: set[str] = set()
+    for expr, legend in targets:
+        names = set(re.findall(r"\bagent_arena_\w+", expr))
+        assert names, expr
+        used |= names
+        missing = names - set(m)
+        assert not missing, f"{expr}: {sorted(missing)} not in the scrape"
+        labels = {lbl for name in names for key in m[name] for lbl, _ in key}
+        labels |= {"le", "instance", "job"}
+        for group in re.findall(r"by \(([^)]*)\)", expr):
+            for lbl in (x.strip() for x in group.split(",")):
+                assert lbl in labels, f"{expr}: no label {lbl!r} on {sorted(names)}"
+        for lbl in re.findall(r"\{\{\s*(\w+)\s*\}\}", legend):
+            assert lbl in labels, f"legend {legend!r} of {expr}: no label {lbl!r}"
+    exported = {family(n) for n in m}
+    assert exported - {family(n) for n in used} == set()
 
 
 @pytest.mark.llama

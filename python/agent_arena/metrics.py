@@ -53,10 +53,15 @@ def reason_class(ev: DecisionEvent) -> str | None:
 
 
 def backend_slots(backend: Any) -> int | None:
-    """How many requests the backend works on at once (None: unknown); beyond: queued."""
-    n = getattr(getattr(backend, "config", None), "max_concurrency", None)
-    if isinstance(n, int) and not isinstance(n, bool):
-        return n
+    """How many requests the backend works on at once (None: unknown); beyond: queued.
+
+    llama-server decodes ``n_parallel`` slots at once (requests beyond wait in its queue) and
+    the bridge sends it at most ``max_concurrency``; 0 means no limit (the engine batches all)."""
+    cfg = getattr(backend, "config", None)
+    limits = [n for n in (getattr(cfg, "n_parallel", None), getattr(cfg, "max_concurrency", None))
+              if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+    if limits:
+        return min(limits)
     if getattr(backend, "name", "") == "llama_cpp":
         return 1  # one generation at a time (one worker thread)
     return None
