@@ -13,7 +13,7 @@ import pytest
 
 from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.client import ArenaClient
-from agent_arena.errors import ToolError
+from agent_arena.errors import ArenaError, ToolError
 from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolRegistry, apply_mask
 from arena_sockets import TOOLS, GatedBackend, Peer
 
@@ -99,6 +99,26 @@ async def test_bad_masks_get_an_error_and_the_server_keeps_serving(arena, peers)
                      mask={"flee": False})
     reply = await p.expect("ok")
     assert reply["type"] == "action" and reply["status"] == "ok", reply
+
+
+async def test_a_game_wide_mask_may_name_tools_this_decision_does_not_allow(arena, connect):
+    """A game computes one mask over all its tools; observe.tools (or the profile) may allow
+    fewer. Entries for registered tools that are not allowed now are ignored, not an error."""
+    backend = GatedBackend(answer=json.dumps({"tool": "pick_up",
+                                              "arguments": {"item_id": "apple-3"}}))
+    server = await arena(backend)
+    client: ArenaClient = await connect(server.endpoint)
+    await client.hello()
+    reply = await client.observe("a", 1, {"in_reach": ["apple-3"]}, tools=["pick_up", "idle"],
+                                 mask=REACH_MASK)
+    assert reply["status"] == "ok" and reply["call"] == {"tool": "pick_up",
+                                                         "arguments": {"item_id": "apple-3"}}
+    assert "Possible now: pick_up" in backend.requests[-1].messages[-1]["content"]
+    # a name the session never registered is still a mistake worth an error
+    with pytest.raises(ArenaError) as err:
+        await client.observe("a", 2, {"x": 1}, tools=["idle", "pick_up"],
+                             mask={"open_door": False})
+    assert err.value.code == "bad_message" and "mask.open_door" in str(err.value)
 
 
 async def test_a_call_outside_the_mask_is_reasked_and_never_reaches_the_game(arena, connect):

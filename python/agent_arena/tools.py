@@ -10,7 +10,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,21 +292,24 @@ def _argument_check(spec: ToolSpec, arg: str) -> Callable[[Any], bool]:
         .is_valid
 
 
-def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None) -> list[ToolSpec]:
+def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None,
+               registered: Collection[str] = ()) -> list[ToolSpec]:
     """The tools possible now: ``specs`` narrowed by a game's action mask (docs/protocol.md).
 
     ``false`` removes a tool; ``{arg: [values]}`` turns that argument into an enum of values that
     each fit its schema (so the constrained grammar, the response schema and validation all see
-    it); tools the mask does not name stay as registered. Raises MaskError with the path of the
-    first problem, and when nothing would be possible."""
+    it); tools the mask does not name stay as registered. A game computes one mask over all its
+    tools, so entries for ``registered`` tools that this decision does not allow (observe.tools,
+    the profile) are ignored. Raises MaskError with the path of the first problem, and when
+    nothing would be possible."""
     specs = list(specs)
     if not mask:
         return specs
     by_name = {s.name: s for s in specs}
     for name in mask:
-        if name not in by_name:
-            raise MaskError(f"mask.{name}: no such tool is allowed for this decision; allowed: "
-                            f"{', '.join(by_name)}")
+        if name not in by_name and name not in registered:
+            raise MaskError(f"mask.{name}: no such tool is registered; registered: "
+                            f"{', '.join(registered or by_name)}")
     out: list[ToolSpec] = []
     for spec in specs:
         rule = mask.get(spec.name, True)

@@ -305,7 +305,8 @@ class ArenaServer:
             raise ToolError("no tools are registered: send register_tools first",
                             code="unknown_tool")
         # the game's action mask: checked now, so a bad one is an error reply, not a fallback
-        possible = apply_mask(s.tools.select(allowed), msg.mask) if msg.mask else None
+        possible = (apply_mask(s.tools.select(allowed), msg.mask, s.tools.names())
+                    if msg.mask else None)
         in_flight = self.decisions.in_flight
         if msg.agent_id not in s.pending and in_flight >= self.config.max_pending:
             raise ArenaError(f"{in_flight} decisions in flight (server.max_pending); retry later",

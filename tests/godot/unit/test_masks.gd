@@ -235,7 +235,7 @@ func _refused_mask(checks: Checks, npc: Agent) -> void:
 		"type": "error",
 		"id": sent["id"],
 		"code": "bad_message",
-		"message": "mask.pick_up: no such tool is allowed for this decision; allowed: idle",
+		"message": "mask.pick_up: no such tool is registered; registered: idle",
 	}
 	_fake.inbox = TestClient._frame(refusal)
 	_client._process(0.016)
