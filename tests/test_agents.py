@@ -46,3 +46,25 @@ def test_observation_rendering_is_compact_and_deterministic():
     assert text == ("position: [1.3, 0, 2]\nvisible:\n  - id: apple-1, distance: 2\n"
                     "ok: true")
     assert render_observation(obs) == text
+
+
+def test_rendering_of_every_kind_of_value():
+    """What each value becomes in the prompt, pinned: the renderer dispatches on exact types
+    first (what msgpack decodes to), everything else takes the general path."""
+    import enum
+    import types
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    obs = {"whole": 3.0, "round": 2.25, "tiny": -0.04, "nan": float("nan"),
+           "inf": [float("inf"), float("-inf")], "big": 1e20, "flags": [True, False],
+           "nothing": [None], "blob": b"abc", "pair": (1, 2.5), "empty_str": "",
+           "empty_tuple": (), "level": Level.HIGH, "view": types.MappingProxyType({"a": 1}),
+           "rows": ({"k": 1}, types.MappingProxyType({"k": 2})), 7: "int key",
+           "nested": {"a": [{"b": None}], "c": {}}}
+    assert render_observation(obs) == (
+        "whole: 3\nround: 2.2\ntiny: 0\nnan: nan\ninf: [inf, -inf]\n"
+        "big: 100000000000000000000\nflags: [true, false]\nnothing: [none]\n"
+        "blob: <3 bytes>\npair: [1, 2.5]\nempty_str: \nlevel: 3\nview: {a: 1}\n"
+        "rows:\n  - k: 1\n  - k: 2\n7: int key\nnested: {a: [{b: none}], c: {}}")

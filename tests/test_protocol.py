@@ -91,3 +91,54 @@ def test_nesting_limit_is_a_clear_error():
     with pytest.raises(ProtocolError, match="nested more than 32 levels") as err:
         protocol.decode(pack(deep))
     assert err.value.code == "bad_message" and err.value.request_id == 1
+
+
+def ladder(depth: int, leaf=1):
+    """``depth`` containers around ``leaf``, maps and lists taking turns."""
+    obj = leaf
+    for i in range(depth):
+        obj = {"x": obj} if i % 2 else [obj]
+    return obj
+
+
+@pytest.mark.parametrize("depth", [31, 32, 33, 34])
+@pytest.mark.parametrize("where", ["observation", "mask", "result"])
+def test_nesting_limit_is_exact_in_every_checked_field(depth, where):
+    """The observation is level 0: containers down to level 32 pass, one more is refused
+    (the fast check and the copying walk draw the line at the same place)."""
+    if where == "result":
+        msg = {"type": "tool_result", "id": 1, "agent_id": "a", "tick": 1, "tool": "t",
+               "ok": True, "result": {"r": ladder(depth - 1)}}
+    else:
+        msg = {"type": "observe", "id": 1, "agent_id": "a", "tick": 1,
+               "observation": {"o": ladder(depth - 1)}}
+        if where == "mask":
+            msg["mask"] = {"t": {"a": ladder(depth - 1)}}
+            msg["observation"] = {}
+            depth += 1  # the mask's own values sit one level below its tool names
+    if depth <= protocol.MAX_DEPTH + 1:
+        protocol.decode(pack(msg))
+    else:
+        with pytest.raises(ProtocolError, match="nested more than 32 levels"):
+            protocol.decode(pack(msg))
+
+
+def test_non_str_keys_deep_down_become_str_and_the_rest_is_kept():
+    deep = {"k": ladder(30, leaf={7: "seven"})}
+    obs = {"keep": [1, {"a": 2}], "deep": deep, 3: None}
+    out = protocol.decode(pack({"type": "observe", "id": 1, "agent_id": "a", "tick": 1,
+                                "observation": obs})).observation
+    assert out["keep"] == [1, {"a": 2}] and out["3"] is None
+    node = out["deep"]["k"]
+    for i in reversed(range(30)):
+        node = node["x"] if i % 2 else node[0]
+    assert node == {"7": "seven"}
+
+
+def test_plain_observation_is_the_decoded_object_itself():
+    obs = {"position": [1, 0, 2], "nearby": [{"id": "apple", "position": [4, 0, 2]}]}
+    msg = protocol.decode(pack({"type": "observe", "id": 1, "agent_id": "a", "tick": 1,
+                                "observation": obs}))
+    assert msg.observation == obs
+    assert protocol._is_plain(msg.observation)
+    assert not protocol._is_plain({1: "x"}) and not protocol._is_plain([[{"a": {2: 1}}]])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,27 +115,47 @@ def _capped(result: Any, limit: int) -> Any:
 
 
 def _num(v: float) -> str:
-    if v != v or v in (float("inf"), float("-inf")):
-        return str(v)  # nan / inf / -inf: int() of them raises
+    """One decimal at most, none for whole numbers: 3.0 -> "3", 2.25 -> "2.2".
+
+    Whole numbers (positions, distances) skip ``round``, the slow part. nan, inf and -inf
+    are not integers and pass through ``round`` unchanged: "nan", "inf", "-inf"."""
+    if v.is_integer():
+        return str(int(v))
     r = round(v, 1)
-    return str(int(r)) if r == int(r) else str(r)
+    return str(int(r)) if r.is_integer() else str(r)
 
 
 def render_value(v: Any) -> str:
     """Compact, JSON-like but with fewer tokens: no quotes around simple keys or words."""
-    t = type(v)  # exact types first: msgpack gives plain dicts, lists, str, int, float
-    if t is str:
-        return v
-    if t is int:
-        return str(v)
-    if t is float:
-        return _num(v)
-    if t is bool:
-        return "true" if v else "false"
-    if t is dict:
-        return "{" + ", ".join(f"{k}: {render_value(x)}" for k, x in v.items()) + "}"
-    if t is list:
-        return _render_seq(v)
+    render = _BY_TYPE.get(type(v))
+    return render(v) if render is not None else _render_other(v)
+
+
+def _render_items(m: Mapping[Any, Any]) -> str:
+    """A map's ``key: value`` pairs without the braces (a list-of-maps line shows them bare)."""
+    get = _BY_TYPE.get
+    return ", ".join([f"{k}: {(get(type(x)) or _render_other)(x)}" for k, x in m.items()])
+
+
+def _render_map(m: Mapping[Any, Any]) -> str:
+    return "{" + _render_items(m) + "}"
+
+
+def _render_seq(v: Sequence[Any]) -> str:
+    get = _BY_TYPE.get
+    return "[" + ", ".join([(get(type(x)) or _render_other)(x) for x in v]) + "]"
+
+
+# The types msgpack decodes to, by exact type: one dict lookup per value instead of a chain
+# of isinstance checks (rendering the observation was the largest part of building a prompt).
+_BY_TYPE: dict[type, Callable[[Any], str]] = {
+    str: str, int: str, float: _num, bool: {True: "true", False: "false"}.__getitem__,
+    dict: _render_map, list: _render_seq, type(None): lambda _: "none",
+}
+
+
+def _render_other(v: Any) -> str:
+    """Everything else (subclasses, tuples, bytes, other Mappings and Sequences)."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -147,14 +167,10 @@ def render_value(v: Any) -> str:
     if isinstance(v, bytes):
         return f"<{len(v)} bytes>"
     if isinstance(v, Mapping):
-        return "{" + ", ".join(f"{k}: {render_value(x)}" for k, x in v.items()) + "}"
+        return _render_map(v)
     if isinstance(v, Sequence):
         return _render_seq(v)
     return str(v)
-
-
-def _render_seq(v: Sequence[Any]) -> str:
-    return "[" + ", ".join(render_value(x) for x in v) + "]"
 
 
 _SCALARS = (str, int, float, bool, bytes)
@@ -182,14 +198,27 @@ def render_observation(obs: Mapping[str, Any]) -> str:
     """
     lines = []
     for key, value in obs.items():
-        if _empty(value):
+        t = type(value)
+        if t is list:  # what msgpack gives, first: no ABC checks
+            if not value:
+                continue
+            if all(map(_is_map, value)):
+                lines.append(f"{key}:")
+                lines += [f"  - {_render_items(x)}" for x in value]
+                continue
+        elif t is dict:
+            if not value:
+                continue
+        elif value is None:
             continue
-        if type(value) not in _SCALARS and isinstance(value, Sequence) \
-                and all(_is_map(x) for x in value):
-            lines.append(f"{key}:")
-            lines.extend(f"  - {render_value(x)[1:-1]}" for x in value)
-        else:
-            lines.append(f"{key}: {render_value(value)}")
+        elif t not in _BY_TYPE:  # tuples, other Sequences and Mappings, subclasses
+            if _empty(value):
+                continue
+            if t not in _SCALARS and isinstance(value, Sequence) and all(map(_is_map, value)):
+                lines.append(f"{key}:")
+                lines += [f"  - {render_value(x)[1:-1]}" for x in value]
+                continue
+        lines.append(f"{key}: {render_value(value)}")
     return "\n".join(lines) or "(nothing)"
 
 
@@ -199,7 +228,7 @@ def render_call(call: Mapping[str, Any]) -> str:
 
 
 def render_memory(entries: Sequence[MemoryEntry]) -> str:
-    return "\n".join(e.line for e in entries)
+    return "\n".join([e.line for e in entries])
 
 
 def render_memory_line(e: MemoryEntry) -> str:

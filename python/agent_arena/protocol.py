@@ -89,6 +89,27 @@ class _TooDeep(Exception):
     pass
 
 
+_IS_STR = str.__instancecheck__  # isinstance(k, str) as one C call, for map(); all()
+
+
+def _is_plain(obj: dict[Any, Any] | list[Any], depth: int = 0) -> bool:
+    """True when every map in ``obj`` has str keys and nothing nests deeper than MAX_DEPTH.
+
+    The common case, checked without building anything: about half the cost of ``_plain``,
+    which then only runs for a frame that needs its keys converted or is too deep."""
+    if depth > MAX_DEPTH:
+        return False
+    if type(obj) is dict:
+        if not all(map(_IS_STR, obj)):
+            return False
+        obj = obj.values()  # type: ignore[assignment]
+    for v in obj:
+        t = type(v)
+        if (t is dict or t is list) and not _is_plain(v, depth + 1):
+            return False
+    return True
+
+
 def _plain(obj: Any, depth: int = 0) -> Any:
     """``obj`` itself when its maps all have str keys and it nests at most MAX_DEPTH levels;
     a copy with str keys when some key is not a str (prompts and schemas need str keys)."""
@@ -137,15 +158,13 @@ def decode(frame: bytes | memoryview) -> Message:
         raise _explain(bytes(frame), exc) from None
     try:
         if type(msg) is Observe:
-            obs = _plain(msg.observation)
-            if obs is not msg.observation:
-                msg = msgspec.structs.replace(msg, observation=obs)
-            if msg.mask:
+            if not _is_plain(msg.observation):
+                msg = msgspec.structs.replace(msg, observation=_plain(msg.observation))
+            if msg.mask and not _is_plain(msg.mask):
                 _plain(msg.mask)  # nesting depth only
-        elif type(msg) is ToolResult and isinstance(msg.result, (dict, list)):
-            res = _plain(msg.result)
-            if res is not msg.result:
-                msg = msgspec.structs.replace(msg, result=res)
+        elif type(msg) is ToolResult and isinstance(msg.result, (dict, list)) \
+                and not _is_plain(msg.result):
+            msg = msgspec.structs.replace(msg, result=_plain(msg.result))
     except _TooDeep:
         raise ProtocolError(f"message is nested more than {MAX_DEPTH} levels deep: flatten "
                             "the observation", request_id=msg.id) from None
