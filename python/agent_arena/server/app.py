@@ -24,7 +24,7 @@ from agent_arena.backends.base import Backend
 from agent_arena.calling import CallingConfig, fallback_call
 from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
 from agent_arena.security import Authenticator
-from agent_arena.server.config import ServerConfig, is_loopback
+from agent_arena.server.config import GC_THRESHOLD, ServerConfig, is_loopback
 from agent_arena.server.decisions import Decisions, JournalLike, Listener
 from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_from_message
 from agent_arena.server.transport import Envelope, Transport
@@ -74,6 +74,7 @@ class ArenaServer:
         self.endpoint: str | None = None
         self._stopping = False
         self._stopped = False
+        self._gc_acquired = False
         self._sweeper: asyncio.TimerHandle | None = None
         self._errors: collections.Counter[str] = collections.Counter()
         self.views: Any = None  # metrics / dashboard HTTP (agent_arena.dashboard), when configured
@@ -125,6 +126,9 @@ class ArenaServer:
 
             self.views = await start_views(self)
         self.endpoint = self.transport.start()
+        if self.config.gc_threshold is not None:
+            GC_THRESHOLD.acquire(self.config.gc_threshold)
+            self._gc_acquired = True
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_S, self._sweep)
         log.info("server: listening on %s (backend=%s model=%s auth=%s)", self.endpoint,
                  self.backend.name, self.backend.model_name, self.config.auth.mechanism)
@@ -148,6 +152,9 @@ class ArenaServer:
         if self._sweeper is not None:
             self._sweeper.cancel()
         self.transport.close(linger_ms=max(grace, 100))
+        if self._gc_acquired:
+            GC_THRESHOLD.release()
+            self._gc_acquired = False
         if self._own_journal:
             await self.journal.aclose()  # type: ignore[union-attr]
         if self.views is not None:

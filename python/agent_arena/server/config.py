@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -39,6 +40,11 @@ class ServerConfig:
     ws_allowed_origins: list[str] = field(default_factory=list)
     # asyncio | uvloop (the optional extra agent-arena[fast]; docs/benchmarks.md has what it buys)
     event_loop: str = "asyncio"
+    # Python's gen0 collection threshold while the server runs (restored when the last server
+    # of the process stops); null: leave it. Decisions in flight keep thousands of young objects
+    # alive, so at Python's 700 the collector ran every few dozen decisions and took ~15% of the
+    # server's time with 1000 agents (docs/benchmarks.md, "Bridge overhead").
+    gc_threshold: int | None = 10_000
     auth: AuthConfig = field(default_factory=AuthConfig)
     # every hello, register_tools, observe, action and tool_result as msgpack records, written
     # off the event loop (docs/eval.md); off unless journal.path is set
@@ -61,6 +67,10 @@ class ServerConfig:
         if not isinstance(self.bind, str) or "://" not in self.bind:
             raise ConfigError(f"server.bind={self.bind!r}: use a ZeroMQ endpoint such as "
                               "tcp://127.0.0.1:5555")
+        gct = self.gc_threshold
+        if gct is not None and (isinstance(gct, bool) or not isinstance(gct, int) or gct < 100):
+            raise ConfigError(f"server.gc_threshold={self.gc_threshold!r}: a number of objects "
+                              ">= 100 (Python's own is 700), or null to leave Python's setting")
         if self.event_loop not in ("asyncio", "uvloop"):
             raise ConfigError(f"server.event_loop={self.event_loop!r}; choose asyncio or uvloop")
         if self.ws_port is not None and not (isinstance(self.ws_port, int)
@@ -106,6 +116,33 @@ def is_loopback(endpoint: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # interface names, "*", hostnames
+
+
+class _GcThreshold:
+    """The gen0 threshold raised while at least one server of this process runs, and put back
+    when the last one stops (tests and embedding programs run several, overlapping)."""
+
+    def __init__(self) -> None:
+        self.servers = 0
+        self.saved: tuple[int, ...] | None = None
+        self.ours: int | None = None
+
+    def acquire(self, threshold: int) -> None:
+        if self.servers == 0:
+            self.saved = gc.get_threshold()
+            self.ours = max(threshold, self.saved[0])  # never lower what the host chose
+            gc.set_threshold(self.ours, *self.saved[1:])
+        self.servers += 1
+
+    def release(self) -> None:
+        self.servers -= 1
+        if self.servers == 0 and self.saved is not None:
+            if gc.get_threshold()[0] == self.ours:  # unless someone changed it since
+                gc.set_threshold(*self.saved)
+            self.saved = self.ours = None
+
+
+GC_THRESHOLD = _GcThreshold()
 
 
 def run(coro: Any, event_loop: str = "asyncio") -> Any:
