@@ -30,6 +30,7 @@ from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.backends.base import Backend
 from agent_arena.backends.types import Sampling
 from agent_arena.calling import CallingConfig, Outcome, decide_once
+from agent_arena.server.deadlines import Deadlines
 from agent_arena.tools import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ class Decision:
     model_t0: float = 0.0  # when the backend call started (model time vs bridge time)
     possible: list[ToolSpec] | None = None  # the allowed tools narrowed by the game's mask
     task: asyncio.Task[None] | None = None
-    timer: asyncio.TimerHandle | None = None
+    deadline_ms: float = 0.0
+    expires: float = 0.0  # loop time when the deadline passes (server.deadlines)
     done: bool = False
 
 
@@ -102,6 +104,7 @@ class Decisions:
         self._open: set[Decision] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: asyncio.Event | None = None
+        self._deadlines = Deadlines(self._expire)
         self._sampling: dict[str, Sampling] = {}
         # called synchronously in finish(), after the reply: keep them cheap, they never raise
         self.listeners: list[Listener] = []
@@ -125,14 +128,15 @@ class Decisions:
     def start(self, s: Session, env: Envelope, msg: protocol.Observe, agent: AgentState,
               profile: Profile, allowed: list[str] | None, deadline_ms: float,
               possible: list[ToolSpec] | None = None) -> Decision:
-        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic(), possible=possible)
+        d = Decision(s, env, msg, agent, profile, allowed, time.monotonic(), possible=possible,
+                     deadline_ms=deadline_ms)
         s.pending[msg.agent_id] = d
         self._open.add(d)
         loop = asyncio.get_running_loop()
+        self._deadlines.add(d, deadline_ms, loop)
         d.task = loop.create_task(self._run(d))
         self._tasks.add(d.task)
         d.task.add_done_callback(self._tasks.discard)
-        d.timer = loop.call_later(deadline_ms / 1000.0, self._expire, d, deadline_ms)
         return d
 
     def supersede(self, s: Session, agent_id: str, why: str) -> None:
@@ -157,6 +161,7 @@ class Decisions:
             self._stop(d, "stopping", "the server is stopping")
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._deadlines.close()
 
     def _expire(self, d: Decision, deadline_ms: float) -> None:
         self._stop(d, "timeout", f"no decision within deadline_ms={deadline_ms:g}")
@@ -195,8 +200,7 @@ class Decisions:
         if d.done:
             return
         d.done = True
-        if d.timer is not None:
-            d.timer.cancel()
+        self._deadlines.settle(d.deadline_ms)
         s, msg = d.session, d.msg
         if s.pending.get(msg.agent_id) is d:
             del s.pending[msg.agent_id]
