@@ -109,6 +109,8 @@ def test_demo_with_scripted_backend():
     assert "decisions=6" in summary
     assert "schema_valid=100.0%" in summary
     assert "fallback=0" in summary and "timeout=0" in summary
+    # the demo prints its own lines: an INFO log line written under the live table tears it
+    assert " INFO " not in p.stderr, p.stderr
 
 
 def test_serve_with_ws_relay_and_sigint():

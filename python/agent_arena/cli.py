@@ -175,7 +175,9 @@ async def _demo(cfg: dict[str, Any]) -> int:
 
     console = Console()
     d = cfg["demo"]
-    logging.getLogger("agent_arena.server").setLevel(logging.WARNING)  # the demo prints its own
+    # the demo prints its own lines (and the dashboard URLs); an INFO line written while the
+    # live table is on screen would tear it
+    logging.getLogger("agent_arena").setLevel(logging.WARNING)
     server = None
     endpoint = d.get("endpoint")
     if not endpoint:
