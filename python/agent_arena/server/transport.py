@@ -258,6 +258,10 @@ class Transport:
         self._outbox.append(envelope.frames(payload))
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
+            if len(self._outbox) == 1:
+                # The first reply of a loop iteration leaves at once (with one agent, a loop
+                # iteration less per decision); the ones after it wait for _flush_soon.
+                self._flush_outbox()
             self._loop.call_soon(self._flush_soon)
         return True
 
