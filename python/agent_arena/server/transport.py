@@ -245,7 +245,8 @@ class Transport:
     # ---- sending -----------------------------------------------------------------------
 
     def send(self, envelope: Envelope, payload: bytes) -> bool:
-        """Queue one reply; it leaves with the others of this loop iteration, back to back.
+        """Send one reply: the first of a loop iteration at once, the others queued and sent
+        back to back by ``_flush_soon`` in the next iteration.
 
         Sending replies in one burst lets libzmq wake its I/O thread once for many messages
         instead of once per reply (each wake-up is a syscall and a context switch). False when
