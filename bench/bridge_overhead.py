@@ -10,8 +10,9 @@ next`` against
               with an action-shaped map of the same size (the floor: sockets + serialisation),
 
 each in its own process (as a game and the server would be), over TCP loopback, driven by the
-same load generator. Reported: round trip p50/p99 (send -> reply, at the client) and
-decisions/s. Two load generators:
+same load generator. Reported: round trip p50/p99 (send -> reply, at the client),
+decisions/s, and the bridge process's CPU time per decision (all its threads, warm-up included:
+unlike wall-clock rates it hardly moves when other jobs share the machine). Two load generators:
 
   * lean     (default) a synchronous pyzmq DEALER in its own process that keeps one observe
              per agent in flight: it costs a few microseconds per message, so it is not the
@@ -76,6 +77,7 @@ async def _bridge_main(conn: Any, delay_s: float = 0.0, profile: str | None = No
     server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0", max_pending=100_000,
                                                default_deadline_ms=60_000), tools=_game_tools())
     conn.send(await server.start())
+    cpu0 = time.process_time()  # this process, all threads (libzmq's I/O thread too)
     prof = None
     if profile:
         import cProfile
@@ -89,7 +91,11 @@ async def _bridge_main(conn: Any, delay_s: float = 0.0, profile: str | None = No
         prof.disable()
         with open(profile, "w") as f:
             pstats.Stats(prof, stream=f).sort_stats("tottime").print_stats(30)
-    conn.send(dict(server.stats))
+    stats: dict[str, Any] = dict(server.stats)
+    if stats.get("decisions"):  # warm-up included; robust to a busy machine, unlike wall time
+        stats["cpu_us_per_decision"] = round(
+            (time.process_time() - cpu0) / stats["decisions"] * 1e6, 1)
+    conn.send(stats)
     await server.stop()
 
 
@@ -174,6 +180,7 @@ class Result:
     non_ok: int  # replies that were not an ok action
     lost: int  # requests never answered (the run is cut 60 s after its end)
     load_avg_1m: float
+    cpu_us_per_decision: float | None = None  # bridge process CPU (all threads) per decision
 
 
 async def drive(endpoint: str, agents: int, rounds: int, seconds: float,
@@ -328,7 +335,7 @@ def measure(system: str, agents: int, args: argparse.Namespace) -> tuple[Result,
         p50_ms=round(percentile(samples, 50), 3), p99_ms=round(percentile(samples, 99), 3),
         mean_ms=round(statistics.fmean(samples), 3) if samples else float("nan"),
         decisions_per_s=round(len(samples) / wall, 1), non_ok=non_ok, lost=lost,
-        load_avg_1m=round(load, 2)), stats
+        load_avg_1m=round(load, 2), cpu_us_per_decision=stats.get("cpu_us_per_decision")), stats
 
 
 # ---- machine and output ------------------------------------------------------------------------
@@ -394,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                   caption="echo: raw pyzmq ROUTER + msgpack, same messages; bridge: ArenaServer "
                           "+ scripted backend. Overhead = bridge p50 - echo p50.")
     for col in ("agents", "system", "decisions", "p50 ms", "p99 ms", "decisions/s",
-                "p50 overhead ms", "load 1m"):
+                "p50 overhead ms", "bridge CPU µs/decision", "load 1m"):
         table.add_column(col, justify="right" if col != "system" else "left")
     by = {(r.system, r.agents): r for r in results}
     for n in counts:
@@ -407,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                 share = bridge.decisions_per_s / max(echo.decisions_per_s, 1e-9)
                 over = f"{bridge.p50_ms - echo.p50_ms:+.3f} ({share:.0%} of echo/s)"
             table.add_row(str(n), r.system, str(r.decisions), f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}",
-                          f"{r.decisions_per_s:,.0f}", over, f"{r.load_avg_1m:.2f}")
+                          f"{r.decisions_per_s:,.0f}", over,
+                          "" if r.cpu_us_per_decision is None else f"{r.cpu_us_per_decision:.1f}",
+                          f"{r.load_avg_1m:.2f}")
     console.print(table)
     console.print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
                   highlight=False)
