@@ -88,6 +88,14 @@ async def test_likelihood_on_a_backend_without_scores_generates_as_before():
     assert out.status == "ok" and out.strategy == "constrained" and len(backend.requests) == 1
 
 
+async def test_auto_choice_generates_without_a_mask_or_scores():
+    backend = ScriptedBackend(answer=_call("pick_up", item_id="apple-3"))
+    possible = apply_mask(REG.select(None), {"flee": False})
+    for kw in ({}, {"possible": possible}):  # a scripted backend has no scores
+        out = await decide_once(backend, MSGS, REG, None, CallingConfig(), Sampling(), **kw)
+        assert out.status == "ok" and out.strategy == "constrained", out
+
+
 # ---- the real model -------------------------------------------------------------------------------
 
 
@@ -110,6 +118,38 @@ async def test_a_prefilled_answer_continues_under_the_schema(llama_backend):
                       response_schema=schema, sampling=Sampling(temperature=0.0, max_tokens=32))
     response = await llama_backend.chat(req)
     assert json.loads(response.text)["item_id"] in ("apple-3", "wood-1")
+
+
+@pytest.mark.llama
+async def test_auto_choice_is_likelihood_with_a_mask_and_generation_without(llama_backend):
+    """The default (calling.choice=auto): measured best each way (docs/benchmarks.md)."""
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False})
+    masked = await decide_once(llama_backend, MSGS, REG, None, CallingConfig(),
+                               llama_backend.default_sampling, possible=possible)
+    assert masked.status == "ok" and masked.strategy == "likelihood", masked
+    plain = await decide_once(llama_backend, MSGS, REG, None, CallingConfig(),
+                              llama_backend.default_sampling)
+    assert plain.status == "ok" and plain.strategy == "constrained", plain
+
+
+@pytest.mark.llama
+async def test_the_calibration_prior_follows_the_examples_in_the_prompt(llama_backend):
+    """The content-free prior is cached per prompt head; the nearest examples in that head change
+    with the observation, so two heads with other examples need two priors."""
+    def convo(example: str) -> list[dict[str, str]]:
+        return [MSGS[0], {"role": "user", "content": f"Now:\n{example}"},
+                {"role": "assistant", "content": _call("idle")}, MSGS[1]]
+
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False})
+    cfg = CallingConfig(choice="likelihood", calibrate=True)
+    scored = []
+    for example in ("goal: rest", "goal: collect wood", "goal: rest"):
+        before = llama_backend.stats.get("scored", 0)
+        out = await decide_once(llama_backend, convo(example), REG, None, cfg,
+                                llama_backend.default_sampling, possible=possible)
+        assert out.status == "ok" and out.strategy == "likelihood", out
+        scored.append(llama_backend.stats["scored"] - before)
+    assert scored == [2, 2, 1]  # observation + its own prior; the third head's prior is cached
 
 
 @pytest.mark.llama

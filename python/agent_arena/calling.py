@@ -50,9 +50,11 @@ class CallingConfig:
     fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
     # how the tool is chosen: "generate" (the model writes the whole call) or "likelihood"
     # (the model's log-likelihood of each possible tool's name decides, then only the
-    # arguments are generated, constrained to that tool; backends with Capabilities.scores)
-    choice: str = "generate"
-    calibrate: bool = False  # likelihood: subtract each tool's score on a content-free turn
+    # arguments are generated, constrained to that tool; backends with Capabilities.scores);
+    # "auto": likelihood when the game sent a mask, generate otherwise (each measured best
+    # that way on the scenario set, docs/benchmarks.md)
+    choice: str = "auto"
+    calibrate: bool = True  # likelihood: subtract each tool's score on a content-free turn
     candidates: int = 1  # N samples of the first attempt, majority vote on tool, then arguments
 
     def __post_init__(self) -> None:
@@ -75,7 +77,7 @@ class CallingConfig:
                               f"arguments, got {self.fallback_arguments!r}")
 
 
-CHOICES = ("generate", "likelihood")
+CHOICES = ("auto", "generate", "likelihood")
 
 
 @dataclass
@@ -377,7 +379,8 @@ async def decide_once(
     strategy = pick_strategy(cfg.strategy, backend)
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
-    if cfg.choice == "likelihood" and backend.capabilities.scores and not cfg.thought \
+    by_likelihood = cfg.choice == "likelihood" or (cfg.choice == "auto" and possible is not None)
+    if by_likelihood and backend.capabilities.scores and not cfg.thought \
             and strategy.name != "native":
         try:
             if await _by_likelihood(backend, convo, tools, listed, check, registry, cfg,
@@ -510,7 +513,8 @@ async def _prior(backend: Backend, base: ChatRequest, start: str,
     """The scores of the options on a content-free observation, with the same system text,
     examples and tools: what the model would say about nothing (contextual calibration)."""
     head = base.messages[:-1]
-    key = (id(backend), head[0].get("content") if head else "", len(head), tuple(options))
+    # the whole head: the nearest examples in it change with the observation
+    key = (id(backend), tuple(str(m.get("content")) for m in head), tuple(options))
     hit = _PRIORS.get(key)
     if hit is None:
         empty = [*head, {"role": "user", "content": CONTENT_FREE}]
