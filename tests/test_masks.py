@@ -173,3 +173,15 @@ async def test_the_embedded_model_stays_inside_the_mask(make_server, llama_backe
             call = reply["call"]
             assert call["tool"] in possible, (mask, call)
             assert possible[call["tool"]].is_valid(call["arguments"]), (mask, call)
+
+
+def test_the_demo_world_opens_say_only_to_answer():
+    """Talk nobody asked for turned a small model's demo into chatter (23 of 40 calls)."""
+    from agent_arena.world.sim import World
+
+    w = World.generate(2)
+    ana, bo = w.agents["ana"], w.agents["bo"]
+    bo.pos = ana.pos  # in earshot of each other
+    assert w.mask("bo")["say"] is False
+    assert w.execute("ana", "say", {"text": "hello bo"})[0]
+    assert w.mask("bo")["say"] is True and w.mask("ana")["say"] is False
