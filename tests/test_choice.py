@@ -6,13 +6,14 @@ likelihood choice, scoring and prefilled generation run on the embedded model.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
 import pytest
 
 from agent_arena.backends.scripted import ScriptedBackend
-from agent_arena.backends.types import ChatRequest, Sampling
+from agent_arena.backends.types import Capabilities, ChatRequest, Sampling, Scores
 from agent_arena.calling import CallingConfig, decide_once, forced_arguments
 from agent_arena.errors import ConfigError
 from agent_arena.tools import ToolRegistry, apply_mask
@@ -94,6 +95,51 @@ async def test_auto_choice_generates_without_a_mask_or_scores():
     for kw in ({}, {"possible": possible}):  # a scripted backend has no scores
         out = await decide_once(backend, MSGS, REG, None, CallingConfig(), Sampling(), **kw)
         assert out.status == "ok" and out.strategy == "constrained", out
+
+
+class OneCacheBackend(ScriptedBackend):
+    """Scores like a one-prompt-cache backend and logs each step; its turn is a lock."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.log: list[str] = []
+        self.lock = asyncio.Lock()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(json_schema=True, scores=True)
+
+    def turn(self) -> asyncio.Lock:
+        return self.lock
+
+    async def score(self, request, options) -> Scores:
+        self.log.append("score " + str(request.messages[-1]["content"]))
+        await asyncio.sleep(0)  # another decision could step in here
+        return Scores([0.0 if o.startswith("pick_up") else -1.0 for o in options], 1)
+
+    async def chat(self, request):
+        self.log.append("chat " + str(request.messages[-1]["content"]))
+        await asyncio.sleep(0)
+        return await super().chat(request)
+
+
+async def test_a_likelihood_decision_keeps_the_backend_for_all_its_steps():
+    """Score, prior and arguments of one decision run back to back: on one prompt cache, other
+    agents' steps in between re-evaluate each other's prompts."""
+    backend = OneCacheBackend(answer=json.dumps({"item_id": "apple-3"}))
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False,
+                                             "pick_up": {"item_id": ["apple-3", "wood-1"]}})
+    cfg = CallingConfig(choice="likelihood", calibrate=True)
+
+    async def one(name: str):
+        msgs = [MSGS[0], {"role": "user", "content": name}]
+        return await decide_once(backend, msgs, REG, None, cfg, Sampling(), possible=possible)
+
+    outs = await asyncio.gather(one("A"), one("B"))
+    assert all(o.status == "ok" and o.call.tool == "pick_up" for o in outs), outs
+    prior = "score Now:\n(nothing)"  # computed once, then cached for the same head
+    assert backend.log in (["score A", prior, "chat A", "score B", "chat B"],
+                           ["score B", prior, "chat B", "score A", "chat A"]), backend.log
 
 
 # ---- the real model -------------------------------------------------------------------------------

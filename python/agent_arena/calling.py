@@ -383,8 +383,10 @@ async def decide_once(
     if by_likelihood and backend.capabilities.scores and not cfg.thought \
             and strategy.name != "native":
         try:
-            if await _by_likelihood(backend, convo, tools, listed, check, registry, cfg,
-                                    sampling, extra, out):
+            async with backend.turn():
+                chosen = await _by_likelihood(backend, convo, tools, listed, check, registry,
+                                              cfg, sampling, extra, out)
+            if chosen:
                 return out
         except BackendError as exc:
             out.reason, out.error_kind = f"backend error ({exc.kind}): {exc.message}", exc.kind

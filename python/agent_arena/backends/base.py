@@ -9,6 +9,7 @@ live in backends/types.py (re-exported here for existing imports).
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Sequence
 
 from agent_arena.backends.types import (
@@ -53,6 +54,12 @@ class Backend(SeedAPI, abc.ABC):
         ``request.prefill``), one pass over the shared prompt. Only with Capabilities.scores."""
         raise BackendRequestError(f"backend {self.name} cannot score continuations",
                                   kind="bad_request")
+
+    def turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held across the requests of one multi-step decision (likelihood choice: score,
+        prior, arguments), so a backend with one prompt cache runs them back to back instead
+        of between other agents' requests; servers that batch need nothing."""
+        return contextlib.nullcontext()
 
     async def check(self) -> bool:
         """True when the backend can serve a request now."""

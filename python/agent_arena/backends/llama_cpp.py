@@ -122,6 +122,7 @@ class LlamaCppBackend(Backend):
         self._evaluated = 0
         self._cancel: threading.Event | None = None  # the running request's (worker thread)
         self._formatter: Any = None  # the GGUF's chat template (prefill and scoring)
+        self._turn: tuple[Any, asyncio.Lock] | None = None  # (its loop, the lock)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -290,6 +291,14 @@ class LlamaCppBackend(Backend):
         res = self._formatter(messages=list(messages))
         return llm.tokenize((res.prompt + prefill).encode("utf-8"),
                             add_bos=not res.added_special, special=True)
+
+    def turn(self) -> asyncio.Lock:
+        """One prompt cache: a decision's score, prior and arguments run back to back (4 demo
+        agents interleaving them re-evaluated each other's prompts)."""
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn[0] is not loop:
+            self._turn = (loop, asyncio.Lock())
+        return self._turn[1]
 
     async def score(self, request: ChatRequest, options: Any) -> Scores:
         cancel = threading.Event()
