@@ -64,18 +64,28 @@ async def main(model_dir: str) -> int:
                         "distance": 4.5}]}
     try:
         async with ArenaClient(server.endpoint, timeout_s=600) as client:
-            await client.hello(tools)
+            # a tool whose call cannot be short: the superseded request is still generating
+            story = {"name": "tell_story", "description": "Tell a long story.",
+                     "parameters": {"type": "object", "required": ["text"],
+                                    "additionalProperties": False,
+                                    "properties": {"text": {"type": "string",
+                                                            "minLength": 300}}}}
+            names = [t["name"] for t in tools]
+            await client.hello([*tools, story])
             t0 = time.perf_counter()
-            reply = await client.observe("a1", 1, obs, deadline_ms=600000)
+            reply = await client.observe("a1", 1, obs, tools=names, deadline_ms=600000)
             emit("decision", status=reply.get("status"), call=reply.get("call"),
                  backend=reply.get("backend"), seconds=round(time.perf_counter() - t0, 2))
 
             # supersede: a long free-text tick 2 is replaced by tick 3 while it generates
             long_obs = dict(obs, heard=[{"from": "bard", "text": "Tell me a very long story."}])
-            first = asyncio.create_task(client.observe("a2", 2, long_obs, deadline_ms=600000))
-            await asyncio.sleep(1.0)  # tick 2 is in the engine now
+            first = asyncio.create_task(client.observe("a2", 2, long_obs, tools=["tell_story"],
+                                                       deadline_ms=600000))
+            while backend.unfinished_requests() == 0 and not first.done():
+                await asyncio.sleep(0.005)  # until tick 2 is in the engine (an event, no timer)
             in_engine = backend.unfinished_requests()
-            second = asyncio.create_task(client.observe("a2", 3, obs, deadline_ms=600000))
+            second = asyncio.create_task(client.observe("a2", 3, obs, tools=names,
+                                                        deadline_ms=600000))
             r1, r2 = await asyncio.gather(first, second)
             for _ in range(100):  # the abort reaches vLLM's output processor asynchronously
                 if backend.unfinished_requests() == 0:
