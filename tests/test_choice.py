@@ -14,7 +14,7 @@ import pytest
 
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.backends.types import Capabilities, ChatRequest, Sampling, Scores
-from agent_arena.calling import CallingConfig, decide_once, forced_arguments
+from agent_arena.calling import CallingConfig, decide_once, enumerate_calls, forced_arguments
 from agent_arena.errors import ConfigError
 from agent_arena.tools import ToolRegistry, apply_mask
 from arena_sockets import TOOLS
@@ -39,6 +39,15 @@ def test_forced_arguments():
     assert forced_arguments(one["pick_up"]) == {"item_id": "a-1"}
     two = {s.name: s for s in apply_mask(REG.select(None), {"pick_up": {"item_id": ["a", "b"]}})}
     assert forced_arguments(two["pick_up"]) is None
+
+
+def test_the_calls_a_mask_leaves_are_enumerated_when_few():
+    specs = {s.name: s for s in REG.select(None)}
+    assert enumerate_calls(specs["idle"]) == [{}]
+    assert enumerate_calls(specs["pick_up"]) is None  # any string: not enumerable
+    two = {s.name: s for s in apply_mask(REG.select(None), {"pick_up": {"item_id": ["a", "b"]}})}
+    assert enumerate_calls(two["pick_up"]) == [{"item_id": "a"}, {"item_id": "b"}]
+    assert enumerate_calls(two["pick_up"], limit=1) is None  # too many to score one by one
 
 
 async def test_one_possible_call_is_answered_without_the_model():
@@ -97,6 +106,53 @@ async def test_auto_choice_generates_without_a_mask_or_scores():
         assert out.status == "ok" and out.strategy == "constrained", out
 
 
+class ScoringBackend(ScriptedBackend):
+    """Scores each option by a table of substrings (first match wins); logs what it scored."""
+
+    def __init__(self, table: dict[str, float], **kw) -> None:
+        super().__init__(**kw)
+        self.table = table
+        self.scored: list[list[str]] = []
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(json_schema=True, scores=True)
+
+    async def score(self, request, options) -> Scores:
+        self.scored.append(list(options))
+        return Scores([next((v for k, v in self.table.items() if k in o), -9.0)
+                       for o in options], 1)
+
+
+async def test_likelihood_scores_whole_calls_when_the_mask_leaves_few():
+    """pick_up(b) beats pick_up(a) and idle on the model's score of the whole call: the
+    arguments come from the winning option, nothing is generated."""
+    backend = ScoringBackend({'"b"': -1.0, '"a"': -3.0, "idle": -2.0},
+                             answer=json.dumps({"item_id": "a"}))
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False,
+                                             "pick_up": {"item_id": ["a", "b"]}})
+    out = await decide_once(backend, MSGS, REG, None,
+                            CallingConfig(choice="likelihood", calibrate=False), Sampling(),
+                            possible=possible)
+    assert out.status == "ok" and out.strategy == "likelihood", out
+    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "b"}}
+    assert not backend.requests and out.completion_tokens == 0
+    assert backend.scored == [['pick_up", "arguments": {"item_id": "a"}}',
+                               'pick_up", "arguments": {"item_id": "b"}}',
+                               'idle", "arguments": {}}']]
+
+
+async def test_likelihood_generates_the_arguments_a_mask_leaves_open():
+    backend = ScoringBackend({"pick_up": -1.0}, answer=json.dumps({"item_id": "apple-3"}))
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False})
+    out = await decide_once(backend, MSGS, REG, None,
+                            CallingConfig(choice="likelihood", calibrate=False), Sampling(),
+                            possible=possible)
+    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "apple-3"}}, out
+    assert backend.scored == [['pick_up", "arguments": ', 'idle", "arguments": {}}']]
+    assert backend.requests[0].prefill == '{"tool": "pick_up", "arguments": '
+
+
 class OneCacheBackend(ScriptedBackend):
     """Scores like a one-prompt-cache backend and logs each step; its turn is a lock."""
 
@@ -127,8 +183,7 @@ async def test_a_likelihood_decision_keeps_the_backend_for_all_its_steps():
     """Score, prior and arguments of one decision run back to back: on one prompt cache, other
     agents' steps in between re-evaluate each other's prompts."""
     backend = OneCacheBackend(answer=json.dumps({"item_id": "apple-3"}))
-    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False,
-                                             "pick_up": {"item_id": ["apple-3", "wood-1"]}})
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False})
     cfg = CallingConfig(choice="likelihood", calibrate=True)
 
     async def one(name: str):
@@ -211,6 +266,7 @@ async def test_likelihood_choice_gives_a_call_inside_the_mask(llama_backend, cal
     by_name = {s.name: s for s in possible}
     assert out.call.tool in by_name and by_name[out.call.tool].is_valid(out.call.arguments)
     assert out.prompt_tokens > 0
+    assert out.completion_tokens == 0  # every possible call was scored whole: none generated
     # the scored request is the constrained one (for the journal), without the prefill
     assert out.request is not None and out.request.prefill is None
     assert dataclasses.asdict(out.request.sampling) == dataclasses.asdict(
