@@ -212,6 +212,20 @@ async def test_scores_rank_continuations_as_the_model_does(llama_backend):
 
 
 @pytest.mark.llama
+async def test_options_sharing_a_prefix_score_as_each_alone(llama_backend):
+    """Options are decoded after the prefix they share with the one before (a trie walk): the
+    scores must be those of each option scored on its own."""
+    req = ChatRequest(messages=MSGS, prefill='{"tool": "')
+    options = ['move_to", "arguments": {"target": [1, 0, 2]}}', 'idle", "arguments": {}}',
+               'move_to", "arguments": {"target": [1, 0, 1]}}', 'move_to", "arguments": ',
+               'move_to", "arguments": {"target": [12, 0, 1]}}']
+    together = (await llama_backend.score(req, options)).values
+    alone = [(await llama_backend.score(req, [o])).values[0] for o in options]
+    assert together == pytest.approx(alone, abs=1e-2)
+    assert len(set(round(v, 3) for v in together)) == len(options)
+
+
+@pytest.mark.llama
 async def test_a_prefilled_answer_continues_under_the_schema(llama_backend):
     schema = {"type": "object", "properties": {"item_id": {"enum": ["apple-3", "wood-1"]}},
               "required": ["item_id"], "additionalProperties": False}

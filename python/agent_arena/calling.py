@@ -506,10 +506,20 @@ async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     scored = await backend.score(dataclasses.replace(base, prefill=start, response_schema=None),
                                  options)
     scores, out.prompt_tokens = scored.values, scored.prompt_tokens
-    if cfg.calibrate:
-        prior = await _prior(backend, base, start, options)
-        scores = [s - p for s, p in zip(scores, prior, strict=True)]
-    spec, args = choices[max(range(len(choices)), key=scores.__getitem__)]
+    prior = await _prior(backend, base, start, options) if cfg.calibrate else [0.0] * len(options)
+    # the tool first, by the likelihood of all its calls together (its marginal, calibrated by
+    # the prior's marginal); then its best call. The best single call would favour a tool with
+    # many calls: in the demo, 9 walk targets out-scored the one item in reach 40 times of 40.
+    by_tool: dict[str, list[int]] = {}
+    for i, (spec, _) in enumerate(choices):
+        by_tool.setdefault(spec.name, []).append(i)
+
+    def marginal(name: str) -> float:
+        idx = by_tool[name]
+        return _logsumexp([scores[i] for i in idx]) - _logsumexp([prior[i] for i in idx])
+
+    best = by_tool[max(by_tool, key=marginal)]
+    spec, args = choices[max(best, key=lambda i: scores[i] - prior[i])]
     if args is None:
         response = await backend.chat(dataclasses.replace(
             base, prefill=f'{start}{spec.name}", "arguments": ',
@@ -532,6 +542,11 @@ async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     if not out.raw_text or args == {}:
         out.raw_text = json.dumps(call.as_wire())
     return True
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 async def _prior(backend: Backend, base: ChatRequest, start: str,

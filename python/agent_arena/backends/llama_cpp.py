@@ -342,20 +342,27 @@ class LlamaCppBackend(Backend):
             self._cancel = None
         n_vocab = llm.n_vocab()
         first = _log_softmax(np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,)))
-        scores = []
-        for f in full:
-            rest = f[k:]
-            lp = float(first[rest[0]]) if rest else 0.0
-            if len(rest) > 1:
-                llm._ctx.kv_cache_seq_rm(-1, k, -1)
-                llm._batch.set_batch(batch=rest[:-1], n_past=k, logits_all=True)
+        # options in token order, each decoded after the longest prefix it shares with the one
+        # before (a trie walk): enumerated calls share '<tool>", "arguments": {"<arg>": ' and
+        # every row of logits costs a pass through the output layer (~11 ms a token on 1 core)
+        scores = [0.0] * len(full)
+        cur: list[int] = []  # the option whose tokens (but its last) are in the cache after k
+        rows: list[Any] = []  # rows[j]: log-probabilities of the token after cur[j]
+        for i in sorted(range(len(full)), key=lambda i: full[i][k:]):
+            rest = full[i][k:]
+            keep = max(0, min(_common(cur, rest), len(rest) - 1, len(rows)))
+            rows = rows[:keep]  # rows past the shared prefix belong to the option before
+            if len(rest) - 1 > keep:
+                llm._ctx.kv_cache_seq_rm(-1, k + keep, -1)
+                llm._batch.set_batch(batch=rest[keep:-1], n_past=k + keep, logits_all=True)
                 llm._ctx.decode(llm._batch)
-                rows = np.ctypeslib.as_array(llm._ctx.get_logits(),
-                                             shape=(len(rest) - 1, n_vocab))
-                lp += sum(float(_log_softmax(rows[j])[rest[j + 1]])
-                          for j in range(len(rest) - 1))
-                self._evaluated += len(rest) - 1
-            scores.append(lp)
+                new = np.ctypeslib.as_array(llm._ctx.get_logits(),
+                                            shape=(len(rest) - 1 - keep, n_vocab))
+                rows += [_log_softmax(r) for r in new]
+                self._evaluated += len(rest) - 1 - keep
+            cur = rest
+            scores[i] = (float(first[rest[0]]) if rest else 0.0) + sum(
+                float(rows[j][rest[j + 1]]) for j in range(len(rest) - 1))
         llm._ctx.kv_cache_seq_rm(-1, k, -1)  # the cache holds the shared prompt only again
         llm.n_tokens = k
         self.stats["scored"] = self.stats.get("scored", 0) + 1
