@@ -142,6 +142,19 @@ async def test_likelihood_scores_whole_calls_when_the_mask_leaves_few():
                                'idle", "arguments": {}}']]
 
 
+async def test_likelihood_chooses_the_tool_by_all_its_calls_then_the_best_call():
+    """Two pick-ups at -1.1 and -1.3 together are likelier than one walk at -1.0: the tool is
+    pick_up (log-sum-exp -0.50), and of its calls the likelier one."""
+    backend = ScoringBackend({'"a"': -1.3, '"b"': -1.1, "move_to": -1.0, "idle": -5.0})
+    possible = apply_mask(REG.select(None), {"flee": False, "say": False,
+                                             "move_to": {"target": [[1, 0, 1]]},
+                                             "pick_up": {"item_id": ["a", "b"]}})
+    out = await decide_once(backend, MSGS, REG, None,
+                            CallingConfig(choice="likelihood", calibrate=False), Sampling(),
+                            possible=possible)
+    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "b"}}, out
+
+
 async def test_likelihood_generates_the_arguments_a_mask_leaves_open():
     backend = ScoringBackend({"pick_up": -1.0}, answer=json.dumps({"item_id": "apple-3"}))
     possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False})
