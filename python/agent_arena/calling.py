@@ -500,10 +500,11 @@ async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     start = '{"tool": "'
     # the name and what follows it in a real answer: '",' is one token, so ending the option
     # at the bare quote would score a token the model never writes there
+    heads = {spec.name: f'{spec.name}", "arguments": ' for spec in tools}
     choices: list[tuple[ToolSpec, dict[str, Any] | None]] = []
     options: list[str] = []
     for spec in tools:
-        head = f'{spec.name}", "arguments": '
+        head = heads[spec.name]
         for args in enumerate_calls(spec) or [None]:
             choices.append((spec, args))
             options.append(head if args is None else f"{head}{json.dumps(args)}}}")
@@ -527,7 +528,7 @@ async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     spec, args = choices[max(best, key=lambda i: scores[i] - (prior[i] if prior else 0.0))]
     if args is None:
         response = await backend.chat(dataclasses.replace(
-            base, prefill=f'{start}{spec.name}", "arguments": ',
+            base, prefill=start + heads[spec.name],  # continues the option it scored
             response_schema=spec.parameters))
         out.prompt_tokens += response.prompt_tokens
         out.completion_tokens += response.completion_tokens
