@@ -166,6 +166,48 @@ async def test_likelihood_generates_the_arguments_a_mask_leaves_open():
     assert backend.requests[0].prefill == '{"tool": "pick_up", "arguments": '
 
 
+async def test_without_a_mask_the_tool_is_chosen_by_its_description():
+    """No mask: each tool's description (its first sentence) is scored as the answer to "what
+    should the character do now?" after the observation, then the arguments are generated
+    right after the chosen one (the same short prompt, prefilled with the call's start)."""
+    backend = ScoringBackend({"Pick up": -1.0, "Walk": -2.0},
+                             answer=json.dumps({"item_id": "apple-3"}))
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(calibrate=False), Sampling())
+    assert out.status == "ok" and out.strategy == "description", out
+    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "apple-3"}}
+    assert backend.scored == [[" Walk to a position.", " Pick up an item that is in reach.",
+                               " Say something to characters nearby.", " Run away from a threat.",
+                               " Wait."]]
+    (args,) = backend.requests  # one generation: the arguments, continuing what was scored
+    assert args.prefill == ('The character should: Pick up an item that is in reach.\n'
+                            '{"tool": "pick_up", "arguments": ')
+    assert args.messages[-1]["content"].startswith(MSGS[-1]["content"])
+
+
+async def test_a_described_tool_without_arguments_needs_no_generation():
+    backend = ScoringBackend({"Wait": -0.5})
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(calibrate=False), Sampling())
+    assert out.call.as_wire() == {"tool": "idle", "arguments": {}} and not backend.requests
+
+
+async def test_the_description_prior_is_a_turn_about_nothing():
+    """Calibrated: the same descriptions are scored once more after an empty observation (and
+    cached); a long description is not penalised for its length alone."""
+    class Prompted(ScoringBackend):
+        async def score(self, request, options):
+            self.scored.append(list(options))
+            empty = "(nothing)" in str(request.messages[-1]["content"])
+            # the model likes "Run away" everywhere; after this observation "Pick up" more
+            return Scores([-1.0 if "Run" in o else (-3.0 if empty else -1.5) if "Pick" in o
+                           else -4.0 for o in options], 1)
+
+    backend = Prompted({}, answer=json.dumps({"item_id": "apple-3"}))
+    for _ in range(2):
+        out = await decide_once(backend, MSGS, REG, None, CallingConfig(), Sampling())
+        assert out.call.tool == "pick_up", out
+    assert len(backend.scored) == 3  # observation, prior, observation (prior cached)
+
+
 class OneCacheBackend(ScriptedBackend):
     """Scores like a one-prompt-cache backend and logs each step; its turn is a lock."""
 
@@ -249,7 +291,7 @@ async def test_a_prefilled_answer_continues_under_the_schema(llama_backend):
 
 
 @pytest.mark.llama
-async def test_auto_choice_is_likelihood_with_a_mask_and_generation_without(llama_backend):
+async def test_auto_choice_is_likelihood_with_a_mask_and_description_without(llama_backend):
     """The default (calling.choice=auto): measured best each way (docs/benchmarks.md)."""
     possible = apply_mask(REG.select(None), {"flee": False, "say": False})
     masked = await decide_once(llama_backend, MSGS, REG, None, CallingConfig(),
@@ -257,7 +299,9 @@ async def test_auto_choice_is_likelihood_with_a_mask_and_generation_without(llam
     assert masked.status == "ok" and masked.strategy == "likelihood", masked
     plain = await decide_once(llama_backend, MSGS, REG, None, CallingConfig(),
                               llama_backend.default_sampling)
-    assert plain.status == "ok" and plain.strategy == "constrained", plain
+    assert plain.status == "ok" and plain.strategy == "description", plain
+    assert plain.call.tool in REG.names() and REG.get(plain.call.tool).is_valid(
+        plain.call.arguments)
 
 
 @pytest.mark.llama
@@ -298,3 +342,32 @@ async def test_likelihood_choice_gives_a_call_inside_the_mask(llama_backend, cal
     assert out.request is not None and out.request.prefill is None
     assert dataclasses.asdict(out.request.sampling) == dataclasses.asdict(
         llama_backend.default_sampling)
+
+
+# ---- grounded arguments (no mask) ---------------------------------------------------------------
+
+
+def test_ids_and_positions_are_grounded_in_what_the_observation_shows():
+    from agent_arena.grounding import ground, observed_values
+
+    obs = {"hp": "88/100", "nearby": [{"name": "mushroom_4", "at": {"x": 3, "y": 0, "z": 3}}],
+           "around": "eggs E1 at [14, 3], 14 m away", "quest": "gather 3 mushrooms"}
+    assert observed_values(obs) == (["mushroom_4", "E1"], [[3, 0, 3], [14.0, 3.0]])
+    specs = {s.name: s for s in REG.select(None)}
+    assert ground(specs["pick_up"], obs).parameters["properties"]["item_id"]["enum"] == [
+        "mushroom_4", "E1"]
+    assert ground(specs["move_to"], obs).parameters["properties"]["target"]["enum"] == [[3, 0, 3]]
+    assert ground(specs["say"], obs) is specs["say"]  # free text stays open
+    assert ground(specs["pick_up"], {"goal": "rest"}) is specs["pick_up"]  # nothing seen: open
+
+
+async def test_without_a_mask_the_arguments_are_chosen_among_the_ids_seen():
+    """The long run-on id a small model copies from the rendered observation cannot be
+    written: the chosen tool's grounded calls are scored whole, none generated."""
+    backend = ScoringBackend({"Pick up": -1.0, '"apple-3"}': -0.5, '"wood-1"}': -2.0})
+    obs = {"goal": "collect apple", "in_reach": ["apple-3"], "visible": [{"id": "wood-1"}]}
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(calibrate=False), Sampling(),
+                            observation=obs)
+    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "apple-3"}}, out
+    assert not backend.requests and backend.scored[-1] == ['{"item_id": "apple-3"}}',
+                                                           '{"item_id": "wood-1"}}']

@@ -185,7 +185,7 @@ async def replay(
         sampling = _sampling(tr, backend, cfg)
         t0 = time.perf_counter()
         out = await decide_once(backend, messages, registry, allowed, call_cfg, sampling,
-                                model=model, extra_body=extra)
+                                model=model, extra_body=extra, observation=tr.observation)
         latency = (time.perf_counter() - t0) * 1000.0
         call = out.call if out.status == "ok" and out.call is not None else fallback_call(call_cfg)
         valid = out.status == "ok" and not registry.validate(call, allowed)

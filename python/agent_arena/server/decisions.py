@@ -180,7 +180,8 @@ class Decisions:
             d.model_t0 = time.monotonic()
             outcome = await decide_once(
                 self.backend, messages, d.session.tools, d.allowed, self.calling,
-                self.sampling(d.profile), possible=d.possible, model=d.profile.model,
+                self.sampling(d.profile), possible=d.possible, observation=d.msg.observation,
+                model=d.profile.model,
                 extra_body=d.profile.extra_body or None,
                 affinity=f"{d.session.id}/{d.msg.agent_id}")
         except asyncio.CancelledError:
