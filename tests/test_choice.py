@@ -131,11 +131,13 @@ async def test_likelihood_scores_whole_calls_when_the_mask_leaves_few():
                              answer=json.dumps({"item_id": "a"}))
     possible = apply_mask(REG.select(None), {"flee": False, "say": False, "move_to": False,
                                              "pick_up": {"item_id": ["a", "b"]}})
-    out = await decide_once(backend, MSGS, REG, None,
-                            CallingConfig(choice="likelihood", calibrate=False), Sampling(),
-                            possible=possible)
-    assert out.status == "ok" and out.strategy == "likelihood", out
-    assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "b"}}
+    for choice in ("likelihood", "auto"):  # the server passes the observation too
+        backend.scored.clear()
+        out = await decide_once(backend, MSGS, REG, None,
+                                CallingConfig(choice=choice, calibrate=False), Sampling(),
+                                possible=possible, observation={"in_reach": ["a", "b"]})
+        assert out.status == "ok" and out.strategy == "likelihood", out
+        assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "b"}}
     assert not backend.requests and out.completion_tokens == 0
     assert backend.scored == [['pick_up", "arguments": {"item_id": "a"}}',
                                'pick_up", "arguments": {"item_id": "b"}}',

@@ -482,12 +482,14 @@ CONTENT_FREE = "Now:\n(nothing)"
 async def _by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
                          tools: list[ToolSpec], listed: list[ToolSpec], check: ToolRegistry,
                          registry: ToolRegistry, cfg: CallingConfig, sampling: Sampling,
-                         extra: dict[str, Any], out: Outcome) -> bool:
+                         extra: dict[str, Any], out: Outcome,
+                         observation: Mapping[str, Any] | None = None) -> bool:
     """Choose by the model's log-likelihood after ``{"tool": "`` (the answer format the
     examples and the constrained strategy use): of each whole call where a tool's (masked)
     arguments are few enough to enumerate, else of the tool's name, whose arguments are then
     generated constrained to its schema. True when ``out`` holds the call; False leaves the
-    decision to the generate path.
+    decision to the generate path. ``observation`` is unused: the game's mask grounds the
+    arguments here (same signature as _by_description).
 
     Whole calls, because a mask usually leaves one or two values per argument: on the scenario
     set, scoring ``pick_up", "arguments": {"item_id": "mushroom_4"}}`` instead of the bare name
