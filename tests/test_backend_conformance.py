@@ -97,7 +97,8 @@ class BackendConformance:
     async def test_prompt_fallback_never_lets_an_invalid_call_through(self, backend: Backend):
         registry = ToolRegistry(TOOLS)
         out = await decide_once(backend, messages(CASES[1]["prompt"]), registry, None,
-                                CallingConfig(strategy="prompt", max_attempts=2), CALL)
+                                CallingConfig(strategy="prompt", max_attempts=2,
+                                              choice="generate"), CALL)
         assert out.strategy == "prompt" and out.attempts >= 1
         if out.status == "fallback":  # the caller (server) owns the fallback call
             assert out.call is None and out.reason
@@ -107,7 +108,8 @@ class BackendConformance:
     @pytest.mark.parametrize("strategy", ["auto", *STRATEGIES])
     async def test_validated_call_for_each_strategy(self, backend: Backend, strategy: str):
         registry = ToolRegistry(TOOLS)
-        cfg = CallingConfig(strategy=strategy, max_attempts=2)
+        # choice=generate: the strategies themselves (how the tool is chosen: test_choice.py)
+        cfg = CallingConfig(strategy=strategy, max_attempts=2, choice="generate")
         out = await decide_once(backend, messages(CASES[0]["prompt"]), registry, None, cfg, CALL)
         assert (out.call is None) if out.status == "fallback" else \
             (registry.validate(out.call) == [])

@@ -186,6 +186,18 @@ async def test_without_a_mask_the_tool_is_chosen_by_its_description():
     assert args.messages[-1]["content"].startswith(MSGS[-1]["content"])
 
 
+async def test_asking_for_candidates_votes_instead_of_scoring():
+    """calling.candidates=N asks for N samples and a vote: auto honours it, mask or none."""
+    backend = ScoringBackend({"Wait": -0.5, "idle": -0.5},
+                             answer=_call("pick_up", item_id="apple-3"))
+    possible = apply_mask(REG.select(None), {"flee": False})
+    for kw in ({}, {"possible": possible}):
+        out = await decide_once(backend, MSGS, REG, None, CallingConfig(candidates=3),
+                                Sampling(), **kw)
+        assert out.status == "ok" and out.votes == {"pick_up": 3}, out
+    assert not backend.scored
+
+
 async def test_a_described_tool_without_arguments_needs_no_generation():
     backend = ScoringBackend({"Wait": -0.5})
     out = await decide_once(backend, MSGS, REG, None, CallingConfig(calibrate=False), Sampling())

@@ -51,11 +51,12 @@ class CallingConfig:
     thought: bool = False  # ask for a short "thought" before the call (constrained/prompt)
     fallback_tool: str = "idle"
     fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
-    # how the tool is chosen: "generate" (the model writes the whole call) or "likelihood"
-    # (the model's log-likelihood of each possible tool's name decides, then only the
-    # arguments are generated, constrained to that tool; backends with Capabilities.scores);
-    # "auto": likelihood when the game sent a mask, generate otherwise (each measured best
-    # that way on the scenario set, docs/benchmarks.md)
+    # how the tool is chosen: "generate" (the model writes the whole call), "likelihood"
+    # (the model's log-likelihood of each possible call or tool name after the game's prompt
+    # decides, open arguments are then generated) or "description" (the likelihood of what
+    # each tool does, in a short prompt of its own; arguments grounded in the observation);
+    # both need Capabilities.scores, else generate. "auto": likelihood when the game sent a
+    # mask, description otherwise (each measured best that way, docs/benchmarks.md)
     choice: str = "auto"
     calibrate: bool = True  # likelihood: subtract each tool's score on a content-free turn
     candidates: int = 1  # N samples of the first attempt, majority vote on tool, then arguments
@@ -385,8 +386,9 @@ async def decide_once(
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
     seen = {"observation": observation} if observation is not None else {}
+    # auto: scoring, unless the config asks for candidates and a vote (they sample the call)
     choose = {"likelihood": _by_likelihood, "description": _by_description}.get(
-        cfg.choice if cfg.choice != "auto" else
+        cfg.choice if cfg.choice != "auto" else "generate" if cfg.candidates > 1 else
         "likelihood" if possible is not None else "description")
     if choose is not None and backend.capabilities.scores and not cfg.thought \
             and strategy.name != "native":
@@ -592,8 +594,8 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     Why a prompt of its own, in words: without a mask every tool is open and a 135M model
     asked for a tool name after the game's few-shot prompt mostly copies the examples. On the
     scenario set, right tool 47.9% against 35.4% for generation (held-out set: 46.2% against
-    30.8%); with the profile's rules as the system text it fell to 20.8%, with the tool names
-    as the options to 39.6%, uncalibrated to 18.8% (docs/benchmarks.md)."""
+    30.8%); with the profile's rules as the system text it fell to 20.8%, with `name: sentence`
+    options to 39.6%, uncalibrated to 18.8% (docs/benchmarks.md)."""
     names = [t.name for t in tools]
     base = STRATEGIES["constrained"].build_request(convo, tools, cfg, sampling, listed=listed,
                                                    **extra)
