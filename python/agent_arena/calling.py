@@ -613,13 +613,8 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     scored = await backend.score(ask(seen), options)
     scores, out.prompt_tokens = scored.values, scored.prompt_tokens
     if cfg.calibrate:
-        key = (id(backend), "description", tuple(options))
-        prior = _PRIORS.get(key)
-        if prior is None:
-            prior = (await backend.score(ask(CONTENT_FREE), options)).values
-            if len(_PRIORS) > 256:
-                _PRIORS.clear()
-            _PRIORS[key] = prior
+        prior = await _prior(backend, ask(seen), DESCRIBE_START, options,
+                             nothing=f"{CONTENT_FREE}\n\n{DESCRIBE_QUESTION}")
         scores = [s - p for s, p in zip(scores, prior, strict=True)]
     best = max(range(len(tools)), key=scores.__getitem__)
     # ids and positions among what the observation shows (grounding.py); the arguments continue
@@ -643,16 +638,17 @@ def _logsumexp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-async def _prior(backend: Backend, base: ChatRequest, start: str,
-                 options: list[str]) -> list[float]:
-    """The scores of the options on a content-free observation, with the same system text,
-    examples and tools: what the model would say about nothing (contextual calibration)."""
+async def _prior(backend: Backend, base: ChatRequest, start: str, options: list[str],
+                 nothing: str = CONTENT_FREE) -> list[float]:
+    """The scores of the options on a content-free observation (the last turn replaced by
+    ``nothing``), with the same system text, examples and tools: what the model would say
+    about nothing (contextual calibration)."""
     head = base.messages[:-1]
     # the whole head: the nearest examples in it change with the observation
-    key = (id(backend), tuple(str(m.get("content")) for m in head), tuple(options))
+    key = (id(backend), tuple(str(m.get("content")) for m in head), tuple(options), nothing)
     hit = _PRIORS.get(key)
     if hit is None:
-        empty = [*head, {"role": "user", "content": CONTENT_FREE}]
+        empty = [*head, {"role": "user", "content": nothing}]
         hit = (await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
                                                        response_schema=None), options)).values
         if len(_PRIORS) > 256:
