@@ -8,6 +8,8 @@ Two modes:
   model saw, the same allowed tools and (by default) the same sampling. The tool list that the
   constrained / prompt strategies append to the system text is taken off first and put back by
   the replaying strategy, so a backend whose ``auto`` strategy differs still gets the right form.
+  The model writes the whole call on them (``calling.choice=auto`` means generate here: the
+  likelihood and description choices score prompts of their own).
 - rebuilt prompts (``profile=NAME``): the prompt is built again from the recorded observation
   with that profile, replaying each agent's memory from the recorded calls and tool results
   (not the replayed ones: the world the observations came from is the recorded one).
@@ -171,7 +173,10 @@ async def replay(
         call_cfg = calling
         if profile is None:
             messages, thought = strip_tool_block(tr.messages, specs, tr.strategy)
-            call_cfg = dataclasses.replace(calling, thought=thought or calling.thought)
+            # the exact messages are generated on: choosing by scores asks other prompts
+            choice = "generate" if calling.choice == "auto" else calling.choice
+            call_cfg = dataclasses.replace(calling, thought=thought or calling.thought,
+                                           choice=choice)
             model, extra = None, None
         else:
             state = states.get((tr.session, tr.agent_id))

@@ -3,7 +3,11 @@ prompts a server builds (tests, benchmarks, debugging a profile). It changes not
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.backends.types import Scores
 
 
 class RecordingBackend(Backend):
@@ -27,6 +31,14 @@ class RecordingBackend(Backend):
     async def chat(self, request: ChatRequest) -> ChatResponse:
         self.requests.append(request)
         return await self.inner.chat(request)
+
+    async def score(self, request: ChatRequest, options: Sequence[str]) -> Scores:
+        """Forwarded (and kept) like chat: the capabilities it passes on promise it."""
+        self.requests.append(request)
+        return await self.inner.score(request, options)
+
+    def turn(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self.inner.turn()
 
     async def check(self) -> bool:
         return await self.inner.check()
