@@ -58,7 +58,7 @@ class CallingConfig:
     # both need Capabilities.scores, else generate. "auto": likelihood when the game sent a
     # mask, description otherwise (each measured best that way, docs/benchmarks.md)
     choice: str = "auto"
-    calibrate: bool = True  # likelihood: subtract each tool's score on a content-free turn
+    calibrate: bool = True  # likelihood/description: subtract scores on a content-free turn
     candidates: int = 1  # N samples of the first attempt, majority vote on tool, then arguments
 
     def __post_init__(self) -> None:
@@ -368,9 +368,9 @@ async def decide_once(
 
     ``possible``: the allowed tools narrowed by the game's action mask (tools.apply_mask); the
     call is constrained to and validated against those. ``observation``: what the game sent,
-    for grounding arguments when there is no mask (grounding.py). Backend failures become a ``fallback``
-    outcome whose reason names the cause: the game never waits on an exception. ``messages`` is
-    never mutated.
+    for grounding arguments when there is no mask (grounding.py). Backend failures become a
+    ``fallback`` outcome whose reason names the cause: the game never waits on an exception.
+    ``messages`` is never mutated.
     """
     listed = registry.select(allowed)
     tools = list(possible) if possible is not None else listed
@@ -589,11 +589,11 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     """Without a mask, choose the tool by the model's likelihood of what it does (the first
     sentence of its description) as the answer to "what should the character do now?", in a
     short prompt of its own: the observation and nothing else; calibrated against the same
-    question about nothing. Then the arguments are generated in the game's prompt.
+    question about nothing. The arguments continue that prompt, grounded in the observation.
 
     Why a prompt of its own, in words: without a mask every tool is open and a 135M model
     asked for a tool name after the game's few-shot prompt mostly copies the examples. On the
-    scenario set, right tool 47.9% against 35.4% for generation (held-out set: 46.2% against
+    scenario set, right tool 47.9% against 35.4% for generation (held-out set: 46.1% against
     30.8%); with the profile's rules as the system text it fell to 20.8%, with `name: sentence`
     options to 39.6%, uncalibrated to 18.8% (docs/benchmarks.md)."""
     names = [t.name for t in tools]
@@ -619,7 +619,7 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     best = max(range(len(tools)), key=scores.__getitem__)
     # ids and positions among what the observation shows (grounding.py); the arguments continue
     # this short prompt (its tokens are in the prompt cache; the game's few-shot prompt would be
-    # evaluated anew: 8.5 s p50 instead of 1.5 s on one core)
+    # evaluated anew: 8.5 s p50 instead of 1.1 s on one core)
     spec = ground(tools[best], observation) if observation is not None else tools[best]
     prefill = f'{DESCRIBE_START}{options[best]}\n{{"tool": "{spec.name}", "arguments": '
     calls = enumerate_calls(spec, limit=GROUNDED_CALLS)
