@@ -385,7 +385,6 @@ async def decide_once(
     strategy = pick_strategy(cfg.strategy, backend)
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
-    seen = {"observation": observation} if observation is not None else {}
     # auto: scoring, unless the config asks for candidates and a vote (they sample the call)
     choose = {"likelihood": _by_likelihood, "description": _by_description}.get(
         cfg.choice if cfg.choice != "auto" else "generate" if cfg.candidates > 1 else
@@ -395,7 +394,7 @@ async def decide_once(
         try:
             async with backend.turn():
                 chosen = await choose(backend, convo, tools, listed, check, registry, cfg,
-                                      sampling, extra, out, **seen)
+                                      sampling, extra, out, observation=observation)
             if chosen:
                 return out
         except BackendError as exc:

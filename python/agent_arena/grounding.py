@@ -16,7 +16,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolSpec, apply_mask
+from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolSpec, apply_mask, unique
 
 # one token with a letter and a digit or separator: apple-3, goblin#3, B7 (not "rest", "wood")
 _ID = re.compile(r"^(?=.*[A-Za-z])(?=.*[\d_.:#-])[A-Za-z0-9][\w.:#-]*$")
@@ -29,7 +29,7 @@ def observed_values(observation: Any) -> tuple[list[str], list[list[float]]]:
     strings: list[str] = []
     points: list[list[float]] = []
     _walk(observation, strings, points)
-    return _unique(strings), _unique(points)
+    return unique(strings), unique(points)
 
 
 def _walk(v: Any, strings: list[str], points: list[list[float]]) -> None:
@@ -58,14 +58,6 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _unique(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for v in values:
-        if v not in out:
-            out.append(v)
-    return out
-
-
 def _candidates(prop: Any, name: str, strings: list[str],
                 points: list[list[float]]) -> list[Any] | None:
     if not isinstance(prop, Mapping) or "enum" in prop:
@@ -88,7 +80,9 @@ def ground(spec: ToolSpec, observation: Any) -> ToolSpec:
     rule: dict[str, list[Any]] = {}
     for name, prop in (spec.parameters.get("properties") or {}).items():
         values = _candidates(prop, name, strings, points)
-        fits = [v for v in values or [] if Draft202012Validator(prop).is_valid(v)]
+        if not values:
+            continue
+        fits = list(filter(Draft202012Validator(prop).is_valid, values))  # one validator each
         if fits:
             rule[name] = fits[:MAX_MASK_VALUES]
     if not rule:

@@ -338,7 +338,7 @@ def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None,
             if not values:
                 possible = False
                 break
-            props[arg] = {**props[arg], "enum": _unique(values)}
+            props[arg] = {**props[arg], "enum": unique(values)}
         if possible:
             out.append(ToolSpec(spec.name, spec.description, {**spec.parameters,
                                                               "properties": props}))
@@ -347,7 +347,7 @@ def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None,
     return out
 
 
-def _unique(values: list[Any]) -> list[Any]:
+def unique(values: list[Any]) -> list[Any]:
     """``values`` without repeats, in order (lists and maps compared by their JSON text)."""
     seen: set[str] = set()
     out = []
