@@ -362,17 +362,55 @@ async def test_likelihood_choice_gives_a_call_inside_the_mask(llama_backend, cal
 
 
 def test_ids_and_positions_are_grounded_in_what_the_observation_shows():
-    from agent_arena.grounding import ground, observed_values
+    from agent_arena.grounding import ground, observed
 
     obs = {"hp": "88/100", "nearby": [{"name": "mushroom_4", "at": {"x": 3, "y": 0, "z": 3}}],
            "around": "eggs E1 at [14, 3], 14 m away", "quest": "gather 3 mushrooms"}
-    assert observed_values(obs) == (["mushroom_4", "E1"], [[3, 0, 3], [14.0, 3.0]])
+    assert observed(obs).ids == ["mushroom_4", "E1"]
+    assert observed(obs).points == [[3, 0, 3], [14.0, 3.0]]
     specs = {s.name: s for s in REG.select(None)}
     assert ground(specs["pick_up"], obs).parameters["properties"]["item_id"]["enum"] == [
         "mushroom_4", "E1"]
     assert ground(specs["move_to"], obs).parameters["properties"]["target"]["enum"] == [[3, 0, 3]]
     assert ground(specs["say"], obs) is specs["say"]  # free text stays open
-    assert ground(specs["pick_up"], {"goal": "rest"}) is specs["pick_up"]  # nothing seen: open
+    assert ground(specs["idle"], {}) is specs["idle"]
+
+
+def test_where_the_character_stands_and_what_it_carries_are_not_in_view():
+    """Its own position is no place to walk to and what it carries no thing to pick up: a
+    tool left with nothing in view to act on is not possible now (None)."""
+    from agent_arena.grounding import ground, observed
+    from agent_arena.tools import ToolSpec
+
+    specs = {s.name: s for s in REG.select(None)}
+    for obs in ({"position": [3, 0, 3], "inventory": ["wood-2"], "visible": []},
+                {"self": {"pos": {"x": 1, "y": 0, "z": 2}, "carrying": ["cell_1"]}},
+                {"me": {"spot": [0, 0]}, "goal": "rest"}):
+        seen = observed(obs)
+        assert not seen.ids and not seen.points, seen
+        assert ground(specs["move_to"], obs) is None and ground(specs["pick_up"], obs) is None
+        assert ground(specs["say"], obs) is specs["say"] and ground(specs["idle"], obs)
+    obs = {"position": [3, 0, 3], "home": [0, 0, 0], "inventory": ["wood-2"],
+           "visible": [{"id": "apple-1", "position": [9, 0, 5]}]}
+    assert observed(obs).here == [[3, 0, 3]] and observed(obs).held == ["wood-2"]
+    assert ground(specs["move_to"], obs).parameters["properties"]["target"]["enum"] == [
+        [0, 0, 0], [9, 0, 5]]  # a place named otherwise (home) is one to go to
+    assert ground(specs["pick_up"], obs).parameters["properties"]["item_id"]["enum"] == [
+        "apple-1"]
+    drop = ToolSpec(name="drop", description="Drop an item you carry.",
+                    parameters={"type": "object", "properties": {"item_id": {"type": "string"}},
+                                "required": ["item_id"]})
+    assert ground(drop, obs).parameters["properties"]["item_id"]["enum"] == ["apple-1", "wood-2"]
+
+
+async def test_without_a_mask_a_tool_with_nothing_in_view_is_not_chosen():
+    """The model likes walking best, but nothing is in view to walk to: the next tool wins."""
+    backend = ScoringBackend({"Walk": -0.5, "Pick up": -1.0, "Wait": -2.0})
+    obs = {"goal": "collect apple", "position": [3, 0, 3], "inventory": ["wood-2"],
+           "visible": []}
+    out = await decide_once(backend, MSGS, REG, None, CallingConfig(calibrate=False), Sampling(),
+                            observation=obs)
+    assert out.call is not None and out.call.as_wire() == {"tool": "idle", "arguments": {}}, out
 
 
 async def test_without_a_mask_the_arguments_are_chosen_among_the_ids_seen():

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
 from agent_arena.errors import BackendError, ConfigError
-from agent_arena.grounding import ground
+from agent_arena.grounding import ground, observed
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema, type_hint
 
 if TYPE_CHECKING:
@@ -615,11 +615,17 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
         prior = await _prior(backend, ask(seen), DESCRIBE_START, options,
                              nothing=f"{CONTENT_FREE}\n\n{DESCRIBE_QUESTION}")
         scores = [s - p for s, p in zip(scores, prior, strict=True)]
-    best = max(range(len(tools)), key=scores.__getitem__)
-    # ids and positions among what the observation shows (grounding.py); the arguments continue
-    # this short prompt (its tokens are in the prompt cache; the game's few-shot prompt would be
+    # ids and positions among what the observation shows (grounding.py): a tool with nothing
+    # in view to act on is not possible now (unless no tool is); the arguments continue this
+    # short prompt (its tokens are in the prompt cache; the game's few-shot prompt would be
     # evaluated anew: 8.5 s p50 instead of 1.1 s on one core)
-    spec = ground(tools[best], observation) if observation is not None else tools[best]
+    grounded: list[ToolSpec | None] = list(tools)
+    if observation is not None:
+        seen = observed(observation)
+        grounded = [ground(t, seen) for t in tools]
+    possible = [i for i, g in enumerate(grounded) if g is not None] or list(range(len(tools)))
+    best = max(possible, key=scores.__getitem__)
+    spec = grounded[best] or tools[best]
     prefill = f'{DESCRIBE_START}{options[best]}\n{{"tool": "{spec.name}", "arguments": '
     calls = enumerate_calls(spec, limit=GROUNDED_CALLS)
     args = calls[0] if calls else None
