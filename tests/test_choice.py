@@ -385,7 +385,7 @@ def test_where_the_character_stands_and_what_it_carries_are_not_in_view():
     specs = {s.name: s for s in REG.select(None)}
     for obs in ({"position": [3, 0, 3], "inventory": ["wood-2"], "visible": []},
                 {"self": {"pos": {"x": 1, "y": 0, "z": 2}, "carrying": ["cell_1"]}},
-                {"me": {"spot": [0, 0]}, "goal": "rest"}):
+                {"me": {"spot": [0, 0]}, "goal": "rest"}, {"deck_position": [0, 0, 0]}):
         seen = observed(obs)
         assert not seen.ids and not seen.points, seen
         assert ground(specs["move_to"], obs) is None and ground(specs["pick_up"], obs) is None

@@ -8,9 +8,10 @@ the values the observation shows are the candidates; every other parameter stays
 
 A required one with no candidate leaves the tool nothing to act on: it is not possible now,
 as if the game had masked it. Two things in an observation are not in view: where the
-character stands (a lone point under a key such as ``position``, at the top or in ``self``)
-and what it carries (under a key such as ``inventory``); the latter are candidates only for a
-tool whose description speaks of carrying (drop, give). Measured in docs/benchmarks.md.
+character stands (a lone point under a key such as ``position`` or ``deck_pos``, at the top
+or in ``self``; under ``home`` or ``goal`` it is a place to go) and what it carries (under a
+key such as ``inventory``), a candidate only for a tool whose description speaks of carrying
+(drop, give). Measured in docs/benchmarks.md, "Without a mask: what is in view".
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _WORD_ID = re.compile(r"\b(?=[\w#-]*\d)(?=[\w#-]*[A-Za-z])[A-Za-z0-9][\w#-]*\b")
 _POSITION = re.compile(r"\[\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?){1,3}\s*\]")
 # the character itself, where it stands, what it carries (key names, case-insensitive)
 _SELF = re.compile(r"^(self|me|player|agent|character|body)$", re.I)
-_HERE = re.compile(r"^(position|pos|location|loc|spot|coords?|xyz|here)$", re.I)
-_HELD = re.compile(r"^(inventory|inv|carrying|carried|held|holding|bag|backpack|equipment"
+_HERE = re.compile(r"(^|_)(position|pos|location|loc|spot|coords?|xyz|here)$", re.I)
+_HELD = re.compile(r"(^|_)(inventory|inv|carrying|carried|held|holding|bag|backpack|equipment"
                    r"|equipped)$", re.I)
 _ABOUT_HELD = re.compile(r"\b(carr(y|ies|ying|ied)|hold(s|ing)?|held|inventory|drop|give)\b",
                          re.I)
@@ -58,14 +59,14 @@ def observed(observation: Any) -> Seen:
 def _walk(v: Any, seen: Seen, ids: list[str], *, depth: int, in_list: bool,
           key: str = "", in_self: bool = False) -> None:
     lone = not in_list and (depth == 1 or (depth == 2 and in_self))
-    points = seen.here if lone and _HERE.match(key) else seen.points
+    points = seen.here if lone and _HERE.search(key) else seen.points
     if isinstance(v, Mapping):
         xyz = [v[k] for k in ("x", "y", "z") if k in v]
         if len(xyz) >= 2 and all(_number(c) for c in xyz):
             points.append(xyz)
         for k, x in v.items():
             k = str(k)
-            _walk(x, seen, seen.held if _HELD.match(k) else ids, depth=depth + 1,
+            _walk(x, seen, seen.held if _HELD.search(k) else ids, depth=depth + 1,
                   in_list=in_list, key=k,
                   in_self=in_self or (depth == 0 and bool(_SELF.match(k))))
     elif isinstance(v, (list, tuple)):
