@@ -319,6 +319,20 @@ async def test_auto_choice_is_likelihood_with_a_mask_and_description_without(lla
 
 
 @pytest.mark.llama
+async def test_the_model_is_not_offered_what_is_not_in_view(llama_backend):
+    """On the embedded model, no mask: a character that sees nothing but where it stands and
+    what it carries neither walks nor picks up nor flees (the model liked walking here)."""
+    obs = {"goal": "collect wood", "position": [11, 0, 0], "health": 100,
+           "inventory": ["wood-2"], "in_reach": [], "visible": []}
+    msgs = [MSGS[0], {"role": "user", "content": "Now:\ngoal: collect wood\nposition: "
+                      "[11, 0, 0]\nhealth: 100\ninventory: [wood-2]\nin_reach: []\nvisible: []"}]
+    out = await decide_once(llama_backend, msgs, REG, None, CallingConfig(),
+                            llama_backend.default_sampling, observation=obs)
+    assert out.status == "ok" and out.strategy == "description", out
+    assert out.call.tool in ("say", "idle"), out.call
+
+
+@pytest.mark.llama
 async def test_the_calibration_prior_follows_the_examples_in_the_prompt(llama_backend):
     """The content-free prior is cached per prompt head; the nearest examples in that head change
     with the observation, so two heads with other examples need two priors."""
