@@ -113,6 +113,7 @@ class ScoringBackend(ScriptedBackend):
         super().__init__(**kw)
         self.table = table
         self.scored: list[list[str]] = []
+        self.asked: list[ChatRequest] = []  # the request of each score call
 
     @property
     def capabilities(self) -> Capabilities:
@@ -120,6 +121,7 @@ class ScoringBackend(ScriptedBackend):
 
     async def score(self, request, options) -> Scores:
         self.scored.append(list(options))
+        self.asked.append(request)
         return Scores([next((v for k, v in self.table.items() if k in o), -9.0)
                        for o in options], 1)
 
@@ -437,3 +439,7 @@ async def test_without_a_mask_the_arguments_are_chosen_among_the_ids_seen():
     assert out.call.as_wire() == {"tool": "pick_up", "arguments": {"item_id": "apple-3"}}, out
     assert not backend.requests and backend.scored[-1] == ['{"item_id": "apple-3"}}',
                                                            '{"item_id": "wood-1"}}']
+    # the arguments continue the very prompt the tool was chosen in (its observation text)
+    chose, argued = backend.asked
+    assert argued.messages == chose.messages, argued
+    assert chose.messages[-1]["content"].startswith(MSGS[-1]["content"]), chose

@@ -602,18 +602,17 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     out.request = base
     out.strategy = "description"
     options = [first_sentence(t) for t in tools]
-    seen = str(convo[-1].get("content", "")) if convo else ""
+    last_turn = str(convo[-1].get("content", "")) if convo else ""
+    # one question for the choice and the arguments: its tokens stay in the prompt cache
+    question = dataclasses.replace(
+        base, messages=[{"role": "system", "content": DESCRIBE_SYSTEM},
+                        {"role": "user", "content": f"{last_turn}\n\n{DESCRIBE_QUESTION}"}],
+        prefill=DESCRIBE_START, response_schema=None)
 
-    def ask(observation: str) -> ChatRequest:
-        question = [{"role": "system", "content": DESCRIBE_SYSTEM},
-                    {"role": "user", "content": f"{observation}\n\n{DESCRIBE_QUESTION}"}]
-        return dataclasses.replace(base, messages=question, prefill=DESCRIBE_START,
-                                   response_schema=None)
-
-    scored = await backend.score(ask(seen), options)
+    scored = await backend.score(question, options)
     scores, out.prompt_tokens = scored.values, scored.prompt_tokens
     if cfg.calibrate:
-        prior = await _prior(backend, ask(seen), DESCRIBE_START, options,
+        prior = await _prior(backend, question, DESCRIBE_START, options,
                              nothing=f"{CONTENT_FREE}\n\n{DESCRIBE_QUESTION}")
         scores = [s - p for s, p in zip(scores, prior, strict=True)]
     # ids and positions among what the observation shows (grounding.py): a tool with nothing
@@ -631,11 +630,11 @@ async def _by_description(backend: Backend, convo: list[Mapping[str, Any]],
     calls = enumerate_calls(spec, limit=GROUNDED_CALLS)
     args = calls[0] if calls else None
     if calls and len(calls) > 1:
-        scored = await backend.score(dataclasses.replace(ask(seen), prefill=prefill),
+        scored = await backend.score(dataclasses.replace(question, prefill=prefill),
                                      [f"{json.dumps(c)}}}" for c in calls])
         out.prompt_tokens += scored.prompt_tokens
         args = calls[max(range(len(calls)), key=scored.values.__getitem__)]
-    return await _complete_call(backend, ask(seen), prefill, spec, args, check, registry, names,
+    return await _complete_call(backend, question, prefill, spec, args, check, registry, names,
                                 out)
 
 
