@@ -38,7 +38,7 @@ async def test_hello_register_observe_gives_schema_valid_action(bridge, tools):
     server, client, backend = bridge
     welcome = await client.hello()
     assert welcome["backend"] == "llama_cpp" and welcome["model"].endswith(".gguf")
-    ack = await client.register_tools([DOOR])
+    ack = await client.register_tools([DOOR], server_tools=True)
     assert "open_door" in ack["tools"]
     reply = await client.observe("npc-1", 1, {"in_reach": ["door-3"], "goal": "get inside"},
                                  tools=["open_door", "idle"])

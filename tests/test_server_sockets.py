@@ -63,8 +63,12 @@ async def test_hello_with_tools_registers_them(arena, connect):
     extra = {"name": "open_door", "description": "Open a door.",
              "parameters": {"type": "object", "properties": {"door_id": {"type": "string"}},
                             "required": ["door_id"]}}
-    w = await client.hello(tools=[extra])
+    w = await client.hello(tools=[extra], server_tools=True)
     assert w["tools"] == [*SCHEMAS, "open_door"]
+    # without server_tools a game gets exactly its own tools (and names its fallback)
+    w = await client.hello(tools=[extra], fallback={"tool": "open_door",
+                                                    "arguments": {"door_id": "d1"}})
+    assert w["tools"] == ["open_door"]
 
 
 async def test_hello_again_resets_the_session(arena, connect):
@@ -72,7 +76,8 @@ async def test_hello_again_resets_the_session(arena, connect):
     backend: GatedBackend = server.backend
     client = await connect(server.endpoint)
     await client.hello()
-    await client.register_tools([{"name": "wave", "parameters": {"type": "object"}}])
+    await client.register_tools([{"name": "wave", "parameters": {"type": "object"}}],
+                                server_tools=True)
     await client.observe("a", 1, {})
     pending = asyncio.ensure_future(client.observe("b", 1, {"gate": "b"}))
     await asyncio.wait_for(backend.started["b"].wait(), REPLY_S)
@@ -114,7 +119,7 @@ async def test_register_tools_ok_and_replace(arena, connect):
     door = {"type": "function", "function": {
         "name": "open_door", "description": "Open a door.",
         "parameters": {"type": "object", "properties": {"door_id": {"type": "string"}}}}}
-    ack = await client.register_tools([door])
+    ack = await client.register_tools([door], server_tools=True)
     assert ack == {"type": "ack", "id": ack["id"], "of": "register_tools",
                    "tools": [*SCHEMAS, "open_door"], "fallback": IDLE}
     ack = await client.register_tools([TOOLS[-1]], replace=True)  # idle only

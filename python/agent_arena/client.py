@@ -103,16 +103,23 @@ class ArenaClient:
     # ---- protocol ------------------------------------------------------------------------------
 
     async def hello(self, tools: Iterable[Mapping[str, Any]] = (), *,
-                    fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """``fallback`` ({tool, arguments}): the call this session gets on a timeout or a
-        failed decision; the server checks it against the tools."""
-        extra = {"fallback": dict(fallback)} if fallback is not None else {}
+                    fallback: Mapping[str, Any] | None = None,
+                    server_tools: bool = False) -> dict[str, Any]:
+        """``tools``: the game's own tools (the session then has exactly these, plus the
+        server's configured ones only with ``server_tools``). ``fallback`` ({tool, arguments}):
+        the call this session gets on a timeout or a failed decision; checked against the tools."""
+        extra: dict[str, Any] = {"fallback": dict(fallback)} if fallback is not None else {}
+        if server_tools:
+            extra["server_tools"] = True
         return await self.request("hello", v=protocol.PROTOCOL_VERSION, client=self.name,
                                   tools=list(tools), **extra)
 
     async def register_tools(self, tools: Iterable[Mapping[str, Any]], *, replace: bool = False,
-                             fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        extra = {"fallback": dict(fallback)} if fallback is not None else {}
+                             fallback: Mapping[str, Any] | None = None,
+                             server_tools: bool = False) -> dict[str, Any]:
+        extra: dict[str, Any] = {"fallback": dict(fallback)} if fallback is not None else {}
+        if server_tools:
+            extra["server_tools"] = True
         return await self.request("register_tools", tools=list(tools), replace=replace, **extra)
 
     async def observe(self, agent_id: str, tick: int, observation: Mapping[str, Any], *,

@@ -42,12 +42,16 @@ class Hello(_Message, frozen=True, tag="hello"):
     client: str = ""
     tools: list[Any] = []
     fallback: Fallback | None = None
+    # the server's configured tools as well as ``tools`` (a game that declares tools otherwise
+    # gets exactly its own)
+    server_tools: bool = False
 
 
 class RegisterTools(_Message, frozen=True, tag="register_tools"):
     tools: list[Any]
     replace: bool = False
     fallback: Fallback | None = None
+    server_tools: bool = False
 
 
 class Observe(_Message, frozen=True, tag="observe"):

@@ -26,7 +26,7 @@ from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
 from agent_arena.security import Authenticator
 from agent_arena.server.config import GC_THRESHOLD, ServerConfig, is_loopback
 from agent_arena.server.decisions import Decisions, JournalLike, Listener
-from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_from_message
+from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_for
 from agent_arena.server.transport import Envelope, Transport
 from agent_arena.tools import ToolRegistry, apply_mask
 
@@ -250,15 +250,15 @@ class ArenaServer:
                 f"{', '.join(map(str, protocol.SUPPORTED_VERSIONS))}: update the client or server",
                 code="version_mismatch")
         tools = self.default_tools
-        if msg.tools:
-            tools = tools.copy()
+        if msg.tools:  # the game's own tools, exactly (the server's too only when asked)
+            tools = self.default_tools.copy() if msg.server_tools else ToolRegistry()
             tools.register(msg.tools)  # raises before anything changes
-        fallback = checked_fallback(
-            tools, fallback_from_message(msg.fallback, self.sessions.default_fallback), "hello")
+        fallback = fallback_for(tools, msg.fallback, self.sessions.default_fallback, "hello")
         for aid in list(s.pending):
             self.decisions.supersede(s, aid, "session restarted by hello")
         s.tools, s.fallback, s.agents, s.client = tools, fallback, collections.OrderedDict(), \
             msg.client
+        s.declared = bool(msg.tools)
         log.info("server: session %s hello from %r", s.id, msg.client)
         self._journal("hello", s, {"id": msg.id, "v": msg.v, "tools": _specs(tools),
                                    "fallback": fallback.as_wire()})
@@ -269,11 +269,14 @@ class ArenaServer:
             default_deadline_ms=self.config.default_deadline_ms))
 
     def _register_tools(self, s: Session, env: Envelope, msg: protocol.RegisterTools) -> None:
-        tools = s.tools.copy()
+        if msg.tools and not s.declared:  # the first declaration replaces the server's tools
+            tools = self.default_tools.copy() if msg.server_tools else ToolRegistry()
+        else:
+            tools = s.tools.copy()
         names = tools.register(msg.tools, replace=msg.replace)
-        fallback = checked_fallback(tools, fallback_from_message(msg.fallback, s.fallback),
-                                    "register_tools")
+        fallback = fallback_for(tools, msg.fallback, s.fallback, "register_tools")
         s.tools, s.fallback = tools, fallback  # all or nothing: only after every check
+        s.declared = s.declared or bool(msg.tools)
         log.info("server: session %s registered tools %s", s.id, ",".join(names))
         self._journal("register_tools", s, {"id": msg.id, "tools": _specs(tools),
                                             "replace": msg.replace,
@@ -298,8 +301,7 @@ class ArenaServer:
         if profile is None:
             raise ProtocolError(f"profile {msg.profile!r} is not configured; configured: "
                                 f"{', '.join(self.profiles)}", code="unknown_profile")
-        allowed = msg.tools if msg.tools is not None else (
-            list(profile.tools) if profile.tools is not None else None)
+        allowed = msg.tools if msg.tools is not None else _profile_tools(profile, s)
         if allowed is not None:
             missing = [n for n in allowed if n not in s.tools]
             if missing:
@@ -326,6 +328,20 @@ class ArenaServer:
                                      "mask": msg.mask})
         self.decisions.start(s, env, msg, agent, profile, allowed,
                              msg.deadline_ms or self.config.default_deadline_ms, possible)
+
+
+def _profile_tools(profile: Profile, s: Session) -> list[str] | None:
+    """The profile's allowed tools that this session has (a profile written for the server's
+    tools still fits a game that declared its own); an error when they share none."""
+    if profile.tools is None:
+        return None
+    shared = [n for n in profile.tools if n in s.tools]
+    if not shared:
+        raise ToolError(
+            f"profile {profile.name!r} allows {', '.join(profile.tools)}, none of which this "
+            f"session registered ({', '.join(s.tools.names())}): send observe.tools, or use a "
+            "profile without a tools list", code="unknown_tool")
+    return shared
 
 
 def _specs(tools: ToolRegistry) -> list[dict[str, Any]]:

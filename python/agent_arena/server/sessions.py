@@ -42,6 +42,9 @@ class Session:
     pending: dict[str, Decision] = field(default_factory=dict)
     client: str = ""
     last_seen: float = field(default_factory=time.monotonic)
+    # True once the game declared tools of its own: from then on ``tools`` holds only what the
+    # game declared (plus the server's, if it asked for them with ``server_tools``)
+    declared: bool = False
 
 
 def checked_fallback(tools: ToolRegistry, call: ToolCall, where: str) -> ToolCall:
@@ -60,6 +63,22 @@ def fallback_from_message(spec: Fallback | None, default: ToolCall) -> ToolCall:
     if spec is None:
         return default
     return ToolCall(spec.tool, dict(spec.arguments))
+
+
+def fallback_for(tools: ToolRegistry, spec: Fallback | None, current: ToolCall,
+                 where: str) -> ToolCall:
+    """The fallback a session gets after declaring ``tools``: the one the game named; else the
+    current one when it still validates; else the first declared tool that validates with no
+    arguments (a game's "wait"); else an ``invalid_fallback`` error saying what to send."""
+    if spec is not None:
+        return checked_fallback(tools, fallback_from_message(spec, current), where)
+    if not tools.validate(current):
+        return current
+    for name in tools.names():
+        call = ToolCall(name, {})
+        if not tools.validate(call):
+            return call
+    return checked_fallback(tools, current, where)
 
 
 class Sessions:
