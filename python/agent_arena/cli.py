@@ -182,7 +182,8 @@ async def _demo(cfg: dict[str, Any]) -> int:
     endpoint = d.get("endpoint")
     if not endpoint:
         cfg = {**cfg, "server": {**cfg["server"], "bind": "tcp://127.0.0.1:0"}}
-        if cfg["backend"].get("type") == "llama_cpp" and cfg["backend"].get("n_threads") is None:
+        if cfg["backend"].get("type") in ("llama_cpp", "xllamacpp") \
+                and cfg["backend"].get("n_threads") is None:
             # the demo world is a few lines of Python, not a game: give the model every core
             cfg = {**cfg, "backend": {**cfg["backend"], "n_threads": os.cpu_count() or 1}}
         journal_dir = d.get("journal_dir")

@@ -407,8 +407,9 @@ async def run_eval(
                                timeout_s=cfg.deadline_ms / 1000 + 60) as client:
             for ss in sets:
                 await client.hello(tools=ss.tool_specs)
-                check = ToolRegistry(list(tools))  # the game's own copy, as the server has it
-                check.register(ss.tool_specs)
+                # the game's own copy, as the server has it: a set that declares tools has
+                # exactly those (protocol.md), one that declares none the server's
+                check = ToolRegistry(ss.tool_specs or list(tools))
                 for run in range(cfg.runs):
                     rows.extend(await asyncio.gather(*(
                         _decide(client, gate, ss.name, sc, run, cfg, check, on_row)

