@@ -90,3 +90,15 @@ async def test_a_profile_naming_tools_the_game_lacks_uses_those_it_has(arena, co
     await client.hello(tools=[WALK, GRAB, LOITER])
     a = await client.observe("npc", 1, {}, profile="scout")
     assert a["status"] == "ok" and a["call"]["tool"] == "grab", a
+
+
+def test_asking_for_scoring_on_a_backend_that_cannot_score_is_a_config_error():
+    """Before: calling.choice=likelihood on a backend without scores silently generated."""
+    import pytest
+
+    from agent_arena.calling import CallingConfig
+    from agent_arena.errors import ConfigError
+    from agent_arena.server import ArenaServer
+
+    with pytest.raises(ConfigError, match="choice=likelihood"):
+        ArenaServer(GatedBackend(), calling=CallingConfig(choice="likelihood"))

@@ -53,6 +53,12 @@ class ArenaServer:
         self.profiles = dict(profiles or {})
         self.profiles.setdefault("default", Profile())
         self.calling = calling or CallingConfig()
+        if self.calling.choice in ("likelihood", "description") \
+                and not backend.capabilities.scores:
+            # said, not silently replaced by generation
+            raise ConfigError(f"calling.choice={self.calling.choice} needs a backend that scores "
+                              f"continuations; backend {backend.name} cannot: use "
+                              "calling.choice=auto|generate, or backend=llama_cpp")
         self._own_journal = journal is None and self.config.journal.path is not None
         if self._own_journal:
             from agent_arena.journal import Journal
