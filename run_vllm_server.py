@@ -401,13 +401,14 @@ def build_command(s: Mapping[str, Any], *, dry_run: bool = False) -> list[str]:
     # llama-server: the same command the managed backend runs
     from agent_arena.backends.llama_server import (
         LlamaServerConfig,
-        find_llama_server,
         llama_server_command,
+        server_launcher,
     )
     from agent_arena.errors import ConfigError
 
+    binary: str | list[str]
     try:
-        binary = find_llama_server(s["binary"])
+        binary = server_launcher(s["binary"])
     except ConfigError as exc:
         if not dry_run:
             raise

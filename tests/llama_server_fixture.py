@@ -21,9 +21,9 @@ import pytest
 from agent_arena.backends.llama_server import (
     LlamaServerConfig,
     ServerProcess,
-    find_llama_server,
     free_port,
     llama_server_command,
+    server_launcher,
 )
 from agent_arena.errors import ArenaError
 
@@ -41,11 +41,12 @@ class RunningLlamaServer:
         self.process.stop()
 
 
-def llama_server_binary() -> str:
+def llama_server_binary() -> list[str]:
+    """The launcher the managed backend would use: llama-server, else xllamacpp's server."""
     try:
-        return find_llama_server()
+        return server_launcher()
     except ArenaError as exc:
-        pytest.skip(f"no llama-server binary: {exc.message}")
+        pytest.skip(f"no llama-server binary and no xllamacpp: {exc.message}")
 
 
 def start_llama_server(**cfg: Any) -> RunningLlamaServer:

