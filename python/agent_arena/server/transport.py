@@ -9,9 +9,11 @@ are re-checked, or a waiting message could sit unnoticed).
 Peers: every message's source connection (``SRCFD``) and ZAP user are recorded per routing
 identity; the socket monitor's DISCONNECTED event (a closed connection, or a peer silent past
 the heartbeat timeout) and a send refused with EHOSTUNREACH (``ROUTER_MANDATORY``) report the
-peer gone through ``on_peer_gone``. A reply is only delivered to the identity's current peer
-when that peer is the same authenticated user as the one who asked: a ROUTER_HANDOVER never
-carries one user's replies to another.
+peer gone through ``on_peer_gone``. Identities are first come, first served (no
+ROUTER_HANDOVER): while a connection holds one, libzmq ignores any other connection that
+claims it, so no client can disconnect another or take over its replies. An identity that
+comes back from another user after its first connection closed (before the monitor said so)
+ends the first user's session, and a reply is only delivered to the user who asked.
 """
 
 from __future__ import annotations
@@ -96,7 +98,11 @@ class Transport:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.linger = 0
         sock.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_bytes * 4)
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting game takes its identity back
+        # No ROUTER_HANDOVER: an identity belongs to the connection that has it until that one
+        # is gone. With handover, a second connection with the same identity aborted libzmq
+        # 4.3.5 (stream_engine_base.cpp:310, !_io_error) and let any user disconnect any other
+        # (issue 25); without it, libzmq ignores the newcomer (docs/security.md).
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a reply to a gone peer fails, not vanishes
         # Every accepted observe must get its reply: allow a burst of all that can be pending.
         sock.setsockopt(zmq.SNDHWM, max(1000, 2 * cfg.max_pending))
@@ -202,7 +208,7 @@ class Transport:
         old_user = self._peer_user.get(identity)
         if old_user != user:
             self._peer_user[identity] = user
-            if old_user is not None:  # handover to another user: the first one is gone
+            if old_user is not None:  # another user reconnected with it: the first one is gone
                 self.on_peer_gone(old_user, identity)
         rest = frames[1:]
         req = len(rest) > 1 and len(rest[0]) == 0
@@ -230,7 +236,7 @@ class Transport:
             return
         identity = self._fd_peer.pop(fd, None)
         if identity is None or self._peer_fd.get(identity) != fd:
-            return  # never spoke, or its identity moved to a newer connection (handover)
+            return  # never spoke, or its identity moved to a newer connection
         del self._peer_fd[identity]
         self._peer_gone(identity)
 
