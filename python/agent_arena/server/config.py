@@ -16,7 +16,8 @@ from agent_arena.security import AuthConfig
 _MINIMUM = {"max_message_bytes": 256, "default_deadline_ms": 1, "max_pending": 1,
             "heartbeat_ivl_ms": 0, "heartbeat_timeout_ms": 0, "session_ttl_s": 1,
             "shutdown_grace_ms": 0, "max_sessions": 1, "max_agents_per_session": 1,
-            "max_result_bytes": 16}
+            "max_result_bytes": 16, "max_tools_per_session": 1, "max_schema_bytes": 256,
+            "max_schema_depth": 2}
 
 
 @dataclass
@@ -34,6 +35,12 @@ class ServerConfig:
     max_sessions: int = 1000  # idle sessions are evicted (least recently seen first)
     max_agents_per_session: int = 4096  # idle agents are evicted (least recently observed)
     max_result_bytes: int = 1024  # tool_result payload kept in an agent's memory (truncated)
+    # What one registration (hello / register_tools) may hold, so it costs milliseconds of the
+    # event loop, not seconds (docs/security.md): tools a session may have (its defaults
+    # included), the JSON size of one tool spec, and maps/lists nested in its parameters.
+    max_tools_per_session: int = 256
+    max_schema_bytes: int = 65536
+    max_schema_depth: int = 24
     ws_port: int | None = None  # start a WebSocket relay for web-exported games
     # Origins (e.g. "http://localhost:8060") whose pages may open the relay. Without server.auth
     # the relay needs this list: otherwise any web page the user visits could drive the agents.
