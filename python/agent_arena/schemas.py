@@ -75,17 +75,27 @@ def check_limits(text_bytes: int, params: Any, where: str, limits: SchemaLimits)
     if text_bytes > limits.max_bytes:
         raise ToolError(f"{where}: its spec is {text_bytes} bytes of JSON; at most "
                         f"server.max_schema_bytes={limits.max_bytes}")
-    depth = _depth(params, 0, limits.max_depth)
-    if depth > limits.max_depth:
+    if json_depth(params) > limits.max_depth:
         raise ToolError(f"{where}: parameters nest more than server.max_schema_depth="
                         f"{limits.max_depth} levels of maps and lists")
 
 
-def _depth(v: Any, d: int, cap: int) -> int:
-    if d > cap or not isinstance(v, (Mapping, list)):
-        return d
-    items = v.values() if isinstance(v, Mapping) else v
-    return max((_depth(x, d + 1, cap) for x in items), default=d + 1)
+def json_depth(v: Any) -> int:
+    """Maps and lists nested in ``v`` (a scalar is 0, ``{}`` is 1)."""
+    t = type(v)
+    if t is dict or (t is not list and isinstance(v, Mapping)):
+        items: Any = v.values()
+    elif t is list:
+        items = v
+    else:
+        return 0
+    deepest = 0
+    for x in items:
+        if type(x) in (dict, list) or isinstance(x, Mapping):
+            d = json_depth(x)
+            if d > deepest:
+                deepest = d
+    return deepest + 1
 
 
 class CompiledSchema:
@@ -93,7 +103,14 @@ class CompiledSchema:
     one property, and readable problems."""
 
     def __init__(self, schema: Mapping[str, Any], where: str) -> None:
-        _check_refs(schema, where)
+        try:
+            text = json.dumps(schema)
+        except (TypeError, ValueError):
+            raise ToolError(f"{where}: parameters holds a value JSON cannot represent (keys "
+                            "must be strings; no bytes)") from None
+        # the walks below only when their keywords appear at all (most tools have neither)
+        if '"$' in text:
+            _check_refs(schema, where)
         try:
             jsonschema_rs.meta.validate(schema)
             self._root = jsonschema_rs.Draft202012Validator(
@@ -106,7 +123,7 @@ class CompiledSchema:
             raise ToolError(f"{where}: parameters is not a valid JSON Schema: "
                             f"{_first_line(str(exc))}") from None
         self.schema = schema
-        self._regex = _has_regex(schema)
+        self._regex = '"pattern' in text and _has_regex(schema)
 
     @functools.cached_property
     def _map(self) -> Any:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_arena.errors import ToolError
-from agent_arena.schemas import DEFAULT_LIMITS, CompiledSchema, SchemaLimits, check_limits
+from agent_arena.schemas import (
+    DEFAULT_LIMITS,
+    CompiledSchema,
+    SchemaLimits,
+    check_limits,
+    json_depth,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _CACHE_SIZE = 4096
@@ -54,8 +60,14 @@ class ToolSpec:
             if len(_PARSED) >= _CACHE_SIZE:
                 _PARSED.pop(next(iter(_PARSED)))
             _PARSED[text] = parsed
-        check_limits(0, parsed.parameters, f"tool {parsed.name!r}", limits)
+        if parsed.depth > limits.max_depth:
+            check_limits(0, parsed.parameters, f"tool {parsed.name!r}", limits)  # raises
         return parsed
+
+    @functools.cached_property
+    def depth(self) -> int:
+        """Maps and lists nested in the parameters (the parameters map itself is 1)."""
+        return json_depth(self.parameters)
 
     @classmethod
     def _parse(cls, spec: Any) -> ToolSpec:
@@ -75,7 +87,7 @@ class ToolSpec:
         params = spec.get("parameters", {"type": "object", "properties": {}})
         if not isinstance(params, Mapping):
             raise ToolError(f"tool {name!r}: parameters must be a JSON Schema object (a map)")
-        params = copy.deepcopy(dict(params))
+        params = _copy_json(params)
         if params.get("type") != "object":
             raise ToolError(f"tool {name!r}: parameters must have \"type\": \"object\"")
         parsed = cls(name=name, description=description, parameters=params)
@@ -125,6 +137,19 @@ class ToolSpec:
             "description": self.description,
             "parameters": copy.deepcopy(dict(self.parameters)),
         }
+
+
+def _copy_json(v: Any) -> Any:
+    """A private copy of JSON-like data (maps and lists rebuilt; ~3x faster than deepcopy)."""
+    t = type(v)
+    if t is dict or (t is not list and isinstance(v, Mapping)):
+        return {k: _copy_json(x) for k, x in v.items()}
+    if t is list:
+        return [_copy_json(x) for x in v]
+    return v if t in _SCALARS else copy.deepcopy(v)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
 
 
 @dataclass(frozen=True)
