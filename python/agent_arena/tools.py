@@ -8,6 +8,7 @@ no backtracking regular expressions, local references only, sizes capped.
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
@@ -187,7 +188,7 @@ class ToolRegistry:
                             f"server.max_tools_per_session={cap}", code="too_many_tools")
         parsed = [ToolSpec.from_any(s, self.limits) for s in specs]
         names = [s.name for s in parsed]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, k in collections.Counter(names).items() if k > 1)
         if dupes:
             raise ToolError(f"tool names must be unique in one request: {', '.join(dupes)}")
         total = len(set(names) | (set() if replace else set(self._specs)))
