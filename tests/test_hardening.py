@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import zmq
 import zmq.asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent_arena.errors import ConfigError
 from agent_arena.security import AuthConfig
@@ -463,3 +465,69 @@ def test_a_relay_port_already_taken_is_a_clear_error():
         port = squatter.getsockname()[1]
         with pytest.raises(ConfigError, match=f"{port}.*in use"):
             start_ws_relay(port, "tcp://127.0.0.1:1", allowed_origins=["http://localhost:1"])
+
+
+# ---- fuzz: registration and the checks it feeds ---------------------------------------------------
+
+_PATTERNS = st.sampled_from([EVIL, "(a|aa)+$", "^(\\w+\\s?)*$", "(?=a)", "\\1(a)", "[", "a{99}{99}",
+                             "^[a-z]+$", ""])
+_REFS = st.sampled_from(["#", "#/properties/a", "#/$defs/x", "#/$defs/nope", "#x", "x.json",
+                         "http://127.0.0.1:9/s", "#/properties/a/items", "#%2F"])
+_KEYWORDS = {"type": st.sampled_from(["string", "integer", "object", "array", "frog"]),
+             "pattern": _PATTERNS, "$ref": _REFS, "$anchor": st.just("x"),
+             "enum": st.lists(st.text(max_size=3), max_size=3),
+             "minLength": st.integers(-1, 3), "$id": st.sampled_from(["x", "http://a/b", "#"])}
+_schemas = st.recursive(
+    st.fixed_dictionaries({}, optional=_KEYWORDS),
+    lambda inner: st.fixed_dictionaries({}, optional={
+        **_KEYWORDS, "items": inner, "not": inner, "allOf": st.lists(inner, max_size=2),
+        "properties": st.dictionaries(st.sampled_from(["a", "b", "a/b"]), inner, max_size=2),
+        "patternProperties": st.dictionaries(_PATTERNS, inner, max_size=1),
+        "$defs": st.dictionaries(st.sampled_from(["x", "y"]), inner, max_size=2)}),
+    max_leaves=8)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server() -> Iterator[tuple[ServerProcess, zmq.Socket]]:
+    server = ServerProcess()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(server.endpoint)
+    yield server, sock
+    ctx.destroy(0)
+    server.stop()
+
+
+_ids = iter(range(10**9))
+
+
+def _ask(sock: zmq.Socket, **msg: Any) -> dict[str, Any]:
+    rid = next(_ids)
+    sock.send(pack({**msg, "id": rid}))
+    while sock.poll(int(REPLY_S * 1000)):  # only bounds a hang
+        m = unpack(sock.recv_multipart()[-1])
+        if m.get("id") == rid:
+            return m
+    raise AssertionError(f"no reply to {msg['type']}: the server stopped answering")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(props=st.dictionaries(st.sampled_from(["a", "b"]), _schemas, max_size=2),
+       defs=st.dictionaries(st.sampled_from(["x", "y"]), _schemas, max_size=2),
+       value=st.text(alphabet="a!", max_size=40) | st.integers() | st.lists(st.just("a")))
+def test_fuzz_registration_masks_and_fallbacks_always_answer(fuzz_server, props, defs, value):
+    server, sock = fuzz_server
+    tool = _tool("f", props, **({"$defs": defs} if defs else {}))
+    r = _ask(sock, type="register_tools", tools=[tool], replace=False,
+             fallback={"tool": "f", "arguments": {k: value for k in props}})
+    assert r["type"] in ("ack", "error"), r
+    assert r.get("code") != "internal", r
+    if r["type"] == "ack":
+        for arg in props:
+            m = _ask(sock, type="observe", agent_id="z", tick=1, observation={"v": value},
+                     mask={"f": {arg: [value]}})
+            assert m["type"] in ("action", "error") and m.get("code") != "internal", m
+    assert _ask(sock, type="ping")["type"] == "pong"
+    assert server.alive()
