@@ -103,7 +103,7 @@ def _check_http_view(cfg: ServerConfig, view: str) -> None:
         raise ConfigError(
             f"refusing to serve the {view} on {host} without authentication: anyone on the "
             "network could read what your agents see and do. Configure server.auth.mechanism="
-            "plain with server.auth.users={name: password} (the page and /metrics then ask for "
+            "plain with '++server.auth.users={name: password}' (the page and /metrics then ask for "
             f"them with HTTP Basic; CURVE keys cannot protect HTTP), or keep server.{view}_host="
             "127.0.0.1 (see docs/security.md)")
 
