@@ -531,3 +531,18 @@ def test_fuzz_registration_masks_and_fallbacks_always_answer(fuzz_server, props,
             assert m["type"] in ("action", "error") and m.get("code") != "internal", m
     assert _ask(sock, type="ping")["type"] == "pong"
     assert server.alive()
+
+
+async def test_a_large_fallback_against_unique_items_is_answered(serve, peers):
+    """python-jsonschema checks ``uniqueItems`` over maps pair by pair: 20,000 maps in a
+    fallback took minutes of the event loop for the message alone."""
+    server = serve()
+    game = peers(server.endpoint)
+    tool = _tool("u", {"xs": {"type": "array", "uniqueItems": True,
+                              "items": {"type": "object"}, "maxItems": 3}})
+    items = [{"i": i} for i in range(20_000)]
+    await game.send_msg(type="register_tools", id="r", tools=[tool],
+                        fallback={"tool": "u", "arguments": {"xs": items}})
+    err = await game.expect("r")
+    assert err["type"] == "error" and err["code"] == "invalid_fallback", err
+    assert (await game.ping())["type"] == "pong"

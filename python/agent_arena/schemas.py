@@ -16,7 +16,8 @@ is validated here and nowhere else, because a schema is code the server runs:
   ``server.max_schema_depth``), so one registration costs a bounded, small time on the loop.
 
 Messages for an invalid value stay python-jsonschema's (what models and games read in re-asks
-and reasons) when a schema has no regular expression; with one they come from jsonschema-rs.
+and reasons) when the schema has no regular expression and the value is small (4 KB of JSON;
+some of its checks are quadratic); otherwise they come from jsonschema-rs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from referencing.exceptions import NoSuchResource
 
 from agent_arena.errors import ToolError
 
+PYTHON_MESSAGES_MAX_BYTES = 4096  # larger values are worded by jsonschema-rs (linear)
 REGEX_SIZE_LIMIT = 1 << 20  # bytes of one compiled pattern (Rust regex's own default is 10 MiB)
 _REGEX = jsonschema_rs.RegexOptions(size_limit=REGEX_SIZE_LIMIT)
 _REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
@@ -143,7 +145,7 @@ class CompiledSchema:
 
     def problems(self, instance: Any, limit: int = 5) -> list[tuple[str, str]]:
         """(path, message) for up to ``limit`` problems; empty when valid."""
-        if not self._regex:
+        if not self._regex and _small(instance):
             py = _python_validator(json.dumps(self.schema, sort_keys=True))
             errs = sorted(py.iter_errors(instance), key=lambda e: list(map(str, e.path)))
             return [(".".join(str(p) for p in e.absolute_path), e.message)
@@ -162,6 +164,15 @@ class CompiledSchema:
 @functools.lru_cache(maxsize=1024)
 def _python_validator(text: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(text), registry=_NO_REMOTE)
+
+
+def _small(instance: Any) -> bool:
+    """Small enough for python-jsonschema's wording: some of its checks are quadratic
+    (``uniqueItems`` over maps compares every pair)."""
+    try:
+        return len(json.dumps(instance, default=repr)) <= PYTHON_MESSAGES_MAX_BYTES
+    except (TypeError, ValueError):
+        return False
 
 
 def _safe_is_valid(validator: Any, instance: Any) -> bool:
