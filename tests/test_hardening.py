@@ -359,6 +359,35 @@ def test_a_second_connection_with_the_same_identity_does_not_kill_the_server(ser
     assert "Assertion failed" not in server.stop()
 
 
+def test_a_flood_then_a_close_does_not_kill_the_server(serve):
+    """libzmq's ZMTP heartbeat timer writes to a connection whose input stopped (its queue
+    full, or its session without a pipe after a handover) and whose peer then closed:
+    ``Assertion failed: !_io_error`` (stream_engine_base.cpp:310), SIGABRT, within one
+    heartbeat interval. Here: connections that claim an identity in use (never read) flood
+    and close. Before (heartbeats on by default): aborted."""
+    server = serve(config={"max_pending": 10})  # receive queue: 1000 messages per peer
+    ctx = zmq.Context()
+    try:
+        holder = _dealer(ctx, server.endpoint, b"flood-1")
+        holder.send(pack({"type": "ping", "id": "h"}))
+        assert holder.poll(int(REPLY_S * 1000))
+        holder.recv_multipart()
+        for _ in range(2):
+            s = _dealer(ctx, server.endpoint, b"flood-1")
+            s.linger, s.sndhwm = 2000, 0
+            for i in range(60_000):
+                s.send(pack({"type": "observe", "id": i, "agent_id": f"a{i % 50}", "tick": i,
+                             "observation": {"x": "y" * 200}}))
+            s.close()
+            time.sleep(6.0)  # past the old default heartbeat interval (5 s): pacing only
+            assert server.alive(), server.stop()[-2000:]
+        holder.send(pack({"type": "ping", "id": "after"}))
+        assert holder.poll(int(REPLY_S * 1000)), "no pong after the flood"
+    finally:
+        ctx.destroy(0)
+    assert "Assertion failed" not in server.stop()
+
+
 async def test_another_user_cannot_take_over_an_identity(arena, ctx):
     """Before: under PLAIN, bob connecting with ann's identity had libzmq hand the connection
     over: ann was disconnected, her accepted observe dropped as 'peer gone', her pings lost."""

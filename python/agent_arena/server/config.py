@@ -26,7 +26,10 @@ class ServerConfig:
     max_message_bytes: int = 1 << 20  # per frame; the socket drops frames over 4x this
     default_deadline_ms: int = 15000
     max_pending: int = 10000  # decisions in flight over all sessions
-    heartbeat_ivl_ms: int = 5000  # ZMTP PING interval (0: off); a silent peer is dropped
+    # The server's own ZMTP PINGs (0: off, the default): with them on, a client that floods
+    # and closes can abort the process in libzmq (docs/security.md). Dead peers are found by
+    # TCP keepalive instead, probing a connection silent for heartbeat_timeout_ms.
+    heartbeat_ivl_ms: int = 0
     heartbeat_timeout_ms: int = 15000
     session_ttl_s: float = 3600.0  # forget sessions idle this long
     # On stop (SIGTERM/SIGINT): decisions that finish within the grace are answered as usual,

@@ -7,8 +7,8 @@ waiting in one pass (ZeroMQ's FD is edge-triggered: after any send or receive th
 are re-checked, or a waiting message could sit unnoticed).
 
 Peers: every message's source connection (``SRCFD``) and ZAP user are recorded per routing
-identity; the socket monitor's DISCONNECTED event (a closed connection, or a peer silent past
-the heartbeat timeout) and a send refused with EHOSTUNREACH (``ROUTER_MANDATORY``) report the
+identity; the socket monitor's DISCONNECTED event (a closed connection, or one TCP keepalive
+found dead) and a send refused with EHOSTUNREACH (``ROUTER_MANDATORY``) report the
 peer gone through ``on_peer_gone``. Identities are first come, first served (no
 ROUTER_HANDOVER): while a connection holds one, libzmq ignores any other connection that
 claims it, so no client can disconnect another or take over its replies. An identity that
@@ -35,6 +35,9 @@ from agent_arena.security import Authenticator
 from agent_arena.server.config import ServerConfig
 
 log = logging.getLogger("agent_arena.server")
+
+KEEPALIVE_INTVL_S = 5
+KEEPALIVE_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,20 @@ class Transport:
         # Every accepted observe must get its reply: allow a burst of all that can be pending.
         sock.setsockopt(zmq.SNDHWM, max(1000, 2 * cfg.max_pending))
         sock.setsockopt(zmq.RCVHWM, max(1000, 2 * cfg.max_pending))
+        # Dead peers (host gone, network cut) are found by TCP keepalive: the kernel probes a
+        # connection silent for heartbeat_timeout_ms, KEEPALIVE_PROBES times KEEPALIVE_INTVL_S
+        # apart. Clients' own ZMTP PINGs are answered, and a TTL in them is honoured.
+        sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, max(1, cfg.heartbeat_timeout_ms // 1000 or 15))
+        sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, KEEPALIVE_INTVL_S)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, KEEPALIVE_PROBES)
         if cfg.heartbeat_ivl_ms:
+            # The server's own ZMTP PINGs: libzmq's heartbeat timer writes to a connection
+            # whose input stopped (queue full) and whose peer then closed, and aborts the
+            # process (stream_engine_base.cpp:310); a client can arrange that at will.
+            log.warning("server: ZMTP heartbeats on (server.heartbeat_ivl_ms=%d): a client that "
+                        "floods and closes can abort the process in libzmq; see "
+                        "docs/security.md", cfg.heartbeat_ivl_ms)
             sock.setsockopt(zmq.HEARTBEAT_IVL, cfg.heartbeat_ivl_ms)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, cfg.heartbeat_timeout_ms)
         if cfg.auth.enabled:
