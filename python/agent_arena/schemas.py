@@ -146,10 +146,13 @@ class CompiledSchema:
     def problems(self, instance: Any, limit: int = 5) -> list[tuple[str, str]]:
         """(path, message) for up to ``limit`` problems; empty when valid."""
         if not self._regex and _small(instance):
-            py = _python_validator(json.dumps(self.schema, sort_keys=True))
-            errs = sorted(py.iter_errors(instance), key=lambda e: list(map(str, e.path)))
-            return [(".".join(str(p) for p in e.absolute_path), e.message)
-                    for e in errs[:limit]]
+            try:
+                py = _python_validator(json.dumps(self.schema, sort_keys=True))
+                errs = sorted(py.iter_errors(instance), key=lambda e: list(map(str, e.path)))
+                return [(".".join(str(p) for p in e.absolute_path), e.message)
+                        for e in errs[:limit]]
+            except Exception:  # a reference it resolves differently: jsonschema-rs words it
+                pass
         try:
             out = []
             for e in self._root.iter_errors(instance):
