@@ -545,7 +545,8 @@ def _ask(sock: zmq.Socket, **msg: Any) -> dict[str, Any]:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(props=st.dictionaries(st.sampled_from(["a", "b"]), _schemas, max_size=2),
        defs=st.dictionaries(st.sampled_from(["x", "y"]), _schemas, max_size=2),
-       value=st.text(alphabet="a!", max_size=40) | st.integers() | st.lists(st.just("a")))
+       value=st.text(alphabet="a!", max_size=40) | st.integers(-(2**63), 2**64 - 1)
+       | st.lists(st.just("a")))
 def test_fuzz_registration_masks_and_fallbacks_always_answer(fuzz_server, props, defs, value):
     server, sock = fuzz_server
     tool = _tool("f", props, **({"$defs": defs} if defs else {}))
