@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolSpec, apply_mask, unique
 
 # one token with a letter and a digit or separator: apple-3, goblin#3, B7 (not "rest", "wood")
@@ -112,7 +110,8 @@ def ground(spec: ToolSpec, observation: Any) -> ToolSpec | None:
         values = _candidates(prop, name, spec, seen)
         if values is None:
             continue
-        fits = list(filter(Draft202012Validator(prop).is_valid, values))  # one validator each
+        check = spec.compiled.property_check(name)  # compiled once per spec (schemas.py)
+        fits = list(filter(check, values)) if check is not None else []
         if fits:
             rule[name] = fits[:MAX_MASK_VALUES]
         elif name in required:

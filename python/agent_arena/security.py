@@ -65,8 +65,8 @@ class Authenticator:
         self.ctx = ctx
         self.auth: AsyncioAuthenticator | None = None
         if config.mechanism == "plain" and not config.plain_users():
-            raise ConfigError("server.auth.mechanism=plain needs users: set server.auth.users="
-                              "{name: password}, server.auth.users_file, or "
+            raise ConfigError("server.auth.mechanism=plain needs users: set '++server.auth.users="
+                              "{name: password}', server.auth.users_file, or "
                               "AGENT_ARENA_PLAIN_USERS=name:password")
         if config.mechanism == "curve" and not config.server_secret_key_file:
             raise ConfigError("server.auth.mechanism=curve needs server.auth.server_secret_key_file"

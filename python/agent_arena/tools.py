@@ -1,11 +1,14 @@
 """Tool specs, the registry, and validation of calls against their JSON Schemas.
 
 Schemas are used twice: to constrain decoding (``call_schema``) and to validate what came back
-(``ToolRegistry.validate``). Specs are copied on the way in, never mutated.
+(``ToolRegistry.validate``). Specs are copied on the way in, never mutated. Every check of a
+value against a schema (fallbacks, masks, model calls) runs on ``schemas.CompiledSchema``:
+no backtracking regular expressions, local references only, sizes capped.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
@@ -14,10 +17,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from agent_arena.errors import ToolError
+from agent_arena.schemas import (
+    DEFAULT_LIMITS,
+    CompiledSchema,
+    SchemaLimits,
+    check_limits,
+    json_depth,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _CACHE_SIZE = 4096
@@ -33,24 +40,35 @@ class ToolSpec:
     parameters: Mapping[str, Any]
 
     @classmethod
-    def from_any(cls, spec: Any) -> ToolSpec:
+    def from_any(cls, spec: Any, limits: SchemaLimits = DEFAULT_LIMITS) -> ToolSpec:
         """Accept the flat form or the OpenAI ``{"type": "function", "function": {...}}`` form.
 
         Parsed once per process for each distinct spec: games send the same tools in every
-        hello, and checking a schema against the meta-schema costs milliseconds."""
+        hello, and checking and compiling a schema costs tens of microseconds. ``limits``
+        caps the spec's size and its parameters' nesting (ToolError, invalid_schema)."""
         if isinstance(spec, ToolSpec):
             return spec
         try:
             text = json.dumps(spec, sort_keys=True, default=repr)
         except (TypeError, ValueError):  # e.g. non-str keys mixed with str keys
             return cls._parse(spec)
+        name = spec.get("name", spec.get("function")) if isinstance(spec, Mapping) else None
+        where = f"tool {name!r}" if isinstance(name, str) else "a tool"
+        check_limits(len(text.encode()), None, where, limits)
         parsed = _PARSED.get(text)
         if parsed is None:
             parsed = cls._parse(spec)
             if len(_PARSED) >= _CACHE_SIZE:
                 _PARSED.pop(next(iter(_PARSED)))
             _PARSED[text] = parsed
+        if parsed.depth > limits.max_depth:
+            check_limits(0, parsed.parameters, f"tool {parsed.name!r}", limits)  # raises
         return parsed
+
+    @functools.cached_property
+    def depth(self) -> int:
+        """Maps and lists nested in the parameters (the parameters map itself is 1)."""
+        return json_depth(self.parameters)
 
     @classmethod
     def _parse(cls, spec: Any) -> ToolSpec:
@@ -70,17 +88,12 @@ class ToolSpec:
         params = spec.get("parameters", {"type": "object", "properties": {}})
         if not isinstance(params, Mapping):
             raise ToolError(f"tool {name!r}: parameters must be a JSON Schema object (a map)")
-        params = copy.deepcopy(dict(params))
+        params = _copy_json(params)
         if params.get("type") != "object":
             raise ToolError(f"tool {name!r}: parameters must have \"type\": \"object\"")
-        try:
-            Draft202012Validator.check_schema(params)
-        except SchemaError as exc:
-            where = "/".join(str(p) for p in exc.path) or "(root)"
-            raise ToolError(
-                f"tool {name!r}: parameters is not a valid JSON Schema at {where}: {exc.message}"
-            ) from exc
-        return cls(name=name, description=description, parameters=params)
+        parsed = cls(name=name, description=description, parameters=params)
+        parsed.__dict__["compiled"] = CompiledSchema(params, f"tool {name!r}")  # raises here
+        return parsed
 
     @functools.cached_property
     def key(self) -> str:
@@ -97,29 +110,17 @@ class ToolSpec:
             "name": self.name, "description": self.description, "parameters": self.parameters}}
 
     @functools.cached_property
-    def validator(self) -> Draft202012Validator:
-        return Draft202012Validator(self.parameters)
+    def compiled(self) -> CompiledSchema:
+        """The parameters compiled once (schemas.py): yes/no checks, per-property checks for
+        masks, and readable problems."""
+        return CompiledSchema(self.parameters, f"tool {self.name!r}")
 
     @functools.cached_property
     def is_valid(self) -> Callable[[Any], bool]:
         """The fast yes/no check of arguments: jsonschema-rs (compiled, ~0.3 µs for a small
-        schema vs ~33 µs for python-jsonschema); the messages for an invalid call still come
-        from python-jsonschema, so what a model or a client reads does not change."""
-        reference = self.validator.is_valid
-        try:
-            import jsonschema_rs
-
-            fast = jsonschema_rs.Draft202012Validator(self.parameters).is_valid
-        except Exception:  # not installed, or a schema it cannot compile: the reference one
-            return reference
-
-        def is_valid(instance: Any) -> bool:
-            try:
-                return fast(instance)
-            except Exception:  # a value JSON has no word for (bytes from msgpack): the reference
-                return reference(instance)
-
-        return is_valid
+        schema vs ~33 µs for python-jsonschema). A value JSON has no word for (bytes from
+        msgpack) is not valid."""
+        return self.compiled.is_valid
 
     def to_openai(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,19 @@ class ToolSpec:
         }
 
 
+def _copy_json(v: Any) -> Any:
+    """A private copy of JSON-like data (maps and lists rebuilt; ~3x faster than deepcopy)."""
+    t = type(v)
+    if t is dict or (t is not list and isinstance(v, Mapping)):
+        return {k: _copy_json(x) for k, x in v.items()}
+    if t is list:
+        return [_copy_json(x) for x in v]
+    return v if t in _SCALARS else copy.deepcopy(v)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes})
+
+
 @dataclass(frozen=True)
 class ToolCall:
     tool: str
@@ -149,23 +163,39 @@ class ToolCall:
 
 
 class ToolRegistry:
-    """Named tools with their compiled validators. Registration is all-or-nothing."""
+    """Named tools with their compiled validators. Registration is all-or-nothing.
 
-    def __init__(self, specs: Iterable[Any] = ()) -> None:
+    ``limits`` and ``max_tools`` (server.max_schema_bytes/_depth, server.max_tools_per_session)
+    bound what one registration may cost; copies keep them."""
+
+    def __init__(self, specs: Iterable[Any] = (), *, limits: SchemaLimits = DEFAULT_LIMITS,
+                 max_tools: int | None = None) -> None:
         self._specs: dict[str, ToolSpec] = {}
+        self.limits = limits
+        self.max_tools = max_tools
         self.register(specs)
 
     def copy(self) -> ToolRegistry:
-        new = ToolRegistry()
+        new = ToolRegistry(limits=self.limits, max_tools=self.max_tools)
         new._specs = dict(self._specs)
         return new
 
     def register(self, specs: Iterable[Any], *, replace: bool = False) -> list[str]:
-        parsed = [ToolSpec.from_any(s) for s in specs]
+        specs = list(specs)
+        cap = self.max_tools
+        if cap is not None and len(specs) > cap:  # before parsing any: bounded work
+            raise ToolError(f"{len(specs)} tools in one request; a session may have at most "
+                            f"server.max_tools_per_session={cap}", code="too_many_tools")
+        parsed = [ToolSpec.from_any(s, self.limits) for s in specs]
         names = [s.name for s in parsed]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = sorted(n for n, k in collections.Counter(names).items() if k > 1)
         if dupes:
             raise ToolError(f"tool names must be unique in one request: {', '.join(dupes)}")
+        total = len(set(names) | (set() if replace else set(self._specs)))
+        if cap is not None and total > cap:
+            raise ToolError(f"this would give the session {total} tools; at most "
+                            f"server.max_tools_per_session={cap} (replace: true drops the "
+                            "ones registered before)", code="too_many_tools")
         if replace:
             self._specs.clear()
         for spec in parsed:
@@ -210,12 +240,9 @@ class ToolRegistry:
         spec = self._specs[call.tool]
         if spec.is_valid(call.arguments):
             return []
-        errors = sorted(spec.validator.iter_errors(call.arguments), key=lambda e: list(e.path))
-        out = []
-        for err in errors[:5]:
-            where = ".".join(str(p) for p in err.absolute_path)
-            out.append(f"{call.tool}.arguments{('.' + where) if where else ''}: {err.message}")
-        return out
+        return [f"{call.tool}.arguments{('.' + where) if where else ''}: {message}"
+                for where, message in spec.compiled.problems(call.arguments)] or \
+            [f"{call.tool}.arguments: do not fit the tool's schema"]
 
 
 def type_hint(schema: Mapping[str, Any]) -> str:
@@ -284,12 +311,13 @@ class MaskError(ToolError):
 
 @functools.lru_cache(maxsize=1024)
 def _argument_check(spec: ToolSpec, arg: str) -> Callable[[Any], bool]:
+    """Yes/no for one value of ``arg``, with references resolved against the whole schema."""
     schema = spec.parameters.get("properties", {}).get(arg)
-    if not isinstance(schema, Mapping):
+    check = spec.compiled.property_check(arg) if isinstance(schema, Mapping) else None
+    if check is None:
         raise MaskError(f"mask.{spec.name}.{arg}: tool {spec.name!r} has no argument {arg!r}; "
                         f"its arguments: {', '.join(spec.parameters.get('properties', {})) or 'none'}")
-    return ToolSpec(f"{spec.name}.{arg}", "", {"type": "object", "properties": {arg: schema}}) \
-        .is_valid
+    return check  # type: ignore[no-any-return]
 
 
 def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None,
@@ -332,7 +360,7 @@ def apply_mask(specs: Iterable[ToolSpec], mask: Mapping[str, Any] | None,
                 raise MaskError(f"mask.{spec.name}.{arg}: {len(values)} values; at most "
                                 f"{MAX_MASK_VALUES} per argument")
             for i, v in enumerate(values):
-                if not check({arg: v}):
+                if not check(v):
                     raise MaskError(f"mask.{spec.name}.{arg}[{i}]: {v!r} does not fit the "
                                     f"argument's schema {json.dumps(props[arg], default=str)}")
             if not values:

@@ -23,6 +23,7 @@ from agent_arena.agents import Profile
 from agent_arena.backends.base import Backend
 from agent_arena.calling import CallingConfig, fallback_call
 from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
+from agent_arena.schemas import SchemaLimits
 from agent_arena.security import Authenticator
 from agent_arena.server.config import GC_THRESHOLD, ServerConfig, is_loopback
 from agent_arena.server.decisions import Decisions, JournalLike, Listener
@@ -49,7 +50,9 @@ class ArenaServer:
     ) -> None:
         self.config = config or ServerConfig()
         self.backend = backend
-        self.default_tools = ToolRegistry(tools)
+        self.default_tools = ToolRegistry(tools, max_tools=self.config.max_tools_per_session,
+                                          limits=SchemaLimits(self.config.max_schema_bytes,
+                                                              self.config.max_schema_depth))
         self.profiles = dict(profiles or {})
         self.profiles.setdefault("default", Profile())
         self.calling = calling or CallingConfig()

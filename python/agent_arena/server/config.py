@@ -16,7 +16,8 @@ from agent_arena.security import AuthConfig
 _MINIMUM = {"max_message_bytes": 256, "default_deadline_ms": 1, "max_pending": 1,
             "heartbeat_ivl_ms": 0, "heartbeat_timeout_ms": 0, "session_ttl_s": 1,
             "shutdown_grace_ms": 0, "max_sessions": 1, "max_agents_per_session": 1,
-            "max_result_bytes": 16}
+            "max_result_bytes": 16, "max_tools_per_session": 1, "max_schema_bytes": 256,
+            "max_schema_depth": 2}
 
 
 @dataclass
@@ -25,7 +26,10 @@ class ServerConfig:
     max_message_bytes: int = 1 << 20  # per frame; the socket drops frames over 4x this
     default_deadline_ms: int = 15000
     max_pending: int = 10000  # decisions in flight over all sessions
-    heartbeat_ivl_ms: int = 5000  # ZMTP PING interval (0: off); a silent peer is dropped
+    # The server's own ZMTP PINGs (0: off, the default): with them on, a client that floods
+    # and closes can abort the process in libzmq (docs/security.md). Dead peers are found by
+    # TCP keepalive instead, probing a connection silent for heartbeat_timeout_ms.
+    heartbeat_ivl_ms: int = 0
     heartbeat_timeout_ms: int = 15000
     session_ttl_s: float = 3600.0  # forget sessions idle this long
     # On stop (SIGTERM/SIGINT): decisions that finish within the grace are answered as usual,
@@ -34,6 +38,12 @@ class ServerConfig:
     max_sessions: int = 1000  # idle sessions are evicted (least recently seen first)
     max_agents_per_session: int = 4096  # idle agents are evicted (least recently observed)
     max_result_bytes: int = 1024  # tool_result payload kept in an agent's memory (truncated)
+    # What one registration (hello / register_tools) may hold, so it costs milliseconds of the
+    # event loop, not seconds (docs/security.md): tools a session may have (its defaults
+    # included), the JSON size of one tool spec, and maps/lists nested in its parameters.
+    max_tools_per_session: int = 256
+    max_schema_bytes: int = 65536
+    max_schema_depth: int = 24
     ws_port: int | None = None  # start a WebSocket relay for web-exported games
     # Origins (e.g. "http://localhost:8060") whose pages may open the relay. Without server.auth
     # the relay needs this list: otherwise any web page the user visits could drive the agents.
@@ -96,7 +106,7 @@ def _check_http_view(cfg: ServerConfig, view: str) -> None:
         raise ConfigError(
             f"refusing to serve the {view} on {host} without authentication: anyone on the "
             "network could read what your agents see and do. Configure server.auth.mechanism="
-            "plain with server.auth.users={name: password} (the page and /metrics then ask for "
+            "plain with '++server.auth.users={name: password}' (the page and /metrics then ask for "
             f"them with HTTP Basic; CURVE keys cannot protect HTTP), or keep server.{view}_host="
             "127.0.0.1 (see docs/security.md)")
 

@@ -7,11 +7,13 @@ waiting in one pass (ZeroMQ's FD is edge-triggered: after any send or receive th
 are re-checked, or a waiting message could sit unnoticed).
 
 Peers: every message's source connection (``SRCFD``) and ZAP user are recorded per routing
-identity; the socket monitor's DISCONNECTED event (a closed connection, or a peer silent past
-the heartbeat timeout) and a send refused with EHOSTUNREACH (``ROUTER_MANDATORY``) report the
-peer gone through ``on_peer_gone``. A reply is only delivered to the identity's current peer
-when that peer is the same authenticated user as the one who asked: a ROUTER_HANDOVER never
-carries one user's replies to another.
+identity; the socket monitor's DISCONNECTED event (a closed connection, or one TCP keepalive
+found dead) and a send refused with EHOSTUNREACH (``ROUTER_MANDATORY``) report the
+peer gone through ``on_peer_gone``. Identities are first come, first served (no
+ROUTER_HANDOVER): while a connection holds one, libzmq ignores any other connection that
+claims it, so no client can disconnect another or take over its replies. An identity that
+comes back from another user after its first connection closed (before the monitor said so)
+ends the first user's session, and a reply is only delivered to the user who asked.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from agent_arena.security import Authenticator
 from agent_arena.server.config import ServerConfig
 
 log = logging.getLogger("agent_arena.server")
+
+KEEPALIVE_INTVL_S = 5
+KEEPALIVE_PROBES = 3
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,29 @@ class Transport:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.linger = 0
         sock.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_bytes * 4)
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting game takes its identity back
+        # No ROUTER_HANDOVER: an identity belongs to the connection that has it until that one
+        # is gone. With handover, a second connection with the same identity aborted libzmq
+        # 4.3.5 (stream_engine_base.cpp:310, !_io_error) and let any user disconnect any other
+        # (issue 25); without it, libzmq ignores the newcomer (docs/security.md).
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a reply to a gone peer fails, not vanishes
         # Every accepted observe must get its reply: allow a burst of all that can be pending.
         sock.setsockopt(zmq.SNDHWM, max(1000, 2 * cfg.max_pending))
         sock.setsockopt(zmq.RCVHWM, max(1000, 2 * cfg.max_pending))
+        # Dead peers (host gone, network cut) are found by TCP keepalive: the kernel probes a
+        # connection silent for heartbeat_timeout_ms, KEEPALIVE_PROBES times KEEPALIVE_INTVL_S
+        # apart. Clients' own ZMTP PINGs are answered, and a TTL in them is honoured.
+        sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, max(1, cfg.heartbeat_timeout_ms // 1000 or 15))
+        sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, KEEPALIVE_INTVL_S)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, KEEPALIVE_PROBES)
         if cfg.heartbeat_ivl_ms:
+            # The server's own ZMTP PINGs: libzmq's heartbeat timer writes to a connection
+            # whose input stopped (queue full) and whose peer then closed, and aborts the
+            # process (stream_engine_base.cpp:310); a client can arrange that at will.
+            log.warning("server: ZMTP heartbeats on (server.heartbeat_ivl_ms=%d): a client that "
+                        "floods and closes can abort the process in libzmq; see "
+                        "docs/security.md", cfg.heartbeat_ivl_ms)
             sock.setsockopt(zmq.HEARTBEAT_IVL, cfg.heartbeat_ivl_ms)
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, cfg.heartbeat_timeout_ms)
         if cfg.auth.enabled:
@@ -202,7 +224,7 @@ class Transport:
         old_user = self._peer_user.get(identity)
         if old_user != user:
             self._peer_user[identity] = user
-            if old_user is not None:  # handover to another user: the first one is gone
+            if old_user is not None:  # another user reconnected with it: the first one is gone
                 self.on_peer_gone(old_user, identity)
         rest = frames[1:]
         req = len(rest) > 1 and len(rest[0]) == 0
@@ -230,7 +252,7 @@ class Transport:
             return
         identity = self._fd_peer.pop(fd, None)
         if identity is None or self._peer_fd.get(identity) != fd:
-            return  # never spoke, or its identity moved to a newer connection (handover)
+            return  # never spoke, or its identity moved to a newer connection
         del self._peer_fd[identity]
         self._peer_gone(identity)
 
