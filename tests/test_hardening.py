@@ -130,7 +130,7 @@ async def test_a_model_call_failing_a_catastrophic_pattern_is_a_fallback(serve, 
     server = serve(answer=answer)
     game = peers(server.endpoint)
     tool = _tool("t", {"s": {"type": "string", "pattern": EVIL}}, required=["s"])
-    await game.send_msg(type="register_tools", id="r", tools=[tool])
+    await game.send_msg(type="register_tools", id="r", tools=[tool], server_tools=True)
     assert (await game.expect("r"))["type"] == "ack"
     await game.send_msg(type="observe", id="o", agent_id="a", tick=1, observation={"hp": 1},
                         tools=["t", "idle"])
