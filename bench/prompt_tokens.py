@@ -2,13 +2,15 @@
 
     PYTHONPATH=python python bench/prompt_tokens.py [--agents 4] [--ticks 3]
 
-(``PYTHONPATH=<another tree>/python`` measures that tree's prompt.) Counts the tokens of the chat the server sends on its constrained path (the GGUF's chat template
+Counts the tokens of the chat the server sends on its constrained path (the GGUF's chat template
 applied, as the llama_cpp backend does), with the embedded model's tokenizer (SmolLM2-135M),
 for observations and masks of the demo world (world/sim.py):
 
 - ``short``: the default profile (prompting.decision_messages: instruction, tools, observation);
 - ``rules``: the earlier default (written rules, five worked examples, the nearest one repeated),
   kept as the profile ``rules`` in configs/agents/default.yaml.
+
+``PYTHONPATH=<another tree>/python`` measures that tree's prompt instead (its own profiles).
 """
 
 from __future__ import annotations

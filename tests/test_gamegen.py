@@ -50,8 +50,10 @@ def teacher(ex: gamegen.Example) -> str:
     world, rules, me = ex.world, ex.game.rules, ex.game.me
     if world.hp <= rules.hurt and any(t.hostile and t.dist < rules.close for t in world.things):
         return "run"
-    if any(_is_question(s.line) and s.to in (me, None) for s in world.speech):
+    if any(_is_question(s.line) and s.to in (me, None, *gamegen.EVERYONE) for s in world.speech):
         return "talk"
+    if world.order or any(s.order and s.to == me for s in world.speech):
+        return "wait"  # told to hold: no fetching
     wanted = [t for t in world.things if t.cls == "item" and t.kind in world.wants]
     if any(t.dist <= rules.reach for t in wanted):
         return "take"
@@ -119,7 +121,7 @@ def test_tool_names_of_different_kinds_never_coincide():
     assert sum(len(v) for v in names.values()) > 5000
 
 
-# ---- the vocabulary -------------------------------------------------------------------------------
+# ---- the vocabulary -----------------------------------------------------------------------------
 
 
 def _norm(name: str) -> str:
@@ -241,7 +243,7 @@ def test_agent_arena_gen_is_the_same_command(tmp_path: Path):
     assert out.read_text().splitlines() == _rows(5, 4)
 
 
-# ---- the server sends exactly this prompt ----------------------------------------------------------
+# ---- the server sends exactly this prompt -------------------------------------------------------
 
 
 @pytest.mark.parametrize("masked", [False, True])

@@ -29,7 +29,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ SITUATIONS = ("fetch", "take", "flee", "answer", "hold")
 ROLE_OF = {"fetch": "go", "take": "take", "flee": "run", "answer": "talk", "hold": "wait"}
 
 
-# ---- names ----------------------------------------------------------------------------------------
+# ---- names --------------------------------------------------------------------------------------
 
 STYLES = ("snake", "snake", "snake", "camel", "camel", "dotted", "kebab")
 
@@ -119,6 +119,7 @@ class Layout:
     speaker_key: str
     line_key: str
     address_key: str
+    order_key: str  # a standing order, when there is one
     noise: tuple[str, ...]
     key_order: tuple[str, ...] = ()
 
@@ -184,6 +185,7 @@ def new_layout(rng: random.Random) -> Layout:
         reach_style=rng.choice(("list", "flag", "radius")), reach_key="",
         speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "record")),
         speaker_key=p(W.SPEAKER_KEYS), line_key=p(W.LINE_KEYS), address_key=p(W.ADDRESS_KEYS),
+        order_key=p(W.ORDER_KEYS),
         noise=tuple(rng.sample(W.NOISE_KEYS, rng.choice((0, 0, 1, 2)))),
     )
     if layout.dist_key is None and layout.reach_style == "radius":
@@ -241,7 +243,7 @@ TALK_DESC = ("Say something out loud.", "Answer someone who talked to you.",
              "Reply to a question.", "Speak. Use it to answer someone who spoke to you.")
 WAIT_DESC = ("Do nothing this turn.", "Wait and watch.", "Stay where you are.",
              "Rest for a moment. Use it when there is nothing to do.", "Hold still.",
-             "Pass the turn.", "Stand by.")
+             "Pass the turn.", "Stand by.", "Stay put, e.g. when told to wait.")
 
 
 def new_game(rng: random.Random, name: str) -> Game:
@@ -338,7 +340,7 @@ def new_game(rng: random.Random, name: str) -> Game:
                 rules=rules, me=rng.choice(W.PERSON_NAMES))
 
 
-# ---- a world: what is around the character ----------------------------------------------------------
+# ---- a world: what is around the character ------------------------------------------------------
 
 
 @dataclass
@@ -357,6 +359,7 @@ class Speech:
     speaker: str
     line: str
     to: str | None  # None: nobody in particular
+    order: bool = False  # an order to wait
 
 
 @dataclass
@@ -368,6 +371,7 @@ class World:
     things: list[Thing] = field(default_factory=list)
     speech: list[Speech] = field(default_factory=list)
     noise: dict[str, Any] = field(default_factory=dict)
+    order: str | None = None  # a standing order to hold (the layout's order key)
 
 
 class Builder:
@@ -406,7 +410,8 @@ class Builder:
             d = self.rng.uniform(lo, hi)
             a = self.rng.uniform(0, 2 * math.pi)
             if steps:
-                xy = [self.origin[0] + round(d * math.cos(a)), self.origin[1] + round(d * math.sin(a))]
+                xy = [self.origin[0] + round(d * math.cos(a)),
+                      self.origin[1] + round(d * math.sin(a))]
             else:
                 xy = [round(self.origin[0] + d * math.cos(a), 1),
                       round(self.origin[1] + d * math.sin(a), 1)]
@@ -433,7 +438,7 @@ class Builder:
         return [xy[0], 0, xy[1]] if self.r.dims == 3 else list(xy)
 
 
-# ---- situations ---------------------------------------------------------------------------------------
+# ---- situations ---------------------------------------------------------------------------------
 
 
 def _question(rng: random.Random, b: Builder, world: World) -> tuple[str, str]:
@@ -465,6 +470,7 @@ CHATTER = ("Lovely weather today.", "I need to fix my roof.", "The market was bu
            "Hmm.", "My feet hurt from all this walking.", "I heard wolves last night.",
            "This bread is stale.", "What a long day.", "The river is high this year.",
            "*hums a tune*", "I should get back to work.", "Ah, the smell of rain.")
+EVERYONE = ("everyone", "all", "anyone", "the group")
 ORDERS = ("wait here.", "stay where you are.", "hold your position.", "do not move.",
           "stay put for now.", "wait for me here.")
 
@@ -511,11 +517,12 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
         world.things.append(t)
         return t
 
-    def speak(line: str, to: str | None, speaker: str | None = None) -> Speech:
+    def speak(line: str, to: str | None, speaker: str | None = None,
+              order: bool = False) -> Speech:
         who = speaker or b.person()
         if not any(t.kind == who for t in world.things) and rng.random() < 0.6:
             world.things.append(b.thing(who, "person", lo=1, hi=8))
-        s = Speech(who, line, to)
+        s = Speech(who, line, to, order)
         world.speech.append(s)
         return s
 
@@ -523,6 +530,9 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
         """One harmless extra from ``choices`` (or none); its name for the meta."""
         pick = rng.choice(choices)
         if pick == "far_threat":
+            threat(close=False)
+        elif pick == "far_threat_hurt":  # hurt, but the threat is far: carry on
+            world.hp = hurt
             threat(close=False)
         elif pick == "unwanted_near":
             item(b.kind(W.ITEM_KINDS), near=True)
@@ -540,12 +550,12 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     if situation == "fetch":
         target = item(rng.choice(wants), near=False)
         variant = distractor(("unwanted_near", "unwanted_near", "far_threat", "chatter",
-                              "none", "to_other"))
+                              "none", "to_other", "far_threat_hurt"))
         call = _go_call(g, target)
     elif situation == "take":
         target = item(rng.choice(wants), near=True)
         variant = distractor(("wanted_far", "wanted_far", "unwanted_near", "far_threat",
-                              "chatter", "none"))
+                              "chatter", "none", "far_threat_hurt"))
         call = _role_call(g, "take", what=target.uid)
     elif situation == "flee":
         world.hp = hurt
@@ -557,25 +567,27 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
         call = _run_call(g, t, world)
     elif situation == "answer":
         q, reply = _question(rng, b, world)
-        to = rng.choice((game.me, game.me, None))
+        to = rng.choice((game.me, game.me, None, rng.choice(EVERYONE)))
         s = speak(q, to)
-        variant = "asked_me" if to else "asked_all"
+        variant = "asked_me" if to == game.me else "asked_all"
         extra = distractor(("none", "none", "unwanted_near", "far_threat", "wanted_far"))
         variant += "" if extra == "none" else f"+{extra}"
         call = _talk_call(g, reply, s.speaker)
     else:
         variant = rng.choice(("empty", "unwanted_near", "far_threat", "far_threat_hurt",
-                              "chatter", "to_other", "order", "close_critter"))
-        if variant == "far_threat_hurt":
-            world.hp = hurt
-            threat(close=False)
-        elif variant == "order":
+                              "chatter", "to_other", "order", "order_key", "close_critter"))
+        if variant == "order":  # an order outranks fetching
             leader = b.person()
             speak(f"{game.me}, {rng.choice(ORDERS)}" if rng.random() < 0.5
-                  else rng.choice(ORDERS).capitalize(), game.me, leader)
+                  else rng.choice(ORDERS).capitalize(), game.me, leader, order=True)
+        elif variant == "order_key":
+            world.order = rng.choice(W.ORDER_VALUES)
+        if variant.startswith("order") and rng.random() < 0.5:
+            item(rng.choice(wants), near=False)
+            variant += "+wanted_far"
         elif variant == "close_critter":
             world.things.append(b.thing(b.kind(W.CRITTER_KINDS), "critter", lo=1, hi=3))
-        elif variant != "empty":
+        elif variant != "empty" and not variant.startswith("order"):
             distractor((variant,))
         call = _wait_call(g)
     return world, call, variant
@@ -621,7 +633,7 @@ def _wait_call(game: Game) -> ToolCall:
         _role_call(game, "wait")
 
 
-# ---- the observation --------------------------------------------------------------------------------
+# ---- the observation ----------------------------------------------------------------------------
 
 
 def _dist(game: Game, d: float) -> Any:
@@ -713,6 +725,8 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     if lay.reach_style == "list":
         top[lay.reach_key] = [t.uid for t in things if t.cls == "item" and t.near]
     top[lay.speech_key] = [_speech(game, s) for s in world.speech]
+    if world.order:
+        top[lay.order_key] = world.order
     for key in lay.noise:
         values = W.NOISE_VALUES.get(key)
         top[key] = rng.choice(values) if values else rng.randint(1, 500)
@@ -728,7 +742,7 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     return {k: obs[k] for k in sorted(obs, key=lambda k: order.get(k, len(order)))}
 
 
-# ---- the mask -----------------------------------------------------------------------------------------
+# ---- the mask -----------------------------------------------------------------------------------
 
 
 def game_mask(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
@@ -765,7 +779,7 @@ def game_mask(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     return mask
 
 
-# ---- rows -----------------------------------------------------------------------------------------
+# ---- rows ---------------------------------------------------------------------------------------
 
 
 def _memory(rng: random.Random, game: Game) -> list[str]:
@@ -884,11 +898,12 @@ def vocabulary() -> set[str]:
                   W.BEINGS_KEYS, W.PEOPLE_KEYS, W.DANGER_KEYS, W.REACH_LIST_KEYS,
                   W.REACH_FLAG_KEYS, W.ENT_ID_KEYS, W.ENT_KIND_KEYS, W.ENT_POS_KEYS,
                   W.ENT_DIST_KEYS, W.HOSTILE_KEYS, W.SPEECH_KEYS, W.SPEAKER_KEYS, W.LINE_KEYS,
-                  W.ADDRESS_KEYS, W.NOISE_KEYS):
+                  W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS):
         words.update(group)
     for coords in W.COORD_KEYS:
         words.update(coords)
     words.update(("now", "max", "cur", "cap", "left", "full", "value", "top", "count"))
+    words.update(W.ITEM_KINDS)  # an inventory may be a map keyed by kind
     return words
 
 

@@ -16,11 +16,10 @@ def _words(text: str) -> tuple[str, ...]:
 # ---- tool names: a verb, sometimes a particle or an object --------------------------------------
 
 GO_VERBS = _words("""
-walk go travel approach head stroll hike march wander roam journey advance proceed step trek
-amble saunter stride navigate steer hurry jog trot tread venture visit come relocate traverse
-cross crawl sneak tiptoe pace ramble meander commute ride scoot scurry waddle lumber plod trudge
-stomp transit goto make_way set_course close_in draw_near near hasten path route walkabout
-wend shuffle glide drift rove range progress track trail nav
+stroll hike march wander roam journey trek amble saunter stride steer hurry jog trot tread
+venture relocate traverse cross crawl sneak tiptoe pace ramble meander commute ride scoot
+scurry waddle lumber plod trudge stomp transit make_way set_course close_in draw_near near
+hasten walkabout wend shuffle glide drift rove range progress track trail
 """)
 GO_PARTICLES = ("", "", "to", "toward", "towards", "over", "over_to", "up_to", "for")
 GO_OBJECTS = _words("""
@@ -28,19 +27,17 @@ spot place location point tile cell waypoint destination mark site coords square
 """)
 
 TAKE_VERBS = _words("""
-grab take collect gather get obtain acquire snatch seize lift hoist loot harvest pluck pocket
-claim retrieve scoop nab grasp clutch secure stash bag glean salvage keep procure amass hoard
-palm catch reap pilfer swipe yank pull extract tuck load carry fetch_here take_hold lift_up
-scoop_up snatch_up gather_up grab_hold receive accept
+snatch seize hoist harvest pluck pocket claim scoop nab grasp clutch secure stash bag glean
+salvage procure amass hoard palm catch reap pilfer swipe yank pull extract tuck load lift_up
+scoop_up snatch_up gather_up grab_hold
 """)
 TAKE_OBJECTS = _words("""
 thing object loot stuff prop goods resource belonging article piece treasure find pickup_obj
 """)
 
 RUN_VERBS = _words("""
-escape retreat run_away evade bolt scram withdraw fall_back back_off skedaddle abscond scatter
-take_cover dodge elude avoid outrun sprint_away get_away disengage recoil run_off clear_out
-make_off break_away scurry_away duck shelter seek_safety hightail bail vamoose decamp
+scram skedaddle abscond scatter take_cover elude outrun sprint_away disengage recoil run_off
+clear_out make_off break_away scurry_away duck shelter seek_safety hightail bail vamoose decamp
 cut_and_run turn_tail head_for_safety retire
 """)
 RUN_OBJECTS = _words("""
@@ -48,20 +45,18 @@ danger hazard enemy foe attacker predator monster peril menace beast hostile har
 """)
 
 TALK_VERBS = _words("""
-speak talk reply respond answer tell chat utter voice shout whisper call_out remark mention
-declare announce state converse express communicate pronounce mutter murmur exclaim yell
-articulate verbalize retort rejoin vocalize address inform relay comment orate proclaim
-broadcast holler chime_in pipe_up speak_up talk_back
+utter remark mention declare announce state converse express communicate pronounce mutter
+murmur exclaim articulate verbalize retort rejoin vocalize address inform relay comment orate
+proclaim broadcast holler chime_in pipe_up speak_up talk_back
 """)
 TALK_OBJECTS = _words("""
 line words message phrase sentence speech remark response dialogue quote chat_line
 """)
 
 WAIT_VERBS = _words("""
-wait rest pause stay linger loiter stand standby remain tarry bide lounge relax dawdle stall
-halt freeze sit do_nothing noop pass skip_turn end_turn await stand_still stand_by keep_still
-hang_around stay_put hold_on be_still hold_position hold_still hold_ground stay_here chill
-wait_here rest_here bide_time mark_time laze
+linger loiter remain tarry bide lounge relax dawdle stall halt freeze sit await keep_still
+hang_around stay_put hold_on be_still hold_still hold_ground stay_here chill rest_here
+bide_time mark_time laze
 """)
 
 # never the right call in a generated situation: tools a game has besides the five kinds
@@ -99,77 +94,118 @@ EXTRA_TOOLS = (
 # ---- argument names ----------------------------------------------------------------------------
 
 DEST_POS_ARGS = _words("""
-dest destination where spot location loc coords point place waypoint endpoint goal_pos to_pos
-coordinate site aim dest_xy xy end_point go_pos spot_xy
+goal_pos dest_xy end_point go_pos spot_xy journey_to goal_xy finish_pos walk_pos trek_to
+terminus aim_xy trail_end march_xy wander_goal roam_pos amble_xy goal_spot arrival_xy
 """)
 DEST_REF_ARGS = _words("""
-dest_ref toward towards entity object_ref to_what dest_name landmark who_or_what go_ref
+dest_ref object_ref to_what dest_name who_or_what go_ref near_what approach_ref visit_ref
+goal_ref stroll_ref
 """)
 TAKE_ARGS = _words("""
-what thing obj object_id which uid ref handle loot_id object entity_id tag label thing_id
-subject article goods_id grab_ref piece resource_id
+loot_id thing_id goods_id grab_ref resource_id chosen_one prize_id pocket_ref haul_id
+snatch_ref wanted_ref claim_ref nab_id seize_ref harvest_id pluck_id
 """)
 RUN_ARGS = _words("""
-away_from danger foe from_whom enemy hazard_id source menace attacker predator_id peril_ref
-escape_from flee_from_ref run_from
+hazard_id predator_id peril_ref flee_from_ref dread_id scary_one shun_ref threat_ref brute_id
+fright_src
 """)
 TALK_ARGS = _words("""
-line words message msg utterance phrase reply speech content sentence remark quote
-what_to_say spoken response_text
+response_text wording dialogue_line speech_text said_words retort_text lines_spoken utter_text
+reply_words voice_line
 """)
 TALK_TO_ARGS = _words("""
-recipient listener addressee whom audience speak_to talk_to reply_to
+hearer interlocutor said_to_whom told_whom ear_of
 """)
 WAIT_ARGS = _words("""
-seconds ticks turns duration for_ticks beats moments rounds span
+for_ticks pause_len wait_len beat_count linger_ticks idle_beats
 """)
 PACE_ARGS = _words("""
-pace gait tempo manner
+gait tempo walk_style
 """)
 PACE_VALUES = (("slow", "normal", "fast"), ("stroll", "jog"), ("calm", "hurried"),
                ("careful", "quick"))
 
 # coordinate keys of a position written as a map
-COORD_KEYS = (("east", "north"), ("col", "row"), ("u", "v"), ("lon", "lat"), ("px", "py"),
-              ("across", "down"), ("e", "n"), ("i", "j"), ("east", "north", "up"),
-              ("px", "py", "pz"), ("u", "v", "w"))
+COORD_KEYS = (("east", "north"), ("col", "row"), ("lon", "lat"), ("px", "py"),
+              ("across", "down"), ("east", "north", "up"), ("px", "py", "pz"))
 
 # ---- observation keys --------------------------------------------------------------------------
 
-SELF_KEYS = _words("self me myself you player status body avatar char character hero pawn")
-NAME_KEYS = _words("name callsign whoami my_name handle nick designation")
-HP_KEYS = _words("hp vitality life hit_points vigor wellbeing vitals condition hearts hpct")
-SELF_POS_KEYS = _words("at loc where coords spot my_pos place standing_at xy whereabouts")
+SELF_KEYS = _words("""
+protagonist self_info my_state persona npc_self me_block char_sheet
+""")
+NAME_KEYS = _words("""
+whoami my_name known_as moniker npc_name self_name
+""")
+HP_KEYS = _words("""
+hpct lifeforce stamina_left vigour_pct hit_pts life_pct health_pts wound_state hp_frac
+vitality_pts
+""")
+SELF_POS_KEYS = _words("""
+my_pos standing_at whereabouts my_xy stand_pos am_at my_spot my_coords self_xy located_at
+""")
 WANT_KEYS = _words("""
-quest task objective wants seeking errand need needs order job mission aim wish desire
-looking_for shopping want todo
+looking_for hunting_for to_find craving errand_item shopping_for want_item goal_item
+fetch_quest desired_kind
 """)
-BAG_KEYS = _words("bag carrying pack holding satchel inventory backpack pockets stash kit")
+BAG_KEYS = _words("""
+rucksack knapsack pouch carried_things bag_contents held_items carried
+""")
 THINGS_KEYS = _words("""
-nearby surroundings around things objects scene entities sight sees spotted world view
-vicinity environment area neighbourhood landscape
+sees spotted in_view eyes_on noticed sighted neighbourhood in_sight eyeshot seen_things
+view_list around_me
 """)
-ITEMS_KEYS = _words("items loot objects_seen ground pickups resources lying_around stuff")
-BEINGS_KEYS = _words("creatures animals beings wildlife critters monsters fauna others")
-PEOPLE_KEYS = _words("people folks villagers npcs companions persons crowd bystanders")
-DANGER_KEYS = _words("dangers enemies predators hostiles foes hazards menaces perils")
+ITEMS_KEYS = _words("""
+objects_seen pickups lying_around trinkets wares findings loose_items ground_items collectables
+""")
+BEINGS_KEYS = _words("""
+beasts fauna_seen animals_seen creatures_seen wild_things
+""")
+PEOPLE_KEYS = _words("""
+townsfolk passersby bystanders persons_seen npcs_near townspeople
+""")
+DANGER_KEYS = _words("""
+dreads nasties menaces perils_seen threats_seen foes_near
+""")
 REACH_LIST_KEYS = _words("""
-reachable within_reach at_hand adjacent touching grabbable close_enough underfoot by_hand
-in_range nearby_ids
+grabbable underfoot by_hand within_grasp arm_range reach_ids in_grasp grab_ok
 """)
-REACH_FLAG_KEYS = _words("reachable touching at_hand grabbable close_enough adjacent in_arm")
-ENT_ID_KEYS = _words("uid ref handle tag key ident label oid eid name")
-ENT_KIND_KEYS = _words("type category sort what species class breed variety is_a")
-ENT_POS_KEYS = _words("at loc where coords spot place xy")
-ENT_DIST_KEYS = _words("dist range away meters far steps_away how_far gap")
-HOSTILE_KEYS = _words("hostile aggressive dangerous angry attacks mean wild")
+REACH_FLAG_KEYS = _words("""
+grabbable in_arm within_grasp graspable in_grasp grab_ok arm_length
+""")
+ENT_ID_KEYS = _words("""
+ident oid eid ref_code serial callname uid_str tag_id handle_id
+""")
+ENT_KIND_KEYS = _words("""
+sort breed variety is_a genus what_is thing_kind of_type
+""")
+ENT_POS_KEYS = _words("""
+spot_at lies_at found_at sits_at placed coords_at xy_at where_is
+""")
+ENT_DIST_KEYS = _words("""
+steps_away how_far gap metres_off span_to dist_m range_to away_by
+""")
+HOSTILE_KEYS = _words("""
+angry bites menacing wants_blood is_hostile foe_flag
+""")
 SPEECH_KEYS = _words("""
-messages chat dialogue overheard voices said incoming talk conversation speech_log ears
-hearing spoken_to log lines chatter inbox
+speech_log ears_caught heard_lately talk_feed earshot utterances_in heard_lines said_nearby
+chat_log
 """)
-SPEAKER_KEYS = _words("speaker who by sender source author voice")
-LINE_KEYS = _words("line words msg content says utterance message")
-ADDRESS_KEYS = _words("to addressee recipient towards aimed_at for_whom")
+SPEAKER_KEYS = _words("""
+talker uttered_by spoken_by teller said_by voice_of
+""")
+LINE_KEYS = _words("""
+utterance wording said_text line_text spoken_words
+""")
+ADDRESS_KEYS = _words("""
+aimed_at for_whom meant_for directed_at said_to to_whom
+""")
+ORDER_KEYS = _words("""
+directive standing_order orders_given order_now current_order
+""")
+ORDER_VALUES = ("hold position", "stay on guard here", "wait for the caravan",
+                "keep watch at this spot", "do not leave your post", "wait here until relieved")
 NOISE_KEYS = _words("clock weather day turn season light time_of_day mood tick_no frame zone")
 NOISE_VALUES = {
     "weather": ("rain", "sunny", "fog", "snow", "windy", "clear"),

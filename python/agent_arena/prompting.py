@@ -27,7 +27,7 @@ from agent_arena.tools import ToolCall, ToolSpec, type_hint
 INSTRUCTION = "You control one character in a game. Choose its next action: one tool call."
 
 
-# ---- the observation ---------------------------------------------------------------------------
+# ---- the observation ----------------------------------------------------------------------------
 
 
 def _num(v: float) -> str:
@@ -143,7 +143,7 @@ def render_call(call: Mapping[str, Any]) -> str:
     return f"{call.get('tool')}({', '.join(f'{k}={render_value(v)}' for k, v in args.items())})"
 
 
-# ---- the tools ---------------------------------------------------------------------------------
+# ---- the tools ----------------------------------------------------------------------------------
 
 
 def render_tools(tools: Iterable[ToolSpec]) -> str:
