@@ -502,8 +502,11 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
                 world.bag[k] = rng.randint(1, 4)
     _scenery(rng, b, world, items=rng.choice((0, 1, 1, 2)), critters=rng.choice((0, 0, 1)),
              people=rng.choice((0, 0, 1)))
-    if rng.random() < 0.5:  # health says nothing here unless the situation sets it
+    roll = rng.random()  # health alone decides nothing: hurt with no threat near, carry on
+    if roll < 0.4:
         world.hp = round(rng.uniform(0.45, 1.0), 2)
+    elif roll < 0.55:
+        world.hp = hurt
 
     def threat(close: bool) -> Thing:
         lo, hi = ((0.8 if r.unit == "m" else 1), r.close - 1) if close else \
