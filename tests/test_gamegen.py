@@ -23,7 +23,7 @@ from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
 from agent_arena.prompting import answer_text, decision_messages
 from agent_arena.server import ArenaServer, ServerConfig
-from agent_arena.tools import ToolRegistry, ToolSpec, apply_mask
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
 from conftest import ROOT, default_profiles, game_tools
 
 EVAL_DIRS = ("bench/eval_games", "bench/heldout", "bench/scenarios")
@@ -233,6 +233,15 @@ def test_the_cli_writes_training_and_validation_rows(tmp_path: Path):
         assert set(r["meta"]) >= {"game", "situation", "masked"}
         assert r["meta"]["masked"] == ("\n\nPossible now: " in r["messages"][1]["content"])
     assert not {r["meta"]["game"] for r in rows} & {r["meta"]["game"] for r in val}
+    for r in val:  # enough to replay a validation row through a real server
+        tools = ToolRegistry(json.loads(r["meta"]["tools_json"]))
+        mask = json.loads(r["meta"]["mask_json"])
+        call = json.loads(r["meta"]["call_json"])
+        possible = apply_mask(tools.select(None), mask)
+        assert ToolRegistry(possible).validate(ToolCall(call["tool"], call["arguments"])) == []
+        assert r["messages"][:2] == decision_messages(
+            tools.select(None), json.loads(r["meta"]["observation_json"]),
+            possible if mask is not None else None, r["meta"]["memory_lines"])
 
 
 def test_agent_arena_gen_is_the_same_command(tmp_path: Path):

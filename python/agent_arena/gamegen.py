@@ -819,14 +819,23 @@ class Example:
     memory: list[str]
     world: World
 
-    def row(self) -> dict[str, Any]:
+    def row(self, full: bool = False) -> dict[str, Any]:
+        """TRL's conversational row; ``full`` adds what a game would send (the tools, the
+        observation, the mask, as JSON text) and the call, to replay it through a server."""
         spec = next(s for s in self.listed if s.name == self.call.tool)
         messages = decision_messages(self.listed, self.observation, self.possible, self.memory)
         messages.append({"role": "assistant", "content": answer_text(self.call, spec)})
-        return {"messages": messages, "meta": {
+        meta: dict[str, Any] = {
             "game": self.game.name, "situation": self.situation, "variant": self.variant,
             "masked": self.mask is not None, "tool": self.call.tool,
-            "role": ROLE_OF[self.situation], "memory": bool(self.memory)}}
+            "role": ROLE_OF[self.situation], "memory": bool(self.memory)}
+        if full:  # JSON text: games differ in shape, one Arrow column each
+            meta["tools_json"] = json.dumps([s.to_flat() for s in self.listed])
+            meta["observation_json"] = json.dumps(self.observation)
+            meta["mask_json"] = json.dumps(self.mask)
+            meta["call_json"] = json.dumps(self.call.as_wire())
+            meta["memory_lines"] = list(self.memory)
+        return {"messages": messages, "meta": meta}
 
 
 def examples(n: int, seed: int = 0, *, per_game: int = 5, masked_share: float = 0.5,
@@ -877,13 +886,15 @@ def generate(out: str | Path, n: int, seed: int = 0, *, val_out: str | Path | No
              val_n: int | None = None, per_game: int = 5, masked_share: float = 0.5,
              memory_share: float = 0.2) -> dict[str, Any]:
     """Write ``n`` training rows to ``out`` and ``val_n`` (default n/20, at least 100)
-    validation rows from other games to ``val_out`` (default: ``out`` with .val.jsonl)."""
+    validation rows from other games to ``val_out`` (default: ``out`` with .val.jsonl); the
+    validation rows carry the game's tools, observation, mask and call (Example.row(full))."""
     out = Path(out)
     val_out = Path(val_out) if val_out else out.with_suffix(".val.jsonl")
     val_n = max(100, n // 20) if val_n is None else val_n
     kw = {"per_game": per_game, "masked_share": masked_share, "memory_share": memory_share}
     written = write_jsonl(out, (e.row() for e in examples(n, seed, **kw)))
-    val = write_jsonl(val_out, (e.row() for e in examples(val_n, seed + VAL_SEED_OFFSET, **kw)))
+    val = write_jsonl(val_out, (e.row(full=True)
+                                for e in examples(val_n, seed + VAL_SEED_OFFSET, **kw)))
     return {"train": str(out), "rows": written, "val": str(val_out), "val_rows": val}
 
 
