@@ -19,7 +19,9 @@ GO_VERBS = _words("""
 stroll hike march wander roam journey trek amble saunter stride steer hurry jog trot tread
 venture relocate traverse cross crawl sneak tiptoe pace ramble meander commute ride scoot
 scurry waddle lumber plod trudge stomp transit make_way set_course close_in draw_near near
-hasten walkabout wend shuffle glide drift rove range progress track trail
+hasten walkabout wend shuffle glide drift rove betake hie perambulate sashay mosey promenade
+toddle gallop lope footslog tramp yomp foray sally make_for bear_toward home_in zero_in beeline
+sidle waltz strut swagger pad
 """)
 GO_PARTICLES = ("", "", "to", "toward", "towards", "over", "over_to", "up_to", "for")
 GO_OBJECTS = _words("""
@@ -29,7 +31,8 @@ spot place location point tile cell waypoint destination mark site coords square
 TAKE_VERBS = _words("""
 snatch seize hoist harvest pluck pocket claim scoop nab grasp clutch secure stash bag glean
 salvage procure amass hoard palm catch reap pilfer swipe yank pull extract tuck load lift_up
-scoop_up snatch_up gather_up grab_hold
+scoop_up snatch_up gather_up grab_hold purloin filch appropriate garner scavenge bundle heft
+pick_off pry wrest annex commandeer confiscate requisition snag hook net bag_up round_up stow
 """)
 TAKE_OBJECTS = _words("""
 thing object loot stuff prop goods resource belonging article piece treasure find pickup_obj
@@ -38,16 +41,19 @@ thing object loot stuff prop goods resource belonging article piece treasure fin
 RUN_VERBS = _words("""
 scram skedaddle abscond scatter take_cover elude outrun sprint_away disengage recoil run_off
 clear_out make_off break_away scurry_away duck shelter seek_safety hightail bail vamoose decamp
-cut_and_run turn_tail head_for_safety retire
+cut_and_run turn_tail head_for_safety retire flit skitter_off beat_it light_out shove_off
+push_off peel_away draw_back pull_back give_ground bug_out take_flight absquatulate sidestep
+shy_away steer_clear get_clear make_tracks
 """)
 RUN_OBJECTS = _words("""
 danger hazard enemy foe attacker predator monster peril menace beast hostile harm
 """)
 
 TALK_VERBS = _words("""
-utter remark mention declare announce state converse express communicate pronounce mutter
-murmur exclaim articulate verbalize retort rejoin vocalize address inform relay comment orate
-proclaim broadcast holler chime_in pipe_up speak_up talk_back
+utter remark mention declare announce converse express communicate pronounce mutter murmur
+exclaim articulate verbalize retort rejoin vocalize address inform relay comment orate proclaim
+broadcast holler chime_in pipe_up speak_up talk_back natter opine quip intone recite declaim
+parley confer banter chirp drawl bellow muse_aloud put_in pipe go_on share_words
 """)
 TALK_OBJECTS = _words("""
 line words message phrase sentence speech remark response dialogue quote chat_line
@@ -56,7 +62,8 @@ line words message phrase sentence speech remark response dialogue quote chat_li
 WAIT_VERBS = _words("""
 linger loiter remain tarry bide lounge relax dawdle stall halt freeze sit await keep_still
 hang_around stay_put hold_on be_still hold_still hold_ground stay_here chill rest_here
-bide_time mark_time laze
+bide_time mark_time laze bask mill_about while_away sit_tight hunker keep_post stand_guard
+abide slack take_five kick_back recline repose sit_out hold_fire
 """)
 
 # never the right call in a generated situation: tools a game has besides the five kinds
