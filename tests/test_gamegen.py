@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from agent_arena import gamegen
-from agent_arena.agents import AgentState
+from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
 from agent_arena.prompting import answer_text, decision_messages
@@ -297,3 +297,37 @@ def test_specs_made_by_the_generator_pass_the_servers_own_check():
     for ex in gamegen.examples(25, 9):
         for spec in ex.listed:
             assert ToolSpec.from_any(spec.to_flat()) == spec
+
+
+# ---- on the embedded model ------------------------------------------------------------------------
+
+
+@pytest.mark.llama
+def test_llama_cpp_compiles_a_grammar_for_every_generated_call_schema():
+    """Dotted and kebab tool names, positions as maps, masks that narrow positions to enums:
+    every generated call schema becomes a llama.cpp grammar."""
+    from llama_cpp import LlamaGrammar
+
+    from agent_arena.tools import call_schema
+
+    for ex in gamegen.examples(60, 12):
+        schema = call_schema(ex.possible if ex.possible is not None else ex.listed)
+        LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
+@pytest.mark.llama
+async def test_the_embedded_model_answers_generated_games_with_valid_calls(llama_backend):
+    from agent_arena.calling import decide_once
+
+    for ex in list(gamegen.examples(10, 13))[::3]:
+        registry = ToolRegistry(ex.listed)
+        # as the server builds them: the profile's part, then the strategy adds the tools
+        base = build_messages(Profile(), AgentState("npc"), ex.observation, ex.possible)
+        out = await decide_once(llama_backend, base, registry, None,
+                                CallingConfig(strategy="constrained", choice="generate"),
+                                llama_backend.default_sampling, possible=ex.possible)
+        assert out.status == "ok", out.reason
+        assert out.request is not None and list(out.request.messages) == decision_messages(
+            ex.listed, ex.observation, ex.possible)
+        tools = ex.possible if ex.possible is not None else ex.listed
+        assert ToolRegistry(tools).validate(out.call) == []
