@@ -203,7 +203,9 @@ def decision_messages(tools: Sequence[ToolSpec], observation: Mapping[str, Any],
 
     ``tools``: the tools the agent may use (listed whole, so the system text is the same from
     tick to tick); ``possible``: those a game's mask leaves open now (None: no mask, no line);
-    ``memory``: the agent's recent memory lines (agents.MemoryEntry.line)."""
+    ``memory``: the agent's recent memory lines (agents.MemoryEntry.line). This is what the
+    backend receives; calling.decide_once takes the profile's part (agents.build_messages)
+    and adds the tool block itself (native tool calling sends the tools apart)."""
     return [{"role": "system", "content": system_text(instruction, tuple(tools), thought)},
             {"role": "user", "content": user_text(observation, possible, memory)}]
 
