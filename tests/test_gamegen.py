@@ -331,3 +331,14 @@ async def test_the_embedded_model_answers_generated_games_with_valid_calls(llama
             ex.listed, ex.observation, ex.possible)
         tools = ex.possible if ex.possible is not None else ex.listed
         assert ToolRegistry(tools).validate(out.call) == []
+
+
+def test_fleeing_by_compass_heads_away_from_the_threat():
+    assert gamegen.away([0, 0], [3, 1]) == "west" and gamegen.away([0, 0], [0, -2]) == "north"
+    assert gamegen.away([5, 5], [1, 4]) == "east" and gamegen.away([5, 5], [5.5, 9]) == "south"
+    runs = [e for e in gamegen.examples(3000, 14) if e.situation == "flee"
+            and e.game.shapes["run"] == "direction"]
+    assert runs  # the shape is drawn at all
+    for e in runs:
+        threat = next(t for t in e.world.things if t.hostile and t.dist < e.game.rules.close)
+        assert list(e.call.arguments.values()) == [gamegen.away(e.world.xy, threat.pos)]

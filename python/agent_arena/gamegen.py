@@ -286,8 +286,13 @@ def new_game(rng: random.Random, name: str) -> Game:
             else:
                 desc = _desc(rng, TAKE_DESC, a=a, bag=layout.bag_key or "pack")
         elif role == "run":
-            shape = rng.choice(("ref", "ref", "none", "from_pos"))
-            if shape == "ref":
+            compass = rules.pos_style == "map" and rules.coords[:2] == ("east", "north")
+            shape = rng.choice(("ref", "ref", "none", "from_pos") + ("direction",) * 2 * compass)
+            if shape == "direction":  # away from the threat, by the game's own compass
+                slots["from"] = rng.choice(W.RUN_DIR_ARGS)
+                props[slots["from"]] = {"type": "string", "enum": list(COMPASS)}
+                required.append(slots["from"])
+            elif shape == "ref":
                 slots["from"] = rng.choice(W.RUN_ARGS)
                 props[slots["from"]] = {"type": "string", "maxLength": 64}
                 required.append(slots["from"])
@@ -326,7 +331,10 @@ def new_game(rng: random.Random, name: str) -> Game:
             params["required"] = required
         specs[role] = ToolSpec(tool, desc, params)  # checked in tests: no meta-schema check here
         shapes[role], args[role] = shape, slots
-    if layout.ent_pos_key is None and "pos" in (shapes["go"], shapes["run"].replace("from_", "")):
+    if shapes["run"] == "direction" and layout.pos_key is None:  # to tell where away is
+        layout.pos_key = rng.choice([k for k in W.SELF_POS_KEYS if k not in _keys(layout)])
+    if layout.ent_pos_key is None and "pos" in (shapes["go"], shapes["run"].replace("from_", "")
+                                                ) + ("pos",) * (shapes["run"] == "direction"):
         layout.ent_pos_key = rng.choice([k for k in W.ENT_POS_KEYS if k not in _keys(layout)])
     extras = []
     for ename, edesc in rng.sample(W.EXTRA_TOOLS, rng.choice((0, 0, 1, 1, 2, 3))):
@@ -372,6 +380,7 @@ class World:
     speech: list[Speech] = field(default_factory=list)
     noise: dict[str, Any] = field(default_factory=dict)
     order: str | None = None  # a standing order to hold (the layout's order key)
+    xy: list[float] = field(default_factory=list)  # the character on the ground plane
 
 
 class Builder:
@@ -495,7 +504,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     wants = [b.kind(W.ITEM_KINDS) for _ in range(n_wants)]
     hurt = round(rng.uniform(0.05, r.hurt - 0.05), 2)
     healthy = round(rng.uniform(0.75, 1.0), 2)
-    world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={})
+    world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={}, xy=list(b.origin))
     if game.layout.bag_key and rng.random() < 0.7:
         for k in rng.sample(W.ITEM_KINDS, rng.randint(1, 3)):
             if k not in wants:
@@ -597,9 +606,13 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
 
 
 def _point(game: Game, xy_or_pos: list[float]) -> Any:
+    """A ground position ([a, b]) as the game writes positions: [a, 0, b] in 3D lists (the
+    demo's way), {east: a, north: b, up: 0} in maps with an up axis."""
     r = game.rules
     pos = xy_or_pos if len(xy_or_pos) == r.dims else (
         [xy_or_pos[0], 0, xy_or_pos[1]] if r.dims == 3 else list(xy_or_pos))
+    if r.pos_style == "map" and r.coords[-1] == "up" and len(xy_or_pos) == 2:
+        pos = [xy_or_pos[0], xy_or_pos[1], 0]
     if r.pos_style == "map":
         return dict(zip(r.coords, pos, strict=True))
     return pos
@@ -616,10 +629,23 @@ def _go_call(game: Game, target: Thing) -> ToolCall:
     return _role_call(game, "go", dest=_point(game, target.pos))
 
 
+COMPASS = ("north", "south", "east", "west")
+
+
+def away(me: Sequence[float], threat: Sequence[float]) -> str:
+    """The compass direction away from ``threat`` (positions as [east, north])."""
+    de, dn = me[0] - threat[0], me[1] - threat[1]
+    if abs(de) >= abs(dn):
+        return "east" if de > 0 else "west"
+    return "north" if dn > 0 else "south"
+
+
 def _run_call(game: Game, threat: Thing, world: World) -> ToolCall:
     shape = game.shapes["run"]
     if shape == "none":
         return _role_call(game, "run")
+    if shape == "direction":
+        return _role_call(game, "run", **{"from": away(world.xy, threat.pos)})
     if shape == "from_pos":
         return _role_call(game, "run", **{"from": _point(game, threat.pos)})
     return _role_call(game, "run", **{"from": threat.uid})
@@ -642,7 +668,9 @@ def _wait_call(game: Game) -> ToolCall:
 def _dist(game: Game, d: float) -> Any:
     r = game.rules
     if r.dist_style == "string":
-        return f"{d:g} {r.unit}" if r.unit == "steps" else f"{d:g}{r.unit}"
+        if r.unit == "steps":
+            return f"{d:g} step" if d == 1 else f"{d:g} steps"
+        return f"{d:g}{r.unit}"
     return d
 
 
@@ -706,7 +734,7 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     lay = game.layout
     me: dict[str, Any] = {lay.name_key: game.me, lay.hp_key: _hp(game, world.hp)}
     if lay.pos_key:
-        me[lay.pos_key] = _point(game, world.pos)
+        me[lay.pos_key] = _point(game, world.xy)
     top: dict[str, Any] = {lay.want_key: _wants(rng, game, world.wants)}
     if lay.bag_key:
         bag = world.bag
@@ -906,7 +934,8 @@ def vocabulary() -> set[str]:
         words.update(tool_names(role))
     for name, _ in W.EXTRA_TOOLS:
         words.update(styled([name], s) for s in STYLES)
-    for group in (W.DEST_POS_ARGS, W.DEST_REF_ARGS, W.TAKE_ARGS, W.RUN_ARGS, W.TALK_ARGS,
+    for group in (W.DEST_POS_ARGS, W.DEST_REF_ARGS, W.TAKE_ARGS, W.RUN_ARGS, W.RUN_DIR_ARGS,
+                  W.TALK_ARGS,
                   W.TALK_TO_ARGS, W.WAIT_ARGS, W.PACE_ARGS, W.SELF_KEYS, W.NAME_KEYS, W.HP_KEYS,
                   W.SELF_POS_KEYS, W.WANT_KEYS, W.BAG_KEYS, W.THINGS_KEYS, W.ITEMS_KEYS,
                   W.BEINGS_KEYS, W.PEOPLE_KEYS, W.DANGER_KEYS, W.REACH_LIST_KEYS,

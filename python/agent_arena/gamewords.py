@@ -116,6 +116,9 @@ RUN_ARGS = _words("""
 hazard_id predator_id peril_ref flee_from_ref dread_id scary_one shun_ref threat_ref brute_id
 fright_src
 """)
+RUN_DIR_ARGS = _words("""
+flee_heading escape_dir bolt_toward run_heading away_dir
+""")
 TALK_ARGS = _words("""
 response_text wording dialogue_line speech_text said_words retort_text lines_spoken utter_text
 reply_words voice_line
