@@ -297,7 +297,7 @@ def new_game(rng: random.Random, name: str) -> Game:
                 props[slots["from"]] = {"type": "string", "maxLength": 64}
                 required.append(slots["from"])
             elif shape == "from_pos":
-                slots["from"] = rng.choice(W.RUN_ARGS)
+                slots["from"] = rng.choice(W.RUN_POS_ARGS)
                 props[slots["from"]] = _pos_schema(rules)
                 required.append(slots["from"])
             desc = _desc(rng, RUN_DESC, a=rng.choice(("a threat", "danger", "an enemy",
@@ -934,7 +934,7 @@ def vocabulary() -> set[str]:
         words.update(tool_names(role))
     for name, _ in W.EXTRA_TOOLS:
         words.update(styled([name], s) for s in STYLES)
-    for group in (W.DEST_POS_ARGS, W.DEST_REF_ARGS, W.TAKE_ARGS, W.RUN_ARGS, W.RUN_DIR_ARGS,
+    for group in (W.DEST_POS_ARGS, W.DEST_REF_ARGS, W.TAKE_ARGS, W.RUN_ARGS, W.RUN_POS_ARGS, W.RUN_DIR_ARGS,
                   W.TALK_ARGS,
                   W.TALK_TO_ARGS, W.WAIT_ARGS, W.PACE_ARGS, W.SELF_KEYS, W.NAME_KEYS, W.HP_KEYS,
                   W.SELF_POS_KEYS, W.WANT_KEYS, W.BAG_KEYS, W.THINGS_KEYS, W.ITEMS_KEYS,

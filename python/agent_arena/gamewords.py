@@ -116,6 +116,9 @@ RUN_ARGS = _words("""
 hazard_id predator_id peril_ref flee_from_ref dread_id scary_one shun_ref threat_ref brute_id
 fright_src
 """)
+RUN_POS_ARGS = _words("""
+danger_xy threat_at flee_from_xy hazard_pos peril_xy
+""")
 RUN_DIR_ARGS = _words("""
 flee_heading escape_dir bolt_toward run_heading away_dir
 """)
@@ -148,8 +151,7 @@ NAME_KEYS = _words("""
 whoami my_name known_as moniker npc_name self_name
 """)
 HP_KEYS = _words("""
-hpct lifeforce stamina_left vigour_pct hit_pts life_pct health_pts wound_state hp_frac
-vitality_pts
+lifeforce life_meter health_bar wellness hitpoints_left life_left
 """)
 SELF_POS_KEYS = _words("""
 my_pos standing_at whereabouts my_xy stand_pos am_at my_spot my_coords self_xy located_at
@@ -193,7 +195,7 @@ ENT_POS_KEYS = _words("""
 spot_at lies_at found_at sits_at placed coords_at xy_at where_is
 """)
 ENT_DIST_KEYS = _words("""
-steps_away how_far gap metres_off span_to dist_m range_to away_by
+how_far gap span_to range_to away_by dist_to
 """)
 HOSTILE_KEYS = _words("""
 angry bites menacing wants_blood is_hostile foe_flag
