@@ -18,7 +18,7 @@ from typing import Any
 from agent_arena.config_keys import reject_unknown
 from agent_arena.prompting import (
     INSTRUCTION,
-    _empty,
+    is_empty,
     render_call,
     render_observation,
     render_possible,
@@ -136,7 +136,7 @@ def render_memory_line(e: MemoryEntry) -> str:
 
 
 def _present_keys(obs: Mapping[str, Any]) -> set[str]:
-    return {k for k, v in obs.items() if not _empty(v)}
+    return {k for k, v in obs.items() if not is_empty(v)}
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ def _render_other(v: Any) -> str:
 _SCALARS = (str, int, float, bool, bytes)
 
 
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """None or an empty list/map: left out of the prompt (and of example matching)."""
     t = type(value)
     if t in _SCALARS:
         return False
@@ -128,7 +129,7 @@ def render_observation(obs: Mapping[str, Any]) -> str:
         elif value is None:
             continue
         elif t not in _BY_TYPE:  # tuples, other Sequences and Mappings, subclasses
-            if _empty(value):
+            if is_empty(value):
                 continue
             if t not in _SCALARS and isinstance(value, Sequence) and all(map(_is_map, value)):
                 lines.append(f"{key}:")
