@@ -86,3 +86,33 @@ def test_answer_text_is_the_constrained_json_in_the_decoders_order():
     Draft202012Validator(call_schema([spec])).validate(json.loads(text))
     idle = next(s for s in SPECS if s.name == "idle")
     assert answer_text({"tool": "idle"}, idle) == '{"tool": "idle", "arguments": {}}'
+
+
+async def test_the_likelihood_choice_scores_after_exactly_this_prompt():
+    """With a mask the default choice scores each call after the same messages, the answer
+    started as answer_text starts it."""
+    from agent_arena.backends.scripted import ScriptedBackend
+    from agent_arena.backends.types import Capabilities, Sampling, Scores
+    from agent_arena.calling import decide_once
+
+    class Scoring(ScriptedBackend):
+        asked: list = []
+
+        @property
+        def capabilities(self) -> Capabilities:
+            return Capabilities(json_schema=True, scores=True)
+
+        async def score(self, request, options) -> Scores:
+            self.asked.append(request)
+            return Scores([0.0 if "idle" in o else -5.0 for o in options], 1)
+
+    backend = Scoring()
+    possible = apply_mask(SPECS, {"flee": False, "say": False, "pick_up": False})
+    messages = build_messages(default_profiles()["default"], AgentState("a"), OBS, possible)
+    out = await decide_once(backend, messages, ToolRegistry(SPECS), None, CallingConfig(),
+                            Sampling(), possible=possible)
+    assert out.status == "ok" and out.strategy == "likelihood" and out.call.tool == "idle"
+    first = backend.asked[0]
+    assert list(first.messages) == decision_messages(SPECS, OBS, possible)
+    assert first.prefill == '{"tool": "'
+    assert answer_text(out.call).startswith(first.prefill)
