@@ -81,7 +81,8 @@ def test_every_label_is_the_sensible_call_and_validates_against_the_games_tools(
         # the ids and positions in the call are copied from the observation
         shown = json.dumps(ex.observation)
         for value in answer["arguments"].values():
-            if isinstance(value, str) and ex.call.tool != ex.game.specs["talk"].name:
+            if isinstance(value, str) and value not in gamegen.COMPASS \
+                    and ex.call.tool != ex.game.specs["talk"].name:
                 assert value in shown
         seen[ex.situation] += 1
     assert set(seen) == set(gamegen.SITUATIONS)

@@ -112,7 +112,7 @@ class Layout:
     dist_key: str | None
     hostile_key: str
     danger_key: str | None  # hostile beings in a list of their own
-    reach_style: str  # list | flag | radius
+    reach_style: str  # list | flag | radius (stated in the take tool) | implicit ("next to you")
     reach_key: str
     speech_key: str
     speech_style: str  # string | record
@@ -182,13 +182,13 @@ def new_layout(rng: random.Random) -> Layout:
         dist_key=p(W.ENT_DIST_KEYS) if rng.random() < 0.85 else None,
         hostile_key=p(W.HOSTILE_KEYS),
         danger_key=p(W.DANGER_KEYS) if rng.random() < 0.35 else None,
-        reach_style=rng.choice(("list", "flag", "radius")), reach_key="",
+        reach_style=rng.choice(("list", "flag", "radius", "implicit")), reach_key="",
         speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "record")),
         speaker_key=p(W.SPEAKER_KEYS), line_key=p(W.LINE_KEYS), address_key=p(W.ADDRESS_KEYS),
         order_key=p(W.ORDER_KEYS),
         noise=tuple(rng.sample(W.NOISE_KEYS, rng.choice((0, 0, 1, 2)))),
     )
-    if layout.dist_key is None and layout.reach_style == "radius":
+    if layout.dist_key is None and layout.reach_style in ("radius", "implicit"):
         layout.reach_style = rng.choice(("list", "flag"))
     layout.reach_key = p(W.REACH_LIST_KEYS if layout.reach_style == "list" else W.REACH_FLAG_KEYS)
     return layout
@@ -249,6 +249,8 @@ WAIT_DESC = ("Do nothing this turn.", "Wait and watch.", "Stay where you are.",
 def new_game(rng: random.Random, name: str) -> Game:
     rules = new_rules(rng)
     layout = new_layout(rng)
+    if layout.reach_style == "implicit":  # "next to you": arm's length, whatever the game
+        rules.reach = 1 if rules.unit == "steps" else 1.5
     specs: dict[str, ToolSpec] = {}
     shapes: dict[str, str] = {}
     args: dict[str, dict[str, str]] = {}
