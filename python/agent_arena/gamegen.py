@@ -115,7 +115,7 @@ class Layout:
     reach_style: str  # list | flag | radius (stated in the take tool) | implicit ("next to you")
     reach_key: str
     speech_key: str
-    speech_style: str  # string | record
+    speech_style: str  # string | record | latest (only the last line, as one string)
     speaker_key: str
     line_key: str
     address_key: str
@@ -183,7 +183,8 @@ def new_layout(rng: random.Random) -> Layout:
         hostile_key=p(W.HOSTILE_KEYS),
         danger_key=p(W.DANGER_KEYS) if rng.random() < 0.35 else None,
         reach_style=rng.choice(("list", "flag", "radius", "implicit")), reach_key="",
-        speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "record")),
+        speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "string", "record", "record",
+                                                             "latest")),
         speaker_key=p(W.SPEAKER_KEYS), line_key=p(W.LINE_KEYS), address_key=p(W.ADDRESS_KEYS),
         order_key=p(W.ORDER_KEYS),
         noise=tuple(rng.sample(W.NOISE_KEYS, rng.choice((0, 0, 1, 2)))),
@@ -705,7 +706,7 @@ def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
 
 def _speech(game: Game, s: Speech) -> Any:
     lay = game.layout
-    if lay.speech_style == "string":
+    if lay.speech_style in ("string", "latest"):
         return f"{s.speaker} (to {s.to}): {s.line}" if s.to else f"{s.speaker}: {s.line}"
     rec = {lay.speaker_key: s.speaker, lay.line_key: s.line}
     if s.to:
@@ -757,7 +758,10 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
         top[lay.people_key] = [_entity(game, t) for t in things if t.cls == "person"]
     if lay.reach_style == "list":
         top[lay.reach_key] = [t.uid for t in things if t.cls == "item" and t.near]
-    top[lay.speech_key] = [_speech(game, s) for s in world.speech]
+    if lay.speech_style == "latest":
+        top[lay.speech_key] = _speech(game, world.speech[-1]) if world.speech else None
+    else:
+        top[lay.speech_key] = [_speech(game, s) for s in world.speech]
     if world.order:
         top[lay.order_key] = world.order
     for key in lay.noise:
