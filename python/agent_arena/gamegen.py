@@ -289,7 +289,7 @@ def new_game(rng: random.Random, name: str) -> Game:
             else:
                 desc = _desc(rng, TAKE_DESC, a=a, bag=layout.bag_key or "pack")
         elif role == "run":
-            compass = rules.pos_style == "map" and rules.coords[:2] == ("east", "north")
+            compass = rules.pos_style == "map" and rules.coords[:2] == ("easting", "northing")
             shape = rng.choice(("ref", "ref", "none", "from_pos") + ("direction",) * 2 * compass)
             if shape == "direction":  # away from the threat, by the game's own compass
                 slots["from"] = rng.choice(W.RUN_DIR_ARGS)
@@ -610,11 +610,11 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
 
 def _point(game: Game, xy_or_pos: list[float]) -> Any:
     """A ground position ([a, b]) as the game writes positions: [a, 0, b] in 3D lists (the
-    demo's way), {east: a, north: b, up: 0} in maps with an up axis."""
+    demo's way), {easting: a, northing: b, height: 0} in maps with a height axis."""
     r = game.rules
     pos = xy_or_pos if len(xy_or_pos) == r.dims else (
         [xy_or_pos[0], 0, xy_or_pos[1]] if r.dims == 3 else list(xy_or_pos))
-    if r.pos_style == "map" and r.coords[-1] == "up" and len(xy_or_pos) == 2:
+    if r.pos_style == "map" and r.coords[-1] == "height" and len(xy_or_pos) == 2:
         pos = [xy_or_pos[0], xy_or_pos[1], 0]
     if r.pos_style == "map":
         return dict(zip(r.coords, pos, strict=True))
@@ -636,7 +636,7 @@ COMPASS = ("north", "south", "east", "west")
 
 
 def away(me: Sequence[float], threat: Sequence[float]) -> str:
-    """The compass direction away from ``threat`` (positions as [east, north])."""
+    """The compass direction away from ``threat`` (positions as [easting, northing])."""
     de, dn = me[0] - threat[0], me[1] - threat[1]
     if abs(de) >= abs(dn):
         return "east" if de > 0 else "west"

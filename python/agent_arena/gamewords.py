@@ -16,12 +16,9 @@ def _words(text: str) -> tuple[str, ...]:
 # ---- tool names: a verb, sometimes a particle or an object --------------------------------------
 
 GO_VERBS = _words("""
-stroll hike march wander roam journey trek amble saunter stride steer hurry jog trot tread
-venture relocate traverse cross crawl sneak tiptoe pace ramble meander commute ride scoot
-scurry waddle lumber plod trudge stomp transit make_way set_course close_in draw_near near
-hasten walkabout wend shuffle glide drift rove betake hie perambulate sashay mosey promenade
-toddle gallop lope footslog tramp yomp foray sally make_for bear_toward home_in zero_in beeline
-sidle waltz strut swagger pad
+saunter meander waddle lumber plod trudge stomp wend betake hie perambulate sashay mosey
+promenade toddle lope footslog tramp yomp foray sally sidle waltz strut swagger pad peregrinate
+sally_forth gad traipse hoof_it foot_it ambulate tootle potter_over mosey_on sidle_up wend_way
 """)
 GO_PARTICLES = ("", "", "to", "toward", "towards", "over", "over_to", "up_to", "for")
 GO_OBJECTS = _words("""
@@ -29,10 +26,9 @@ spot place location point tile cell waypoint destination mark site coords square
 """)
 
 TAKE_VERBS = _words("""
-snatch seize hoist harvest pluck pocket claim scoop nab grasp clutch secure stash bag glean
-salvage procure amass hoard palm catch reap pilfer swipe yank pull extract tuck load lift_up
-scoop_up snatch_up gather_up grab_hold purloin filch appropriate garner scavenge bundle heft
-pick_off pry wrest annex commandeer confiscate requisition snag hook net bag_up round_up stow
+hoist glean procure palm reap pilfer tuck purloin filch appropriate heft pick_off wrest annex
+commandeer confiscate requisition pinch nick collar glom latch_onto lay_hands_on cadge
+winkle_out prise_loose cop
 """)
 TAKE_OBJECTS = _words("""
 thing object loot stuff prop goods resource belonging article piece treasure find pickup_obj
@@ -60,10 +56,8 @@ line words message phrase sentence speech remark response dialogue quote chat_li
 """)
 
 WAIT_VERBS = _words("""
-linger loiter remain tarry bide lounge relax dawdle stall halt freeze sit await keep_still
-hang_around stay_put hold_on be_still hold_still hold_ground stay_here chill rest_here
-bide_time mark_time laze bask mill_about while_away sit_tight hunker keep_post stand_guard
-abide slack take_five kick_back recline repose sit_out hold_fire
+tread_water twiddle_thumbs cool_heels stand_pat keep_vigil hold_station pass_time dwell
+rest_a_spell sit_a_spell bide_a_while stay_a_beat keep_station
 """)
 
 # never the right call in a generated situation: tools a game has besides the five kinds
@@ -139,8 +133,8 @@ PACE_VALUES = (("slow", "normal", "fast"), ("stroll", "jog"), ("calm", "hurried"
                ("careful", "quick"))
 
 # coordinate keys of a position written as a map
-COORD_KEYS = (("east", "north"), ("col", "row"), ("lon", "lat"), ("px", "py"),
-              ("across", "down"), ("east", "north", "up"), ("px", "py", "pz"))
+COORD_KEYS = (("easting", "northing"), ("col", "row"), ("lon", "lat"), ("px", "py"),
+              ("across", "down"), ("easting", "northing", "height"), ("px", "py", "pz"))
 
 # ---- observation keys --------------------------------------------------------------------------
 
@@ -161,11 +155,10 @@ looking_for hunting_for to_find craving errand_item shopping_for want_item goal_
 fetch_quest desired_kind
 """)
 BAG_KEYS = _words("""
-rucksack knapsack pouch carried_things bag_contents held_items carried
+haversack tote_contents pannier kit_bag saddlebag_items lugged
 """)
 THINGS_KEYS = _words("""
-sees spotted in_view eyes_on noticed sighted neighbourhood in_sight eyeshot seen_things
-view_list around_me
+espied glimpsed perceived within_view scan_hits radar_blips lookout_report
 """)
 ITEMS_KEYS = _words("""
 objects_seen pickups lying_around trinkets wares findings loose_items ground_items collectables
@@ -177,7 +170,7 @@ PEOPLE_KEYS = _words("""
 townsfolk passersby bystanders persons_seen npcs_near townspeople
 """)
 DANGER_KEYS = _words("""
-dreads nasties menaces perils_seen threats_seen foes_near
+baddies menace_list hostile_blips ill_wishers
 """)
 REACH_LIST_KEYS = _words("""
 grabbable underfoot by_hand within_grasp arm_range reach_ids in_grasp grab_ok
@@ -189,10 +182,10 @@ ENT_ID_KEYS = _words("""
 ident oid eid ref_code serial callname uid_str tag_id handle_id
 """)
 ENT_KIND_KEYS = _words("""
-sort breed variety is_a genus what_is thing_kind of_type
+archetype kindred template_name classed_as
 """)
 ENT_POS_KEYS = _words("""
-spot_at lies_at found_at sits_at placed coords_at xy_at where_is
+resting_at seen_at perched_at loc_xy
 """)
 ENT_DIST_KEYS = _words("""
 how_far gap span_to range_to away_by dist_to
@@ -208,13 +201,13 @@ SPEAKER_KEYS = _words("""
 talker uttered_by spoken_by teller said_by voice_of
 """)
 LINE_KEYS = _words("""
-utterance wording said_text line_text spoken_words
+spiel verbatim quoth
 """)
 ADDRESS_KEYS = _words("""
 aimed_at for_whom meant_for directed_at said_to to_whom
 """)
 ORDER_KEYS = _words("""
-directive standing_order orders_given order_now current_order
+marching_orders edict mandate
 """)
 ORDER_VALUES = ("hold position", "stay on guard here", "wait for the caravan",
                 "keep watch at this spot", "do not leave your post", "wait here until relieved")
