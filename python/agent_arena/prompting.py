@@ -1,7 +1,9 @@
 """The prompt of one decision, and the answer it asks for: pure functions, one place.
 
 The server sends exactly ``decision_messages(...)`` on its constrained path (the default
-profile adds nothing), and the training data (gamegen.py) is built with the same functions, so
+profile adds nothing; ``calling.choice`` generate and likelihood ask it, while description,
+auto's pick without a mask on a backend that scores, asks a question of its own: calling.py),
+and the training data (gamegen.py) is built with the same functions, so
 a model is trained on the very bytes it is served. Layout, stable part first so KV caches reuse
 it across ticks and agents:
 
