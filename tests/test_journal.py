@@ -268,7 +268,9 @@ async def test_replay_recorded_prompts_on_the_embedded_model(tmp_path, tools, ll
         assert s.decisions == 3 and s.schema_valid_pct == 100.0
         same = sum(r.tool == d.call["tool"] for r, d in zip(s.rows, decisions, strict=True))
         assert s.same_tool_pct == pytest.approx(100 * same / 3, abs=0.01)
-        assert all(r.prompt_tokens > 300 for r in s.rows)  # the recorded prompt, tools once
+        # the recorded prompt, tools once (the short default prompt: 211-236 tokens by SmolLM2's
+        # tokenizer for these observations; 300+ before it, when the profile had examples)
+        assert all(r.prompt_tokens > 150 for r in s.rows)
     # rebuilt prompts from the observations, with the default profile
     s = await replay(llama_backend, decisions, profiles=default_profiles(),
                      config=ReplayConfig(profile="default", seed=0))

@@ -7,6 +7,7 @@
     agent-arena eval bench/scenarios profile=default eval.runs=2 eval.out=eval-out
     agent-arena replay run.journal backend=llama_server   # re-decide a journal, agreement
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
+    agent-arena gen --n 20000 --seed 0 --out data.jsonl   # generated games (+ data.val.jsonl)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ USAGE = __doc__ or ""
 
 _OWN_ARGS = {"eval": "agent_arena.evaluation", "replay": "agent_arena.replay",
              "export": "agent_arena.export"}
+_OWN_ARGS["gen"] = "agent_arena.gamegen"  # generated games for training (docs/training.md)
 
 
 def _setup_logging(level: str) -> None:
