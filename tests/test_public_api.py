@@ -17,4 +17,4 @@ def test_backend_exports_resolve_lazily():
 
 def test_registered_backend_names():
     assert backends.list_backends() == ["engine", "llama_cpp", "llama_server", "openai",
-                                        "scripted", "sglang", "vllm", "vllm_engine"]
+                                        "scripted", "sglang", "vllm", "vllm_engine", "xllamacpp"]

@@ -175,6 +175,10 @@ class ToolRegistry:
         self.max_tools = max_tools
         self.register(specs)
 
+    def empty(self) -> ToolRegistry:
+        """A registry with the same caps and no tools (a game's own set starts here)."""
+        return ToolRegistry(limits=self.limits, max_tools=self.max_tools)
+
     def copy(self) -> ToolRegistry:
         new = ToolRegistry(limits=self.limits, max_tools=self.max_tools)
         new._specs = dict(self._specs)

@@ -260,7 +260,7 @@ class ArenaServer:
                 code="version_mismatch")
         tools = self.default_tools
         if msg.tools:  # the game's own tools, exactly (the server's too only when asked)
-            tools = self.default_tools.copy() if msg.server_tools else ToolRegistry()
+            tools = self.default_tools.copy() if msg.server_tools else self.default_tools.empty()
             tools.register(msg.tools)  # raises before anything changes
         fallback = fallback_for(tools, msg.fallback, self.sessions.default_fallback, "hello")
         for aid in list(s.pending):
@@ -279,7 +279,7 @@ class ArenaServer:
 
     def _register_tools(self, s: Session, env: Envelope, msg: protocol.RegisterTools) -> None:
         if msg.tools and not s.declared:  # the first declaration replaces the server's tools
-            tools = self.default_tools.copy() if msg.server_tools else ToolRegistry()
+            tools = self.default_tools.copy() if msg.server_tools else self.default_tools.empty()
         else:
             tools = s.tools.copy()
         names = tools.register(msg.tools, replace=msg.replace)
