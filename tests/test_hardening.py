@@ -256,14 +256,18 @@ async def test_tools_per_session_and_schema_size_and_depth_are_capped(arena, con
     """Before: 10,000 tools were accepted in one request (and blocked the loop ~5 s)."""
     server = await arena(max_tools_per_session=8, max_schema_bytes=2000, max_schema_depth=6)
     client = await connect(server.endpoint)
-    many = [_tool(f"t{i}", {}) for i in range(8)]  # with the 4 default tools: 12 > 8
-    r = await client.request("register_tools", tools=many, raise_errors=False)
+    many = [_tool(f"t{i}", {}) for i in range(8)]
+    too_many = [*many, _tool("t8", {})]  # 9 > 8
+    r = await client.request("register_tools", tools=too_many, raise_errors=False)
     assert r["type"] == "error" and r["code"] == "too_many_tools", r
     assert "server.max_tools_per_session=8" in r["message"]
+    r = await client.request("register_tools", tools=many, server_tools=True,
+                             raise_errors=False)  # with the 5 server tools: 13 > 8
+    assert r["type"] == "error" and r["code"] == "too_many_tools", r
     r = await client.request("register_tools", tools=many, replace=True,
                              fallback={"tool": "t0", "arguments": {}}, raise_errors=False)
     assert r["type"] == "ack", r  # exactly at the cap
-    r = await client.request("hello", v=1, tools=many, raise_errors=False)
+    r = await client.request("hello", v=1, tools=too_many, raise_errors=False)
     assert r["type"] == "error" and r["code"] == "too_many_tools", r
     big = _tool("big", {f"p{i}": {"type": "string", "description": "x" * 50} for i in range(40)})
     r = await client.request("register_tools", tools=[big], raise_errors=False)
