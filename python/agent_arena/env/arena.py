@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from agent_arena.backends.external import ActionRefused, ExternalBackend, Turn
+from agent_arena.backends.external import ActionRefused, ExternalBackend
 from agent_arena.calling import CallingConfig
 from agent_arena.env.game import DemoGame, GameConfig, agent_names
 from agent_arena.env.server import EnvServer, turn_key

@@ -10,7 +10,6 @@ every agent (up to the deadline, when it gets the fallback call).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from pettingzoo.utils.env import ParallelEnv
@@ -29,14 +28,20 @@ class ArenaParallelEnv(ParallelEnv[str, dict[str, Any], dict[str, Any]]):
         self.agents: list[str] = []
         self._turns: dict[str, dict[str, Any]] = {}
         self.episode_id: str | None = None
+        self._obs_spaces: dict[str, TurnSpace] = {}
+        self._act_spaces: dict[str, ToolCallSpace] = {}
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one space object per agent, for life
     def observation_space(self, agent: str) -> TurnSpace:
-        return TurnSpace()
+        space = self._obs_spaces.get(agent)
+        if space is None:  # one space object per agent, for life (PettingZoo checks)
+            space = self._obs_spaces[agent] = TurnSpace()
+        return space
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
     def action_space(self, agent: str) -> ToolCallSpace:
-        return ToolCallSpace(lambda: self._turns.get(agent))
+        space = self._act_spaces.get(agent)
+        if space is None:
+            space = self._act_spaces[agent] = ToolCallSpace(lambda: self._turns.get(agent))
+        return space
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
