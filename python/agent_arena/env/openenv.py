@@ -16,6 +16,7 @@ the reason in ``error``). Valid: the agent's next turn, with the reward the game
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -124,7 +125,8 @@ class ArenaEnvironment(Environment[ArenaAction, ArenaObservation, ArenaState]):
         self.agent_id = None
         agent = kwargs.get("agent_id")
         if episode_id is None or episode_id != hub.episode_id:  # a new episode of the game
-            eid, turns = await arena.run_async(arena._reset(seed, episode_id or _new_id(arena)))
+            eid = episode_id or _new_id()
+            await arena.run_async(arena._reset(seed, eid))
             with hub.lock:
                 hub.episode_id, hub.claimed = eid, set()
         self.agent_id = hub.claim(agent)
@@ -162,9 +164,7 @@ class ArenaEnvironment(Environment[ArenaAction, ArenaObservation, ArenaState]):
             self.hub.release(self.agent_id)
 
 
-def _new_id(arena: Arena) -> str:
-    import uuid
-
+def _new_id() -> str:
     return f"ep-{uuid.uuid4().hex[:10]}"
 
 
