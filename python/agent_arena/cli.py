@@ -7,6 +7,7 @@
     agent-arena eval bench/scenarios profile=default eval.runs=2 eval.out=eval-out
     agent-arena replay run.journal backend=llama_server   # re-decide a journal, agreement
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
+    agent-arena env env.agents=2 env.port=8000            # the game for RL trainers (OpenEnv)
 """
 
 from __future__ import annotations
@@ -279,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(_serve(cfg), event_loop)
         if command == "demo":
             return asyncio.run(_demo(cfg))
+        if command == "env":
+            from agent_arena.env.serve import run_env
+
+            return run_env(cfg)
         if command == "config":
             from omegaconf import OmegaConf
 
