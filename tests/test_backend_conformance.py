@@ -249,5 +249,6 @@ class TestLlamaServerManaged(BackendConformance):
 
 def test_every_http_backend_family_runs_the_suite():
     covered = {"vllm", "sglang", "openai", "llama_server"}
-    not_http = {"llama_cpp", "scripted", "vllm_engine", "engine"}  # tested elsewhere
+    # tested elsewhere (external: tests/test_env_external.py)
+    not_http = {"llama_cpp", "scripted", "vllm_engine", "engine", "external"}
     assert set(list_backends()) - not_http <= covered, "a new backend needs a conformance class"
