@@ -88,22 +88,27 @@ def test_an_invalid_action_returns_the_schema_error_over_websocket(one_agent: st
         assert good.observation["error"] is None and good.observation["tick"] == 1
 
 
-def test_http_reset_and_step_name_the_agent(one_agent: str) -> None:
+def test_100_steps_over_plain_http_naming_the_agent(one_agent: str) -> None:
     with httpx.Client(base_url=one_agent, timeout=30) as http:
         schema = http.get("/schema").json()
         assert "tool" in schema["action"]["properties"]
         assert http.get("/health").status_code == 200
         obs = http.post("/reset", json={"seed": 4}).json()
         agent = obs["observation"]["agent_id"]
-        for _ in range(3):
+        episodes = 1
+        for _ in range(100):
             step = http.post("/step", json={"action": first_target(obs["observation"]),
                                             "agent_id": agent}).json()
             assert step["observation"]["error"] is None
             assert step["observation"]["tick"] == obs["observation"]["tick"] + 1
             obs = step
+            if step["done"]:
+                obs = http.post("/reset", json={}).json()
+                episodes += 1
+        assert episodes == 6
         bad = http.post("/step", json={"action": {"tool": "fly", "arguments": {}},
                                        "agent_id": agent}).json()
-        assert "unknown tool 'fly'" in bad["observation"]["error"]
+        assert "unknown tool 'fly'" in bad["observation"]["error"] and bad["reward"] == 0.0
 
 
 def test_one_session_per_agent_of_one_episode() -> None:
