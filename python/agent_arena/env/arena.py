@@ -20,7 +20,6 @@ import threading
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -34,12 +33,13 @@ from agent_arena.journal import JournalConfig
 from agent_arena.server.config import ServerConfig
 
 T = TypeVar("T")
-GAME_TOOLS = Path(__file__).resolve().parents[3] / "configs" / "tools" / "game.yaml"
 
 
 def default_tools() -> list[dict[str, Any]]:
     """The tools of configs/tools/game.yaml (what the demo world understands)."""
-    specs = yaml.safe_load(GAME_TOOLS.read_text())
+    from agent_arena.settings import config_dir
+
+    specs = yaml.safe_load((config_dir() / "tools" / "game.yaml").read_text())
     return [{"name": name, **spec} for name, spec in specs.items()]
 
 
