@@ -130,3 +130,40 @@ def test_one_session_per_agent_of_one_episode() -> None:
             assert sa.observation["tick"] == 1 and out["b"].observation["tick"] == 1
     finally:
         served.close()
+
+
+def test_agent_arena_env_serves_the_demo_world(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": f"{root / 'python'}{os.pathsep}"
+                                       f"{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent_arena.cli", "env", f"env.port={port}", "env.agents=1",
+         "env.max_ticks=3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):  # bounded: imports take a few seconds on a busy machine
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.1)
+        with GenericEnvClient(base_url=url).sync() as client:
+            result = client.reset(seed=0)
+            for _ in range(3):
+                result = client.step(first_target(result.observation))
+            assert result.done and result.observation["agent_id"] == "ana"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert f"OpenEnv on http://127.0.0.1:{port}" in out and "world=demo" in out
