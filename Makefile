@@ -43,7 +43,7 @@ $(STAMP): $(CORE) pyproject.toml scripts/build_llama_wheels.sh
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps --no-index --find-links "$$house" \
 		"llama-cpp-python==0.3.36" && \
 	echo "make: installing the test and development tools into $(VENV) (~1-3 min)" && \
-	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,fast,observe,llamacpp]"
+	$(BIN)/python -m pip install --quiet --find-links "$$house" -e ".[dev,ws,fast,observe,llamacpp,env]"
 	touch $(STAMP)
 	@echo "make: $(VENV) is ready"
 

@@ -249,6 +249,7 @@ class TestLlamaServerManaged(BackendConformance):
 
 def test_every_http_backend_family_runs_the_suite():
     covered = {"vllm", "sglang", "openai", "llama_server"}
-    # in-process, tested elsewhere (xllamacpp: tests/test_llama_engine.py)
-    not_http = {"llama_cpp", "scripted", "vllm_engine", "engine", "xllamacpp"}
+    # in-process, tested elsewhere (xllamacpp: tests/test_llama_engine.py; external:
+    # tests/test_env_external.py)
+    not_http = {"llama_cpp", "scripted", "vllm_engine", "engine", "xllamacpp", "external"}
     assert set(list_backends()) - not_http <= covered, "a new backend needs a conformance class"

@@ -16,5 +16,6 @@ def test_backend_exports_resolve_lazily():
 
 
 def test_registered_backend_names():
-    assert backends.list_backends() == ["engine", "llama_cpp", "llama_server", "openai",
-                                        "scripted", "sglang", "vllm", "vllm_engine", "xllamacpp"]
+    assert backends.list_backends() == ["engine", "external", "llama_cpp", "llama_server",
+                                        "openai", "scripted", "sglang", "vllm", "vllm_engine",
+                                        "xllamacpp"]

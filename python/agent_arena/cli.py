@@ -8,6 +8,7 @@
     agent-arena replay run.journal backend=llama_server   # re-decide a journal, agreement
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
     agent-arena gen --n 20000 --seed 0 --out data.jsonl   # generated games (+ data.val.jsonl)
+    agent-arena env env.agents=2 env.port=8000            # the game for RL trainers (OpenEnv)
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ log = logging.getLogger("agent_arena")
 USAGE = __doc__ or ""
 
 _OWN_ARGS = {"eval": "agent_arena.evaluation", "replay": "agent_arena.replay",
-             "export": "agent_arena.export"}
-_OWN_ARGS["gen"] = "agent_arena.gamegen"  # generated games for training (docs/training.md)
+             "export": "agent_arena.export",
+             "gen": "agent_arena.gamegen"}  # generated games for training (docs/training.md)
 
 
 def _setup_logging(level: str) -> None:
@@ -282,6 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(_serve(cfg), event_loop)
         if command == "demo":
             return asyncio.run(_demo(cfg))
+        if command == "env":
+            from agent_arena.env.serve import run_env
+
+            return run_env(cfg)
         if command == "config":
             from omegaconf import OmegaConf
 

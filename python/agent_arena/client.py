@@ -3,13 +3,17 @@
 Requests are matched to replies by ``id``; many may be in flight and replies come back as each
 finishes. ``request`` returns the reply map; ``error`` replies are raised as ``ArenaError`` with
 the server's code (``raise_errors=False`` returns them instead).
+
+The server may also send a request of its own: ``reset`` (docs/protocol.md, "Resets"), handed
+to ``on_reset(message)``; the game answers it with ``reset(episode_id=...)`` when its new
+episode is ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import zmq
@@ -30,6 +34,7 @@ class ArenaClient:
         curve_server_key: bytes | None = None,
         curve_keypair: tuple[bytes, bytes] | None = None,
         timeout_s: float = 60.0,
+        on_reset: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name = name
@@ -47,6 +52,9 @@ class ArenaClient:
         self._waiting: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self.unmatched: list[dict[str, Any]] = []  # replies nobody waited for (e.g. id nil errors)
+        self.on_reset = on_reset
+        self.resets: list[dict[str, Any]] = []  # the server's reset requests, in order
+        self._handlers: set[asyncio.Task[None]] = set()
 
     async def connect(self) -> ArenaClient:
         self.sock.connect(self.endpoint)
@@ -75,11 +83,24 @@ class ArenaClient:
         while True:
             frames = await self.sock.recv_multipart()
             reply = protocol.unpack(frames[-1])
+            if isinstance(reply, dict) and reply.get("type") == "reset":
+                self._server_reset(reply)  # a request from the server, not a reply
+                continue
             fut = self._waiting.pop(reply.get("id"), None) if isinstance(reply, dict) else None
             if fut is not None and not fut.done():
                 fut.set_result(reply)
             else:
                 self.unmatched.append(reply)
+
+    def _server_reset(self, message: dict[str, Any]) -> None:
+        self.resets.append(message)
+        if self.on_reset is None:
+            return
+        out = self.on_reset(message)
+        if asyncio.iscoroutine(out):
+            task = asyncio.ensure_future(out)
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
 
     # ---- raw -----------------------------------------------------------------------------------
 
@@ -125,11 +146,17 @@ class ArenaClient:
     async def observe(self, agent_id: str, tick: int, observation: Mapping[str, Any], *,
                       tools: list[str] | None = None, deadline_ms: int | None = None,
                       profile: str | None = None, mask: Mapping[str, Any] | None = None,
+                      reward: float | None = None, done: bool = False,
                       **kw: Any) -> dict[str, Any]:
         """``mask``: what is possible now (docs/protocol.md, "Action masks"), e.g.
-        ``{"pick_up": {"item_id": ["apple-3"]}, "flee": False}``."""
+        ``{"pick_up": {"item_id": ["apple-3"]}, "flee": False}``. ``reward``: the agent's
+        reward since its last observe; ``done``: this observation ends its episode."""
         fields: dict[str, Any] = {"agent_id": agent_id, "tick": tick,
                                   "observation": dict(observation)}
+        if reward is not None:
+            fields["reward"] = reward
+        if done:
+            fields["done"] = True
         if mask is not None:
             fields["mask"] = dict(mask)
         if tools is not None:
@@ -143,12 +170,19 @@ class ArenaClient:
         return await self.request("observe", **fields, **kw)
 
     async def tool_result(self, agent_id: str, tick: int, tool: str, ok: bool,
-                          result: Any = None) -> dict[str, Any]:
+                          result: Any = None, *, reward: float | None = None) -> dict[str, Any]:
+        extra = {"reward": reward} if reward is not None else {}
         return await self.request("tool_result", agent_id=agent_id, tick=tick, tool=tool, ok=ok,
-                                  result=result)
+                                  result=result, **extra)
 
-    async def reset(self, agent_id: str | None = None) -> dict[str, Any]:
-        return await self.request("reset", **({"agent_id": agent_id} if agent_id else {}))
+    async def reset(self, agent_id: str | None = None, *,
+                    episode_id: str | None = None) -> dict[str, Any]:
+        """Forget the agents' memory and stop their pending decisions; ``episode_id``: the
+        answer to the server's reset request (the new episode is ready)."""
+        fields: dict[str, Any] = {"agent_id": agent_id} if agent_id else {}
+        if episode_id is not None:
+            fields["episode_id"] = episode_id
+        return await self.request("reset", **fields)
 
     async def ping(self, timeout_s: float | None = None) -> dict[str, Any]:
         return await self.request("ping", timeout_s=timeout_s)

@@ -64,6 +64,10 @@ class Observe(_Message, frozen=True, tag="observe"):
     # action mask: tool -> false | true | {argument: [allowed values]}; checked against the
     # session's tools by tools.apply_mask (which names the path of a problem)
     mask: dict[str, Any] | None = None
+    # for trainers (docs/env.md): the reward since this agent's last observe, and whether this
+    # observation ends its episode (the reply is then the session's fallback call)
+    reward: float | None = None
+    done: bool = False
 
 
 class ToolResult(_Message, frozen=True, tag="tool_result"):
@@ -77,6 +81,9 @@ class ToolResult(_Message, frozen=True, tag="tool_result"):
 
 class Reset(_Message, frozen=True, tag="reset"):
     agent_id: str | None = None
+    # set when the game answers the server's reset request (reset_request): the episode it
+    # has just started
+    episode_id: str | None = None
 
 
 class Ping(_Message, frozen=True, tag="ping"):
@@ -222,6 +229,13 @@ def action(request_id: Any, agent_id: str, tick: int, call: dict[str, Any] | Non
     return {"type": "action", "id": request_id, "agent_id": agent_id, "tick": tick, "call": call,
             "status": status, "reason": reason, "thought": thought,
             "latency_ms": round(latency_ms, 2), "usage": usage or NO_USAGE, "backend": backend}
+
+
+def reset_request(request_id: str, *, seed: int | None = None,
+                  episode_id: str | None = None) -> dict[str, Any]:
+    """Server -> game: start a new episode (docs/protocol.md, "Resets"). The game answers
+    with its own ``reset`` carrying the same ``episode_id`` once the new episode is ready."""
+    return {"type": "reset", "id": request_id, "seed": seed, "episode_id": episode_id}
 
 
 def welcome(request_id: Any, *, server: str, session: str, backend: str, model: str,

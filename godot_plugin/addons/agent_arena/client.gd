@@ -25,6 +25,10 @@ signal error_received(code: String, message: String)
 signal request_failed(request_id: int, message: Dictionary, reason: String)
 ## Every decoded server message (welcome, ack, action, pong, error), for callers that match ids.
 signal message_received(message: Dictionary)
+## The server asks for a new episode (a trainer steps the game; docs/env.md). Stop the current
+## episode, build the new one from [param seed] (null: your choice), then call
+## [method reset_done] with [param episode_id] and observe the new episode's first tick.
+signal reset_requested(seed: Variant, episode_id: String)
 
 enum ConnectionState { DISCONNECTED, CONNECTING, CONNECTED, WAITING_RETRY, REFUSED }
 
@@ -150,7 +154,8 @@ func register_tools(tools: Array) -> int:
 ## Asks for one decision for [param agent_id]; returns the request id.
 ## [param options]: tick (default: a per-agent counter), tools (allowed tool names), profile,
 ## mask (the action mask: tool name -> false | true | {argument: [allowed values]}; see
-## docs/protocol.md; an empty one is not sent).
+## docs/protocol.md; an empty one is not sent), reward (a number: the agent's reward since its
+## last observation, for trainers) and done (true: this observation ends its episode).
 func observe(
 	agent_id: String, observation: Dictionary, deadline_ms: int = 0, options: Dictionary = {}
 ) -> int:
@@ -166,6 +171,11 @@ func observe(
 		if value == null or (value is String or value is Dictionary) and value.is_empty():
 			continue
 		message[key] = value
+	var reward: Variant = options.get("reward")
+	if reward is float or reward is int:
+		message["reward"] = float(reward)
+	if options.get("done", false) == true:
+		message["done"] = true
 	return _send(message)
 
 
@@ -198,6 +208,13 @@ func reset(agent_id: String = "") -> int:
 	if not agent_id.is_empty():
 		message["agent_id"] = agent_id
 	return _send(message)
+
+
+## Answers the server's reset request ([signal reset_requested]): the new episode is ready.
+## The server then forgets every agent's memory and answers their pending decisions
+## [code]superseded[/code].
+func reset_done(episode_id: String) -> int:
+	return _send({"type": "reset", "episode_id": episode_id})
 
 
 func ping() -> int:
@@ -524,6 +541,8 @@ func _handle_message(message: Dictionary) -> void:
 		"ack":
 			if message.get("of") == "register_tools":
 				_set_server_tools(message.get("tools"))
+		"reset":  # a request from the server, not a reply
+			reset_requested.emit(message.get("seed"), str(message.get("episode_id", "")))
 
 
 func _set_server_tools(names: Variant) -> void:

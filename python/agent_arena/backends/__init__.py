@@ -69,6 +69,9 @@ register_backend("llama_server", "agent_arena.backends.llama_server", "LlamaServ
 register_backend("vllm_engine", "agent_arena.backends.vllm_engine", "VLLMEngineBackend",
                  "VLLMEngineConfig")
 register_backend("engine", "agent_arena.backends.engine", "EngineBackend", "EngineConfig")
+# an environment client (a trainer) acts for the agents (docs/env.md)
+register_backend("external", "agent_arena.backends.external", "ExternalBackend",
+                 "ExternalConfig")
 
 # Classes importable from here without importing their modules up front (the seed API:
 # ``from agent_arena.backends import VLLMBackend, VLLMBackendConfig``).
@@ -93,6 +96,8 @@ _LAZY: dict[str, str] = {
     "LlamaServerConfig": "agent_arena.backends.llama_server",
     "VLLMEngineBackend": "agent_arena.backends.vllm_engine",
     "VLLMEngineConfig": "agent_arena.backends.vllm_engine",
+    "ExternalBackend": "agent_arena.backends.external",
+    "ExternalConfig": "agent_arena.backends.external",
 }
 
 

@@ -37,6 +37,7 @@ func run(checks: Checks, vectors: Dictionary) -> void:
 	_disconnect_in_handler(checks)
 	await _tcp_host_name(checks)
 	await _agent_stops_waiting(checks)
+	_server_reset(checks)
 
 
 func _burst_budget(checks: Checks) -> void:
@@ -466,6 +467,35 @@ func _agent_stops_waiting(checks: Checks) -> void:
 	autoload._queue.erase(queued)
 	body.queue_free()
 	await _tree.process_frame
+
+
+## The server's reset request (docs/protocol.md, "Resets") reaches the game as a signal; the
+## game's answer, and an observation's reward and done, go out as the protocol says.
+func _server_reset(checks: Checks) -> void:
+	checks.begin("client.server_reset")
+	var fake := FakeTransport.new()
+	var client := _connected(fake, {})
+	var asked: Array = []
+	client.reset_requested.connect(
+		func(seed: Variant, episode_id: String) -> void: asked.append([seed, episode_id])
+	)
+	fake.inbox = _frame({"type": "reset", "id": "reset-1", "seed": 42, "episode_id": "ep-9"})
+	client._process(0.016)
+	checks.check_equal(asked, [[42, "ep-9"]], "reset_requested(seed, episode_id)")
+	fake.written = PackedByteArray()
+	client.reset_done("ep-9")
+	client.observe("npc", {"hp": 1}, 0, {"tick": 0, "reward": -0.5, "done": true})
+	client.observe("npc", {"hp": 1}, 0, {"tick": 1})
+	client._process(0.016)
+	var sent := _decode_written(fake.written)
+	checks.check_equal(sent.size(), 3, "the answer and two observations")
+	checks.check_equal(sent[0]["type"], "reset", "the game answers with reset")
+	checks.check_equal(sent[0]["episode_id"], "ep-9", "carrying the episode id")
+	checks.check(not sent[0].has("agent_id"), "for every agent")
+	checks.check_equal(sent[1]["reward"], -0.5, "observe carries the reward")
+	checks.check_equal(sent[1]["done"], true, "and done")
+	checks.check(not sent[2].has("done") and not sent[2].has("reward"), "only when given")
+	client.free()
 
 
 #region helpers
