@@ -40,6 +40,7 @@ wheels: $(BIN)/python
 $(STAMP): $(CORE) pyproject.toml scripts/build_llama_wheels.sh
 	@echo "make: building the llama-cpp-python wheel (~5 min on 2 cores the first time; reused after)"
 	house=$$(PY=$(BIN)/python scripts/build_llama_wheels.sh python | tail -n 1) && \
+	ls "$$house"/llama_cpp_python-*.whl >/dev/null && \
 	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps --no-index --find-links "$$house" \
 		"llama-cpp-python==0.3.36" && \
 	echo "make: installing the test and development tools into $(VENV) (~1-3 min)" && \
