@@ -7,6 +7,7 @@
     agent-arena eval bench/scenarios profile=default eval.runs=2 eval.out=eval-out
     agent-arena replay run.journal backend=llama_server   # re-decide a journal, agreement
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
+    agent-arena train games.jsonl --out outputs/train     # LoRA for the embedded model
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ log = logging.getLogger("agent_arena")
 USAGE = __doc__ or ""
 
 _OWN_ARGS = {"eval": "agent_arena.evaluation", "replay": "agent_arena.replay",
-             "export": "agent_arena.export"}
+             "export": "agent_arena.export", "train": "agent_arena.training.cli"}
 
 
 def _setup_logging(level: str) -> None:

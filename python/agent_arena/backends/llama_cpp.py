@@ -76,6 +76,31 @@ def embedded_model_path() -> Path:
     )
 
 
+ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
+NO_LORA = ("", "none", "null", "off")
+
+
+def resolve_lora(value: str | None) -> Path | None:
+    """``backend.lora``: None / "none" = the bare model; a name of an adapter packaged in
+    agent_arena/adapters (``npc`` = adapters/npc.gguf, docs/training.md); else a GGUF path."""
+    if value is None or str(value).strip().lower() in NO_LORA:
+        return None
+    text = str(value)
+    packaged = ADAPTERS / f"{text}.gguf"
+    if "/" not in text and "\\" not in text and not text.endswith(".gguf"):
+        if packaged.is_file():
+            return packaged
+        known = sorted(p.stem for p in ADAPTERS.glob("*.gguf"))
+        raise ConfigError(f"backend.lora={text!r} is neither a packaged adapter "
+                          f"({', '.join(known) or 'none packaged'}) nor a .gguf path; "
+                          "use none for the bare model")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"backend.lora={text!r}: no such file; give a GGUF LoRA adapter "
+                          "(agent-arena train writes OUT/adapter.gguf) or none")
+    return path
+
+
 def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
@@ -83,6 +108,8 @@ def default_threads() -> int:
 @dataclass
 class LlamaCppConfig:
     model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    # a GGUF LoRA applied on load: a packaged adapter's name, a path, or none (resolve_lora)
+    lora: str | None = None
     n_ctx: int = 4096
     # None: all cores but one. llama.cpp's threads spin-wait on each other: when anything else
     # wants a core (the game itself, a browser), using every core made decisions 2-3x slower
@@ -108,7 +135,9 @@ class LlamaCppBackend(Backend):
         if not path.is_file():
             raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
         self.model_path = path
-        self._model_name = path.name
+        self.lora_path = resolve_lora(self.config.lora)
+        self._model_name = path.name if self.lora_path is None else \
+            f"{path.name}+{self.lora_path.stem}"
         self._llm: Any = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
         self._load_lock = threading.Lock()
@@ -153,6 +182,7 @@ class LlamaCppBackend(Backend):
                 model_path=str(self.model_path), n_ctx=self.config.n_ctx, n_threads=threads,
                 n_threads_batch=threads, n_batch=self.config.n_batch, seed=self.config.seed,
                 chat_format=self.config.chat_format, verbose=self.config.verbose,
+                lora_path=str(self.lora_path) if self.lora_path else None,
             )
             inner_eval = llm.eval
 
@@ -164,7 +194,7 @@ class LlamaCppBackend(Backend):
 
             llm.eval = counting_eval
             self._llm = llm
-            log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self.model_path.name,
+            log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self._model_name,
                      self.config.n_ctx, threads)
         return self._llm
 
