@@ -1,14 +1,10 @@
-"""Per-agent state (memory window), profiles, and prompt building.
+"""Per-agent state (memory window), profiles, and the profile's part of the prompt.
 
-Prompt layout, stable part first so KV caches reuse it across ticks and agents:
-
-    system:  profile's system prompt            (same for every agent of a profile)
-             + tool list and answer format       (added by the calling strategy; stable)
-    user:    recent memory (last N actions and their results)
-             + the current observation, rendered compactly
-
-Rendering is deterministic (sorted where order is not meaningful, numbers rounded) so equal
-states give equal token sequences.
+The prompt's text is built in prompting.py (the layout is described there); a profile may
+replace its instruction (``system_prompt``) and add worked examples as chat turns between the
+system text and the observation. The default profile adds neither: the server then sends
+exactly ``prompting.decision_messages``. Rendering is deterministic (numbers rounded, the
+game's key order kept) so equal states give equal token sequences.
 """
 
 from __future__ import annotations
@@ -20,9 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_arena.config_keys import reject_unknown
-from agent_arena.tools import ToolSpec, type_hint
+from agent_arena.prompting import (
+    INSTRUCTION,
+    _empty,
+    render_call,
+    render_observation,
+    render_possible,
+    render_value,
+    user_text,
+)
+from agent_arena.tools import ToolSpec
 
-DEFAULT_SYSTEM_PROMPT = "You control one character in a game. Pick exactly one tool per turn."
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "AgentState", "MemoryEntry", "Profile", "build_messages",
+           "example_turns", "nearest_examples", "render_call", "render_memory",
+           "render_memory_line", "render_observation", "render_possible", "render_value"]
+
+DEFAULT_SYSTEM_PROMPT = INSTRUCTION
 
 
 @dataclass(frozen=True)
@@ -111,122 +120,6 @@ def _capped(result: Any, limit: int) -> Any:
     return text[:limit] + "..."
 
 
-# ---- rendering ---------------------------------------------------------------------------------
-
-
-def _num(v: float) -> str:
-    """One decimal at most, none for whole numbers: 3.0 -> "3", 2.25 -> "2.2".
-
-    Whole numbers (positions, distances) skip ``round``, the slow part. nan, inf and -inf
-    are not integers and pass through ``round`` unchanged: "nan", "inf", "-inf"."""
-    if v.is_integer():
-        return str(int(v))
-    r = round(v, 1)
-    return str(int(r)) if r.is_integer() else str(r)
-
-
-def render_value(v: Any) -> str:
-    """Compact, JSON-like but with fewer tokens: no quotes around simple keys or words."""
-    render = _BY_TYPE.get(type(v))
-    return render(v) if render is not None else _render_other(v)
-
-
-def _render_items(m: Mapping[Any, Any]) -> str:
-    """A map's ``key: value`` pairs without the braces (a list-of-maps line shows them bare)."""
-    get = _BY_TYPE.get
-    return ", ".join([f"{k}: {(get(type(x)) or _render_other)(x)}" for k, x in m.items()])
-
-
-def _render_map(m: Mapping[Any, Any]) -> str:
-    return "{" + _render_items(m) + "}"
-
-
-def _render_seq(v: Sequence[Any]) -> str:
-    get = _BY_TYPE.get
-    return "[" + ", ".join([(get(type(x)) or _render_other)(x) for x in v]) + "]"
-
-
-# The types msgpack decodes to, by exact type: one dict lookup per value instead of a chain
-# of isinstance checks (rendering the observation was the largest part of building a prompt).
-_BY_TYPE: dict[type, Callable[[Any], str]] = {
-    str: str, int: str, float: _num, bool: {True: "true", False: "false"}.__getitem__,
-    dict: _render_map, list: _render_seq, type(None): lambda _: "none",
-}
-
-
-def _render_other(v: Any) -> str:
-    """Everything else (subclasses, tuples, bytes, other Mappings and Sequences)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return _num(v)
-    if isinstance(v, (int, str)):
-        return str(v)
-    if v is None:
-        return "none"
-    if isinstance(v, bytes):
-        return f"<{len(v)} bytes>"
-    if isinstance(v, Mapping):
-        return _render_map(v)
-    if isinstance(v, Sequence):
-        return _render_seq(v)
-    return str(v)
-
-
-_SCALARS = (str, int, float, bool, bytes)
-
-
-def _empty(value: Any) -> bool:
-    t = type(value)
-    if t in _SCALARS:
-        return False
-    if t is list or t is dict:
-        return not value
-    return value is None or (isinstance(value, (Sequence, Mapping)) and not isinstance(
-        value, (str, bytes)) and len(value) == 0)
-
-
-def _is_map(x: Any) -> bool:
-    return type(x) is dict or isinstance(x, Mapping)
-
-
-def render_observation(obs: Mapping[str, Any]) -> str:
-    """One line per top-level key; lists of maps become one indented line per element.
-
-    Empty values are left out: a key that is present only when it matters ("threats",
-    "in_reach", "heard") is the strongest cue a small model gets, and it saves tokens.
-    """
-    lines = []
-    for key, value in obs.items():
-        t = type(value)
-        if t is list:  # what msgpack gives, first: no ABC checks
-            if not value:
-                continue
-            if all(map(_is_map, value)):
-                lines.append(f"{key}:")
-                lines += [f"  - {_render_items(x)}" for x in value]
-                continue
-        elif t is dict:
-            if not value:
-                continue
-        elif value is None:
-            continue
-        elif t not in _BY_TYPE:  # tuples, other Sequences and Mappings, subclasses
-            if _empty(value):
-                continue
-            if t not in _SCALARS and isinstance(value, Sequence) and all(map(_is_map, value)):
-                lines.append(f"{key}:")
-                lines += [f"  - {render_value(x)[1:-1]}" for x in value]
-                continue
-        lines.append(f"{key}: {render_value(value)}")
-    return "\n".join(lines) or "(nothing)"
-
-
-def render_call(call: Mapping[str, Any]) -> str:
-    args = call.get("arguments") or {}
-    return f"{call.get('tool')}({', '.join(f'{k}={render_value(v)}' for k, v in args.items())})"
-
-
 def render_memory(entries: Sequence[MemoryEntry]) -> str:
     return "\n".join([e.line for e in entries])
 
@@ -312,36 +205,23 @@ def example_turns(examples: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
             answer["thought"] = ex["thought"]
         answer["tool"] = ex["call"]["tool"]
         answer["arguments"] = dict(ex["call"].get("arguments") or {})
-        turns.append({"role": "user", "content": f"Now:\n{render_observation(ex['observation'])}"})
+        turns.append({"role": "user", "content": user_text(ex["observation"])})
         turns.append({"role": "assistant", "content": json.dumps(answer)})
     return turns
-
-
-def render_possible(tools: Sequence[ToolSpec]) -> str:
-    """The calls a game's action mask leaves open, with their allowed values: it sits right
-    before the answer (the system text keeps the full, stable tool list)."""
-    calls = []
-    for spec in tools:
-        props = spec.parameters.get("properties", {})
-        calls.append(f"{spec.name}({', '.join(f'{k}: {type_hint(v)}' for k, v in props.items())})")
-    return "Possible now: " + ", ".join(calls)
 
 
 def build_messages(
     profile: Profile, state: AgentState, observation: Mapping[str, Any],
     possible: Sequence[ToolSpec] | None = None,
 ) -> list[dict[str, str]]:
-    """The chat for one decision; the calling strategy adds tools/format to the system text.
-    ``possible``: the tools a game's action mask leaves open (None: no mask, no line)."""
-    parts = []
-    if state.memory:
-        parts.append("Your last actions:\n" + render_memory(state.memory))
-    parts.append(f"Now:\n{render_observation(observation)}")
-    if possible is not None:
-        parts.append(render_possible(possible))
+    """The chat for one decision; the calling strategy adds tools/format to the system text
+    (prompting.system_text), so with the default profile the request holds exactly
+    ``prompting.decision_messages``. ``possible``: the tools a game's action mask leaves open
+    (None: no mask, no line)."""
     r = _rendered(profile)
     messages = [r.system, *r.fixed_turns]  # shared, read-only turns: never mutate them
     for i in _nearest_indices(profile, observation, possible):
         messages.extend(r.example_turns[i])
-    messages.append({"role": "user", "content": "\n\n".join(parts)})
+    memory = [e.line for e in state.memory]
+    messages.append({"role": "user", "content": user_text(observation, possible, memory)})
     return messages

@@ -22,21 +22,27 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import functools
 import itertools
 import json
 import logging
 import math
 import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
 from agent_arena.errors import BackendError, ConfigError
 from agent_arena.grounding import ground, observed
-from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema, type_hint
+from agent_arena.prompting import format_instructions, render_tools, system_text, tools_block
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, cached_call_schema
+
+__all__ = ["CHOICES", "STRATEGIES", "CallingConfig", "Extracted", "Outcome", "Strategy",
+           "StrategySelector", "call_from_object", "decide_once", "enumerate_calls",
+           "fallback_call", "first_json_object", "forced_arguments", "format_instructions",
+           "list_strategies", "pick_strategy", "render_tools", "selector_for",
+           "with_tools_in_system"]
 
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
@@ -129,48 +135,23 @@ class Strategy(Protocol):
 
 
 # ---- prompt text shared by the strategies ------------------------------------------------------
-
-
-def render_tools(tools: Iterable[ToolSpec]) -> str:
-    """One line per tool: stable text (so it sits in the cached prompt prefix)."""
-    lines = []
-    for spec in tools:
-        props = spec.parameters.get("properties", {})
-        args = ", ".join(f"{k}: {type_hint(v)}" for k, v in props.items())
-        lines.append(f"- {spec.name}({args}): {spec.description}")
-    return "\n".join(lines)
-
-
-def format_instructions(thought: bool) -> str:
-    shape = '{"thought": "<a few words>", "tool": "<name>", "arguments": {...}}' if thought \
-        else '{"tool": "<name>", "arguments": {...}}'
-    return f"Answer with one JSON object and nothing else: {shape}"
+# (built in prompting.py; re-exported here for callers of the old names)
 
 
 def with_tools_in_system(
     messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec], thought: bool
 ) -> list[Mapping[str, Any]]:
-    """``messages`` with the tool list and answer format appended to the system text.
-
-    Only the system message is new; the other turns are shared with the caller (read-only).
-    The system text is built once per (system prompt, tools, thought)."""
+    """``messages`` with the tool list and answer format appended to the system text
+    (prompting.system_text: with the default profile's messages the result is exactly
+    prompting.decision_messages). Only the system message is new; the other turns are shared
+    with the caller (read-only)."""
     out = list(messages)
     if out and out[0].get("role") == "system":
-        out[0] = {**out[0], "content": _system_text(str(out[0].get("content", "")),
-                                                    tuple(tools), thought)}
+        out[0] = {**out[0], "content": system_text(str(out[0].get("content", "")),
+                                                   tuple(tools), thought)}
     else:
-        out.insert(0, {"role": "system", "content": _tools_block(tuple(tools), thought)})
+        out.insert(0, {"role": "system", "content": tools_block(tuple(tools), thought)})
     return out
-
-
-@functools.lru_cache(maxsize=512)
-def _tools_block(tools: tuple[ToolSpec, ...], thought: bool) -> str:
-    return f"Tools:\n{render_tools(tools)}\n{format_instructions(thought)}"
-
-
-@functools.lru_cache(maxsize=512)
-def _system_text(system: str, tools: tuple[ToolSpec, ...], thought: bool) -> str:
-    return f"{system}\n\n{_tools_block(tools, thought)}"
 
 
 # ---- parsing -----------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
     agent-arena eval bench/scenarios profile=default eval.runs=2 eval.out=eval-out
     agent-arena replay run.journal backend=llama_server   # re-decide a journal, agreement
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
-    agent-arena train games.jsonl --out outputs/train     # LoRA for the embedded model
+    agent-arena gen --n 20000 --seed 0 --out data.jsonl   # generated games (+ data.val.jsonl)
+    agent-arena train data.jsonl --out outputs/train      # LoRA for the embedded model
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ USAGE = __doc__ or ""
 
 _OWN_ARGS = {"eval": "agent_arena.evaluation", "replay": "agent_arena.replay",
              "export": "agent_arena.export", "train": "agent_arena.training.cli"}
+_OWN_ARGS["gen"] = "agent_arena.gamegen"  # generated games for training (docs/training.md)
 
 
 def _setup_logging(level: str) -> None:
