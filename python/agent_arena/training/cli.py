@@ -16,13 +16,12 @@ def parser() -> argparse.ArgumentParser:
         prog="agent-arena train",
         description="LoRA on the embedded model from generated games and exported journals; "
                     "writes OUT/adapter.gguf for backend.lora (docs/training.md).")
-    p.add_argument("data", nargs="+", help="JSONL(.gz) / Parquet files or folders of rows "
-                                           "with a messages column")
-    defaults = TrainConfig()
+    p.add_argument("data", nargs="*", help="JSONL(.gz) / Parquet files or folders of rows "
+                                           "with a messages column (and/or --generate N)")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "data":
             continue
-        value = getattr(defaults, f.name)
+        value = f.default
         kind = type(value) if value is not None else str
         p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=value,
                        help=f"(default: {value})")

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 @dataclass
 class TrainConfig:
     data: list[str] = field(default_factory=list)  # JSONL / JSONL.gz / Parquet files or folders
+    generate: int = 0  # + this many rows from agent_arena.gamegen (seeded by seed)
+    eval_rows: int = 500  # held out: rows of unseen generated games (or a share of data)
     out: str = "outputs/train"
     base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct Q4_1
     seed: int = 0
@@ -35,6 +37,8 @@ class TrainConfig:
             raise ConfigError(f"rank={self.rank}, alpha={self.alpha}: both must be positive")
         if self.batch < 1 or self.steps < 1:
             raise ConfigError(f"batch={self.batch}, steps={self.steps}: both must be at least 1")
+        if not self.data and self.generate < 1:
+            raise ConfigError("no training data: name JSONL/Parquet files or --generate N")
         if not 0 <= self.held_out < 0.5:
             raise ConfigError(f"held_out={self.held_out}: a fraction below 0.5")
         if self.device not in ("auto", "cpu", "cuda"):

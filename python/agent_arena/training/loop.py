@@ -23,7 +23,7 @@ from typing import Any
 
 from agent_arena.training.config import TrainConfig
 from agent_arena.training.data import Row, load_rows, split
-from agent_arena.training.encode import IGNORE, Encoded, encode
+from agent_arena.training.encode import IGNORE, Encoded, encode_many
 
 log = logging.getLogger("agent_arena.training")
 
@@ -119,13 +119,20 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
             torch.autocast("cpu", enabled=False)
 
     t0 = time.time()
-    rows: list[Row] = load_rows(cfg.data)
+    rows: list[Row] = load_rows(cfg.data) if cfg.data else []
     train_rows, eval_rows = split(rows, cfg.held_out, cfg.seed)
+    if cfg.generate:
+        from agent_arena.training.games import generated_rows, held_out_rows
+
+        train_rows += generated_rows(cfg.generate, cfg.seed)
+        eval_rows += held_out_rows(cfg.eval_rows, cfg.seed)
+        rows = train_rows + eval_rows
+    say(f"train: {len(train_rows)} + {len(eval_rows)} held-out rows ready "
+        f"({time.time() - t0:.0f} s)")
     gguf_path = base_gguf(cfg.base)
     model, tok = load_base(gguf_path)
-    encode_one = lambda r: encode(tok, r, tool_weight=cfg.tool_weight, max_len=cfg.max_len)  # noqa: E731
-    train_items = [e for e in map(encode_one, train_rows) if e is not None]
-    eval_items = [e for e in map(encode_one, eval_rows) if e is not None]
+    train_items = encode_many(tok, train_rows, tool_weight=cfg.tool_weight, max_len=cfg.max_len)
+    eval_items = encode_many(tok, eval_rows, tool_weight=cfg.tool_weight, max_len=cfg.max_len)
     tools: dict[str, int] = {}
     for r in train_rows:
         tools[r.tool] = tools.get(r.tool, 0) + 1
