@@ -161,9 +161,13 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
 
     def lr_at(step: int) -> float:
+        """Warm-up, then a cosine to a tenth, over the steps or the time limit, whichever
+        comes first (a run cut by its time limit still ends on a low rate)."""
         if step < cfg.warmup:
             return cfg.lr * (step + 1) / cfg.warmup
         frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        if cfg.max_minutes:
+            frac = max(frac, (time.time() - t_train) / (cfg.max_minutes * 60))
         return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
     logf = (out / "log.jsonl").open("w")
@@ -196,7 +200,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
         opt.zero_grad(set_to_none=True)
         step += 1
         seen += cfg.batch
-        entry = {"step": step, "loss": round(float(loss.detach()), 5), "lr": lr_at(step - 1),
+        entry = {"step": step, "loss": round(float(loss.detach()), 5), "lr": opt.param_groups[0]["lr"],
                  "s": round(time.time() - t_train, 1)}
         record(entry)
         if step % 10 == 0 or step == 1:
