@@ -177,5 +177,5 @@ async def test_stop_answers_pending_decisions(make_server, engine):
 def test_a_missing_adapter_is_a_clear_config_error(tmp_path):
     from agent_arena.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="lora"):
+    with pytest.raises(ConfigError, match="lora="):
         XLlamaCppBackend(XLlamaCppConfig(lora=str(tmp_path / "nope.gguf")))

@@ -9,6 +9,7 @@
     agent-arena export run.journal --format parquet       # trajectories for datasets / TRL
     agent-arena gen --n 20000 --seed 0 --out data.jsonl   # generated games (+ data.val.jsonl)
     agent-arena env env.agents=2 env.port=8000            # the game for RL trainers (OpenEnv)
+    agent-arena train data.jsonl --out outputs/train      # LoRA for the embedded model
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ log = logging.getLogger("agent_arena")
 USAGE = __doc__ or ""
 
 _OWN_ARGS = {"eval": "agent_arena.evaluation", "replay": "agent_arena.replay",
-             "export": "agent_arena.export",
-             "gen": "agent_arena.gamegen"}  # generated games for training (docs/training.md)
+             "export": "agent_arena.export", "train": "agent_arena.training.cli",
+             "gen": "agent_arena.gamegen"}  # generated games and training (docs/training.md)
 
 
 def _setup_logging(level: str) -> None:

@@ -1,34 +1,34 @@
-"""LoRA adapters shipped with agent-arena, and how a ``backend.lora`` setting names one.
+"""LoRA adapters packaged with agent-arena, and how a ``backend.lora`` setting names one.
 
-``"default"`` is the NPC-decision adapter trained for the embedded SmolLM2 (docs/training.md);
-``"none"`` (or null) is the base model; anything else is a path to an adapter GGUF.
+``none`` (or null) is the base model; a bare name is an adapter packaged here (``npc`` =
+adapters/npc.gguf, docs/training.md); anything else is a path to a GGUF LoRA adapter.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from agent_arena.errors import ConfigError
 
-log = logging.getLogger("agent_arena.adapters")
-
-HERE = Path(__file__).resolve().parent
-DEFAULT_ADAPTER = HERE / "npc-smollm2-135m.lora.gguf"
-OFF = ("", "none", "null", "base")
+ADAPTERS = Path(__file__).resolve().parent
+NO_LORA = ("", "none", "null", "off")
 
 
 def resolve_lora(value: str | None) -> Path | None:
     """The adapter file ``value`` names, or None for the base model."""
-    if value is None or str(value).strip().lower() in OFF:
+    if value is None or str(value).strip().lower() in NO_LORA:
         return None
-    if value == "default":
-        if DEFAULT_ADAPTER.is_file():
-            return DEFAULT_ADAPTER
-        log.warning("adapters: no shipped NPC adapter in %s; using the base model", HERE)
-        return None
-    path = Path(value).expanduser()
+    text = str(value)
+    packaged = ADAPTERS / f"{text}.gguf"
+    if "/" not in text and "\\" not in text and not text.endswith(".gguf"):
+        if packaged.is_file():
+            return packaged
+        known = sorted(p.stem for p in ADAPTERS.glob("*.gguf"))
+        raise ConfigError(f"backend.lora={text!r} is neither a packaged adapter "
+                          f"({', '.join(known) or 'none packaged'}) nor a .gguf path; "
+                          "use none for the base model")
+    path = Path(text).expanduser()
     if not path.is_file():
-        raise ConfigError(f"backend.lora={value!r}: no such adapter file; give a LoRA GGUF path, "
-                          "'default' (the shipped NPC adapter) or 'none'")
+        raise ConfigError(f"backend.lora={text!r}: no such file; give a GGUF LoRA adapter "
+                          "(agent-arena train writes OUT/adapter.gguf) or none")
     return path

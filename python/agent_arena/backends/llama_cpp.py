@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import (
     Backend,
     Capabilities,
@@ -84,6 +85,8 @@ def default_threads() -> int:
 @dataclass
 class LlamaCppConfig:
     model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
+    # a GGUF LoRA applied on load: a packaged adapter's name, a path, or none (resolve_lora)
+    lora: str | None = None
     n_ctx: int = 4096
     # None: all cores but one. llama.cpp's threads spin-wait on each other: when anything else
     # wants a core (the game itself, a browser), using every core made decisions 2-3x slower
@@ -109,7 +112,9 @@ class LlamaCppBackend(Backend):
         if not path.is_file():
             raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
         self.model_path = path
-        self._model_name = path.name
+        self.lora_path = resolve_lora(self.config.lora)
+        self._model_name = path.name if self.lora_path is None else \
+            f"{path.name}+{self.lora_path.stem}"
         self._llm: Any = None
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
         self._load_lock = threading.Lock()
@@ -154,6 +159,7 @@ class LlamaCppBackend(Backend):
                 model_path=str(self.model_path), n_ctx=self.config.n_ctx, n_threads=threads,
                 n_threads_batch=threads, n_batch=self.config.n_batch, seed=self.config.seed,
                 chat_format=self.config.chat_format, verbose=self.config.verbose,
+                lora_path=str(self.lora_path) if self.lora_path else None,
             )
             inner_eval = llm.eval
 
@@ -165,7 +171,7 @@ class LlamaCppBackend(Backend):
 
             llm.eval = counting_eval
             self._llm = llm
-            log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self.model_path.name,
+            log.info("llama_cpp: loaded %s (n_ctx=%d, threads=%d)", self._model_name,
                      self.config.n_ctx, threads)
         return self._llm
 

@@ -51,9 +51,8 @@ class XLlamaCppConfig:
     """``backend=xllamacpp`` (every field is a config key)."""
 
     model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
-    # LoRA adapter GGUF: "default" = the NPC adapter shipped with agent-arena (when present),
-    # "none" = the base model, or a path to another adapter
-    lora: str | None = "default"
+    # LoRA adapter GGUF: a packaged adapter's name (``npc``), a path, or none (the base model)
+    lora: str | None = None
     lora_scale: float = 1.0
     n_parallel: int = 8  # slots: agents decoded together (continuous batching)
     n_ctx_per_slot: int = 2048  # each slot's own context (prompt + answer)

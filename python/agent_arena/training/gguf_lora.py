@@ -1,0 +1,70 @@
+"""A PEFT LoRA of a Llama-architecture model as a GGUF LoRA adapter for llama.cpp.
+
+llama.cpp loads ``blk.N.<tensor>.weight.lora_a`` (PEFT's A, [rank, in]) and ``.lora_b`` (B,
+[out, rank]) beside ``general.type=adapter``, ``adapter.type=lora`` and
+``adapter.lora.alpha`` (it scales by alpha / rank). One catch: llama.cpp's Llama GGUFs hold
+q and k with their rows permuted for its rope layout (convert_hf_to_gguf.py's ``permute``),
+and transformers un-permutes them when it loads a GGUF, so B of q and k is permuted back here
+(llama.cpp's own convert_lora_to_gguf.py does the same).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent_arena.errors import ConfigError
+
+_NAME = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.\w+)?\.weight$")
+GGUF_TENSOR = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v",
+               "o_proj": "attn_output", "gate_proj": "ffn_gate", "up_proj": "ffn_up",
+               "down_proj": "ffn_down"}
+
+
+def gguf_name(peft_name: str) -> str:
+    """``...layers.3.self_attn.q_proj.lora_A.weight`` -> ``blk.3.attn_q.weight.lora_a``."""
+    m = _NAME.search(peft_name)
+    if m is None or m.group(2) not in GGUF_TENSOR:
+        raise ConfigError(f"LoRA tensor {peft_name!r} is not on a Llama linear layer that "
+                          f"llama.cpp adapts ({', '.join(GGUF_TENSOR)})")
+    return f"blk.{m.group(1)}.{GGUF_TENSOR[m.group(2)]}.weight.lora_{m.group(3).lower()}"
+
+
+def permute_rows(w: Any, n_head: int) -> Any:
+    """convert_hf_to_gguf.py's Llama q/k permutation, applied to the output rows of ``w``."""
+    out = w.shape[0]
+    return (w.reshape(n_head, 2, out // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+def write_gguf_lora(tensors: Mapping[str, Any], path: str | Path, *, alpha: float,
+                    n_head: int, n_head_kv: int, name: str = "npc",
+                    dtype: str = "f16") -> Path:
+    """Write PEFT LoRA ``tensors`` (name -> numpy array) as a GGUF adapter at ``path``."""
+    import gguf
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_type(gguf.GGUFType.ADAPTER)
+    w.add_name(name)
+    w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
+    np_dtype = np.float16 if dtype == "f16" else np.float32
+    for peft_name in sorted(tensors):
+        arr = np.asarray(tensors[peft_name], dtype=np.float32)
+        out_name = gguf_name(peft_name)
+        if out_name.endswith("lora_b"):
+            if ".attn_q." in out_name:
+                arr = permute_rows(arr, n_head)
+            elif ".attn_k." in out_name:
+                arr = permute_rows(arr, n_head_kv)
+        w.add_tensor(out_name, np.ascontiguousarray(arr.astype(np_dtype)))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
