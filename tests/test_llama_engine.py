@@ -39,7 +39,7 @@ def engine():
 async def bridge(make_server, engine):
     # generous default deadline: these tests check decisions, not speed (2 shared cores)
     server = await make_server(engine, default_deadline_ms=300000)
-    async with ArenaClient(server.endpoint) as client:
+    async with ArenaClient(server.endpoint, timeout_s=600) as client:
         yield server, client
 
 
@@ -158,7 +158,7 @@ async def test_a_vanished_game_stops_its_decisions(bridge, ctx):
 
 async def test_stop_answers_pending_decisions(make_server, engine):
     server = await make_server(engine, default_deadline_ms=300000)
-    async with ArenaClient(server.endpoint) as client:
+    async with ArenaClient(server.endpoint, timeout_s=600) as client:
         await client.hello()
         futs = [asyncio.ensure_future(client.observe(f"s{i}", 1, {"health": 100}))
                 for i in range(6)]  # more than the four slots: some wait for theirs
