@@ -176,8 +176,9 @@ class World:
 
     def mask(self, agent_id: str) -> dict[str, Any]:
         """What this world allows the agent now (observe.mask): pick up what is in reach, flee
-        the wolves that are close, answer when someone spoke (talk that nobody asked for turned
-        a small model's demo into chatter: 23 of 40 calls), walk to what is in sight or to
+        the wolves that are close, answer when someone asked something and is still waiting
+        (talk that nobody asked for turned a small model's demo into chatter: 23 of 40 calls;
+        an answer asks nothing back), walk to what is in sight or to
         one of the field's waypoints (so an agent with nothing in sight can still explore);
         what is in reach needs no walk. While the order to hold still is on, no walking or
         taking (fleeing and talking stay possible)."""
