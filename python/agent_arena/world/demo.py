@@ -100,9 +100,8 @@ async def run_demo(
                 client.observe(aid, tick, world.observe(aid), deadline_ms=deadline_ms,
                                mask=world.mask(aid) if masks else None)
                 for aid in world.agents))
-            for reply in replies:
-                summary.decisions.append(
-                    await _act(client, world, check, tick, reply, on_decision))
+            summary.decisions.extend(
+                await _act(client, world, check, tick, replies, on_decision))
             if after_tick is not None:
                 await after_tick(tick)
             world.step()
@@ -111,22 +110,32 @@ async def run_demo(
 
 
 async def _act(client: ArenaClient, world: World, check: ToolRegistry, tick: int,
-               reply: Mapping[str, Any], on_decision: Callable[[Decision], None] | None
-               ) -> Decision:
-    aid = reply["agent_id"]
-    call = reply.get("call")
-    valid, result = False, ""
-    if call is not None:
-        valid = not check.validate(ToolCall(call["tool"], call["arguments"]))
+               replies: Sequence[Mapping[str, Any]],
+               on_decision: Callable[[Decision], None] | None) -> list[Decision]:
+    """Carry out one tick's replies together, as a game frame would: the world settles who gets
+    an item two agents reach for at once (World.resolve), then each agent hears how its call
+    went (tool_result) in reply order."""
+    calls: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for reply in replies:
+        call = reply.get("call")
+        if call is not None and not check.validate(ToolCall(call["tool"], call["arguments"])):
+            calls[reply["agent_id"]] = call["tool"], call["arguments"]
+    results = world.resolve(calls)
+    out = []
+    for reply in replies:
+        aid = reply["agent_id"]
+        call = reply.get("call")
+        valid, result = aid in calls, ""
         if valid:
-            ok, result = world.execute(aid, call["tool"], call["arguments"])
+            ok, result = results[aid]
             await client.tool_result(aid, tick, call["tool"], ok, result)
-    d = Decision(tick, aid, call and call["tool"], (call or {}).get("arguments", {}),
-                 reply["status"], float(reply.get("latency_ms", 0.0)), valid, result,
-                 reply.get("thought"), reply.get("reason"), dict(reply.get("usage") or {}))
-    if on_decision:
-        on_decision(d)
-    return d
+        d = Decision(tick, aid, call and call["tool"], (call or {}).get("arguments", {}),
+                     reply["status"], float(reply.get("latency_ms", 0.0)), valid, result,
+                     reply.get("thought"), reply.get("reason"), dict(reply.get("usage") or {}))
+        if on_decision:
+            on_decision(d)
+        out.append(d)
+    return out
 
 
 STATUS_STYLE = {"ok": "green", "fallback": "yellow", "timeout": "red", "superseded": "dim",
