@@ -179,3 +179,24 @@ def test_a_missing_adapter_is_a_clear_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="lora="):
         XLlamaCppBackend(XLlamaCppConfig(lora=str(tmp_path / "nope.gguf")))
+
+
+def test_the_packaged_adapter_is_applied_per_request():
+    """lora=npc loads the adapter with the model; a request is served with it, a profile's
+    ``model: base`` turns it off for that request (scale 0), and both answer."""
+    backend = XLlamaCppBackend(XLlamaCppConfig(n_parallel=1, n_ctx_per_slot=512, n_threads=2,
+                                               lora="npc"))
+    try:
+        req = ChatRequest(messages=[{"role": "user", "content": "Say hi."}],
+                          sampling=Sampling(max_tokens=4, temperature=0.0))
+        assert backend.body(req)["lora"] == [{"id": 0, "scale": 1.0}]
+        base = ChatRequest(messages=req.messages, sampling=req.sampling, model="base")
+        assert backend.body(base)["lora"] == [{"id": 0, "scale": 0.0}]
+
+        async def both() -> tuple[Any, Any]:
+            return await backend.chat(req), await backend.chat(base)
+
+        with_adapter, without = asyncio.run(both())
+        assert with_adapter.completion_tokens > 0 and without.completion_tokens > 0
+    finally:
+        backend.unload()
