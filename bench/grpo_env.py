@@ -57,7 +57,7 @@ def main() -> None:
 
     probe = Game()
     corpus = [probe.reset(seed=s) for s in range(20)] + [str(t) for t in tools]
-    probe.close()
+    probe._close()
     tok = tokenizer(corpus * 5)
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(Qwen2Config(
@@ -92,7 +92,7 @@ def main() -> None:
           f"device={'cuda' if torch.cuda.is_available() else 'cpu'} env_instances={len(made)} "
           f"with_episode={resets} tool_calls_executed={calls}")
     for e in made:
-        e.close()  # type: ignore[attr-defined]
+        e._close()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -96,7 +96,9 @@ class ArenaToolEnv:
         """The game's rewards over the episode so far."""
         return self.total_reward
 
-    def close(self) -> None:
+    def _close(self) -> None:
+        """Private: TRL offers every public method but reset and get_reward to the model as a
+        tool (a public ``close`` made GRPO fail: "close ... has no docstring")."""
         if self._arena is not None:
             self._arena.close()
             self._arena = None
