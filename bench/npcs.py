@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "python"))
 from agent_arena import settings  # noqa: E402
 from agent_arena.backends import create_backend  # noqa: E402
 from agent_arena.backends.base import Backend  # noqa: E402
-from agent_arena.backends.types import ChatRequest, ChatResponse  # noqa: E402
+from agent_arena.backends.recording import RecordingBackend  # noqa: E402
+from agent_arena.backends.types import ChatRequest  # noqa: E402
 from agent_arena.client import ArenaClient  # noqa: E402
 from agent_arena.evaluation import (  # noqa: E402
     ScenarioSet,
@@ -43,32 +44,7 @@ from agent_arena.server import ArenaServer, ServerConfig  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
 
 
-class Capture(Backend):
-    """Passes requests on and keeps them (to replay them to the engine alone)."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.requests: list[ChatRequest] = []
-
-    @property
-    def capabilities(self) -> Any:
-        return self.inner.capabilities
-
-    @property
-    def model_name(self) -> str:
-        return self.inner.model_name
-
-    @property
-    def default_sampling(self) -> Any:
-        return self.inner.default_sampling
-
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        self.requests.append(request)
-        return await self.inner.chat(request)
-
-
-async def bridge_run(server_backend: Capture, sets: list[ScenarioSet], n: int, seconds: float,
+async def bridge_run(server_backend: RecordingBackend, sets: list[ScenarioSet], n: int, seconds: float,
                      cfg: dict[str, Any]) -> dict[str, Any]:
     server = ArenaServer(server_backend, ServerConfig(bind="tcp://127.0.0.1:0"),
                          tools=settings.tool_specs(cfg), profiles=settings.profiles(cfg),
@@ -175,7 +151,7 @@ async def main() -> int:
         await asyncio.to_thread(backend.load)
     print(f"backend {backend.name} ({backend.model_name}) loaded in {time.monotonic() - t0:.1f} s;"
           f" sets: {', '.join(s.name for s in sets)}", flush=True)
-    capture = Capture(backend)
+    capture = RecordingBackend(backend)  # keeps the requests to replay them
     results = []
     for n in args.n:
         b = await bridge_run(capture, sets, n, args.seconds, cfg)
