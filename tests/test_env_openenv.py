@@ -57,8 +57,10 @@ def first_target(obs: dict[str, Any]) -> dict[str, Any]:
     if "pick_up" in tools:
         return {"tool": "pick_up",
                 "arguments": {"item_id": tools["pick_up"]["properties"]["item_id"]["enum"][0]}}
-    return {"tool": "move_to",
-            "arguments": {"target": tools["move_to"]["properties"]["target"]["enum"][0]}}
+    if "move_to" in tools:
+        return {"tool": "move_to",
+                "arguments": {"target": tools["move_to"]["properties"]["target"]["enum"][0]}}
+    return {"tool": "idle", "arguments": {}}  # an order to hold still, or nothing to do
 
 
 def test_100_steps_through_the_websocket_client(one_agent: str) -> None:

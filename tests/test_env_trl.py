@@ -54,8 +54,8 @@ def test_transformers_reads_the_same_schemas(env) -> None:
 def test_reset_tools_exceptions_and_reward(env) -> None:
     prompt = env.reset(seed=1)
     assert prompt.startswith("Now:") and "Possible now:" in prompt
-    with pytest.raises(ValueError, match="invalid action: unknown tool 'pick_up'"):
-        env.pick_up(item_id="nothing-here")  # masked out: nothing is in reach
+    with pytest.raises(ValueError, match="invalid action: .*pick_up"):
+        env.pick_up(item_id="nothing-here")  # not in reach (or pick_up masked out)
     answer = env.idle()
     assert "tick 0: idle() -> ok: waited" in answer and env.steps == 1
     while not env.done:

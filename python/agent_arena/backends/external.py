@@ -120,6 +120,19 @@ class ExternalBackend(Backend):
         if reward:
             self._rewards[key] = self._rewards.get(key, 0.0) + float(reward)
 
+    def note_forced(self, key: str, call: Mapping[str, Any]) -> None:
+        """The server answered this agent without asking anyone (the game's mask left one
+        call): publish that as a turn already taken, so a client waiting for the agent's next
+        turn moves on instead of waiting for a decision that never reaches it."""
+        noted = self._noted.get(key)
+        answer: asyncio.Future[ToolCall] = asyncio.get_running_loop().create_future()
+        answer.set_result(ToolCall(str(call.get("tool")), dict(call.get("arguments") or {})))
+        self._publish(Turn(next(self._seq), key, key.split("/", 1)[-1],
+                           noted.tick if noted else -1, [], [],
+                           noted.observation if noted else None, self._rewards.pop(key, 0.0),
+                           bool(noted and noted.done), answer=answer,
+                           ended="forced: the game's mask left one possible call"))
+
     def forget(self, key_prefix: str) -> None:
         """Drop rewards and notes of a session's agents (a reset starts from zero)."""
         for d in (self._noted, self._rewards):

@@ -69,7 +69,9 @@ class EnvServer(ArenaServer):
                 ready.set_result({k: t.seq for k, t in self.backend.latest.items()})
 
     def _ended(self, event: DecisionEvent) -> None:
-        if event.status not in ("ok", "fallback"):
+        if event.strategy == "forced" and event.call is not None:
+            self.backend.note_forced(turn_key(event.session, event.agent_id), event.call)
+        elif event.status not in ("ok", "fallback"):
             self.backend.cancel_ended(turn_key(event.session, event.agent_id), event.status)
 
     # ---- the server's requests ---------------------------------------------------------
