@@ -104,7 +104,10 @@ func _process(delta: float) -> void:
 ## [br]- [code]url[/code]: full endpoint, e.g. "ws://127.0.0.1:5556/" (overrides host and port);
 ## [br]- [code]username[/code], [code]password[/code]: PLAIN authentication;
 ## [br]- [code]client_name[/code], [code]identity[/code], [code]tools[/code] (registered on every
-##   connect), [code]max_queue[/code] (256), [code]reconnect[/code] (true),
+##   connect), [code]server_tools[/code] (true: the server's configured tools, which the addon's
+##   built-in actions move_to, say and idle are, stay beside [code]tools[/code]; false: the
+##   session has exactly [code]tools[/code]), [code]max_queue[/code] (256), [code]reconnect[/code]
+##   (true),
 ##   [code]backoff_min[/code] (0.5 s), [code]backoff_max[/code] (10 s),
 ##   [code]handshake_timeout[/code] (5 s), [code]max_message_size[/code] (bytes),
 ##   [code]heartbeat_interval[/code] (5 s between our PINGs), [code]heartbeat_timeout[/code]
@@ -148,7 +151,7 @@ func register_tools(tools: Array) -> int:
 	_tools = tools.duplicate(true)
 	if not is_connected_to_server():
 		return 0
-	return _send({"type": "register_tools", "tools": _tools})
+	return _send(_register_message())
 
 
 ## Asks for one decision for [param agent_id]; returns the request id.
@@ -325,6 +328,14 @@ func _flush_output() -> bool:
 	return false
 
 
+func _register_message() -> Dictionary:
+	return {
+		"type": "register_tools",
+		"tools": _tools,
+		"server_tools": bool(_options.get("server_tools", true)),
+	}
+
+
 func _on_ready() -> void:
 	connection_state = ConnectionState.CONNECTED
 	_connected_for = 0.0
@@ -337,7 +348,9 @@ func _on_ready() -> void:
 	}
 	_write_message(hello)
 	if not _tools.is_empty() and is_connected_to_server():
-		_write_message({"type": "register_tools", "id": _take_id(), "tools": _tools})
+		var register := _register_message()
+		register["id"] = _take_id()
+		_write_message(register)
 	var waiting := _queue
 	_queue = []
 	for i in waiting.size():
