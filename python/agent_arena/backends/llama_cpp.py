@@ -78,6 +78,14 @@ def embedded_model_path() -> Path:
     )
 
 
+def model_file(model_path: str | None) -> Path:
+    """``backend.model_path`` as a GGUF that exists (None: the embedded model)."""
+    path = Path(model_path) if model_path else embedded_model_path()
+    if not path.is_file():
+        raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
+    return path
+
+
 def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
@@ -108,10 +116,7 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, config: LlamaCppConfig | None = None, **overrides: Any) -> None:
         self.config = config or LlamaCppConfig(**overrides)
-        path = Path(self.config.model_path) if self.config.model_path else embedded_model_path()
-        if not path.is_file():
-            raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
-        self.model_path = path
+        self.model_path = path = model_file(self.config.model_path)
         self.lora_path = resolve_lora(self.config.lora)
         self._model_name = path.name if self.lora_path is None else \
             f"{path.name}+{self.lora_path.stem}"

@@ -32,12 +32,11 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
-from agent_arena.backends.llama_cpp import default_threads, embedded_model_path
+from agent_arena.backends.llama_cpp import default_threads, model_file
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 
 log = logging.getLogger("agent_arena.backends.llama_engine")
@@ -82,10 +81,7 @@ class XLlamaCppBackend(Backend):
 
     def __init__(self, config: XLlamaCppConfig | None = None, **overrides: Any) -> None:
         self.config = config or XLlamaCppConfig(**overrides)
-        path = Path(self.config.model_path) if self.config.model_path else embedded_model_path()
-        if not path.is_file():
-            raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
-        self.model_path = path
+        self.model_path = path = model_file(self.config.model_path)
         self.lora_path = resolve_lora(self.config.lora)
         self._model_name = path.name
         self._server: Any = None
