@@ -5,7 +5,8 @@ cycling through the scenarios of the given sets with the game's masks; every set
 session with its own tools. Reported per N: decisions/s, p50/p95 latency, share of replies with
 the right tool, prompt tokens per decision. Then the exact chat requests the server sent to the
 backend are replayed to the backend directly, N at a time in a closed loop, so the bridge's
-share is visible (bridge decisions/s / engine requests/s).
+share is visible (bridge decisions/s / engine requests/s). The replay goes to a fresh engine,
+so it evaluates the same prompts the bridge's engine did (no cache holds them yet).
 
     .venv/bin/python bench/npcs.py                      # N = 1 2 4 8 16 32, bench/eval_games
     .venv/bin/python bench/npcs.py --n 1 8 --seconds 30 backend.n_threads=2 backend.lora=none
@@ -155,7 +156,14 @@ async def main() -> int:
     results = []
     for n in args.n:
         b = await bridge_run(capture, sets, n, args.seconds, cfg)
-        e = await engine_run(backend, list(capture.requests), n)
+        # a fresh engine for the replay: the served one holds these very prompts in its slots'
+        # caches, and replaying into it would skip their prompt evaluation
+        fresh = create_backend(cfg["backend"])
+        if hasattr(fresh, "load"):
+            await asyncio.to_thread(fresh.load)
+        e = await engine_run(fresh, list(capture.requests), n)
+        if hasattr(fresh, "aclose"):
+            await fresh.aclose()
         # the same decisions' requests (re-asks included, forced calls need none) without the
         # bridge: decisions per second of engine time
         e["decisions_per_s"] = b["decisions"] / max(e["wall_s"], 1e-9)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import secrets
@@ -43,6 +44,28 @@ log = logging.getLogger("agent_arena.backends.llama_engine")
 
 _CONTEXT_WORDS = ("context", "exceed", "n_ctx", "too long")
 BASE_MODEL = "base"  # a profile's ``model: base`` turns the adapter off for its agents
+
+
+# llguidance's JSON options: no free whitespace, json.dumps' separators. The engine honours
+# them in a grammar, not through response_format (measured: it ignores them there).
+_COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def compact_grammar(schema: dict[str, Any]) -> str:
+    """The llguidance grammar of a call schema with JSON in one fixed layout."""
+    return _compact_grammar(json.dumps(schema, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)  # a session's (masked) schemas repeat tick after tick
+def _compact_grammar(schema_json: str) -> str:
+    import xllamacpp
+
+    schema = {**json.loads(schema_json), "x-guidance": _COMPACT}
+    try:
+        return str(xllamacpp.json_schema_to_grammar(json.dumps(schema)))
+    except Exception as exc:  # the converter refused the schema
+        raise BackendRequestError(f"llama.cpp cannot constrain to this schema: {exc}",
+                                  kind="bad_request") from exc
 
 
 @dataclass
@@ -65,6 +88,9 @@ class XLlamaCppConfig:
     top_k: int = 40
     max_tokens: int = 96
     repetition_penalty: float = 1.0
+    # the call's JSON without free whitespace, in json.dumps' layout (what the trained adapter
+    # writes): left free, SmolLM2 indents its answer and decodes ~45 tokens instead of ~25
+    compact_json: bool = True
     verbose: bool = False  # llama.cpp's own log lines on stderr
 
     def __post_init__(self) -> None:
@@ -185,7 +211,9 @@ class XLlamaCppBackend(Backend):
             "stream": True, "stream_options": {"include_usage": True}, "cache_prompt": True,
         }
         body = {k: v for k, v in body.items() if v is not None}
-        if request.response_schema is not None:
+        if request.response_schema is not None and self.config.compact_json:
+            body["grammar"] = compact_grammar(request.response_schema)
+        elif request.response_schema is not None:
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "call", "schema": request.response_schema}}
         if self.lora_path is not None:
