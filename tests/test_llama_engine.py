@@ -70,6 +70,24 @@ async def test_constrained_output_matches_the_schema(engine):
     assert out.finish_reason == "stop"
 
 
+async def test_the_call_is_decoded_in_one_compact_layout_and_free_text_is_bounded(engine):
+    """compact_json: no free whitespace (json.dumps' layout, as the adapter was trained), and
+    a string the schema leaves unbounded cannot run the answer past max_tokens."""
+    schema = {"type": "object", "properties": {
+        "tool": {"const": "shout"},
+        "arguments": {"type": "object", "properties": {"words": {"type": "string"}},
+                      "required": ["words"], "additionalProperties": False}},
+        "required": ["tool", "arguments"], "additionalProperties": False}
+    out = await engine.chat(ChatRequest(
+        messages=[{"role": "user", "content": "Shout the whole alphabet, A to Z, ten times, "
+                                              "as one JSON object."}],
+        response_schema=schema, sampling=Sampling(temperature=0.0, max_tokens=96)))
+    data = json.loads(out.text)  # complete JSON: the string was capped in time
+    assert out.finish_reason == "stop", out.text
+    assert out.text == json.dumps(data), out.text
+    assert len(data["arguments"]["words"]) <= 100
+
+
 async def test_observe_over_sockets_gives_a_valid_action(bridge, tools):
     server, client = bridge
     welcome = await client.hello()
