@@ -41,6 +41,12 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+async def start_with_views(server: Any) -> str:
+    from agent_arena.dashboard import start_with_views as start
+
+    return await start(server)
+
+
 def build_server(cfg: dict[str, Any]) -> Any:
     from agent_arena.backends import create_backend
     from agent_arena.server import ArenaServer
@@ -72,7 +78,7 @@ async def _serve(cfg: dict[str, Any]) -> int:
     opts = cfg.get("serve") or {}
     quiet = bool(opts.get("quiet", False))
     await _prepare(server.backend, _stderr_line if not quiet else None)
-    endpoint = await server.start()
+    endpoint = await start_with_views(server)
     failed: BaseException | None = None
     status: asyncio.Future[None] | None = None
     every = float(opts.get("status_every_s") or 0)
@@ -164,9 +170,10 @@ async def _status_lines(server: Any, window: Any, every_s: float) -> None:
     last = None
     while True:
         await asyncio.sleep(every_s)
-        mark = (sum(window.totals.values()), server.in_flight)
+        in_flight = server.snapshot().in_flight
+        mark = (sum(window.totals.values()), in_flight)
         if mark != last and (mark[0] or mark[1]):
-            print(window.line(server.in_flight), flush=True)
+            print(window.line(in_flight), flush=True)
         last = mark
 
 
@@ -198,7 +205,7 @@ async def _demo(cfg: dict[str, Any]) -> int:
                 **(cfg["server"].get("journal") or {}), "path": path}}}
         server = build_server(cfg)
         await _prepare(server.backend, lambda text: console.print(text, highlight=False))
-        endpoint = await server.start()
+        endpoint = await start_with_views(server)
         if server.views is not None:
             for name, url in server.views.urls.items():
                 console.print(f"{name}: {url}", highlight=False, soft_wrap=True)
