@@ -1,0 +1,74 @@
+"""What the choosers share: finishing the chosen tool's call, and contextual calibration
+(what the model would score on a content-free observation), cached per backend and prompt."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from agent_arena.backends.types import ChatRequest
+from agent_arena.decide.calls import call_problems
+from agent_arena.decide.parsing import LENIENT
+from agent_arena.decide.types import Outcome
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
+
+if TYPE_CHECKING:
+    from agent_arena.backends.base import Backend
+
+PRIORS: dict[tuple[Any, ...], list[float]] = {}  # content-free scores (calibrate)
+CONTENT_FREE = "Now:\n(nothing)"
+
+
+async def complete_call(backend: Backend, base: ChatRequest, prefill: str, spec: ToolSpec,
+                         args: dict[str, Any] | None, check: ToolRegistry,
+                         registry: ToolRegistry, names: list[str], out: Outcome) -> bool:
+    """The chosen tool's call: ``args`` as scored, or generated after ``prefill`` (the answer
+    up to its arguments) constrained to the tool's schema; validated like any call."""
+    if args is None:
+        response = await backend.chat(dataclasses.replace(
+            base, prefill=prefill, response_schema=spec.parameters))
+        out.prompt_tokens += response.prompt_tokens
+        out.completion_tokens += response.completion_tokens
+        out.raw_text = response.text
+        try:
+            args = LENIENT.decode(response.text.strip())
+        except json.JSONDecodeError:
+            out.reason = f"arguments for {spec.name} are not complete JSON; raise max_tokens"
+            return False
+    call = ToolCall(spec.name, args if isinstance(args, dict) else {})
+    out.attempts = 1
+    problems = call_problems(call, check, registry, names)
+    if problems:
+        out.reason = "; ".join(problems)
+        return False
+    out.call, out.status, out.reason = call, "ok", None
+    if not out.raw_text or args == {}:
+        out.raw_text = json.dumps(call.as_wire())
+    return True
+
+
+def logsumexp(values: Sequence[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+async def calibration_prior(backend: Backend, base: ChatRequest, start: str, options: list[str],
+                 nothing: str = CONTENT_FREE) -> list[float]:
+    """The scores of the options on a content-free observation (the last turn replaced by
+    ``nothing``), with the same system text, examples and tools: what the model would say
+    about nothing (contextual calibration)."""
+    head = base.messages[:-1]
+    # the whole head: the nearest examples in it change with the observation
+    key = (id(backend), tuple(str(m.get("content")) for m in head), tuple(options), nothing)
+    hit = PRIORS.get(key)
+    if hit is None:
+        empty = [*head, {"role": "user", "content": nothing}]
+        hit = (await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
+                                                       response_schema=None), options)).values
+        if len(PRIORS) > 256:
+            PRIORS.clear()
+        PRIORS[key] = hit
+    return hit
