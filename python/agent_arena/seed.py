@@ -28,7 +28,8 @@ class SyncBackend:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """``coro`` (one of the backend's) run to its end on the private loop; outside a loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -40,14 +41,14 @@ class SyncBackend:
         )
 
     def is_available(self) -> bool:
-        return self._run(self.backend.check())
+        return self.run(self.backend.check())
 
     def generate(self, prompt: str, **sampling: Any) -> GenerationResult:
         req = ChatRequest(
             messages=[{"role": "user", "content": prompt}],
             sampling=self.backend.default_sampling.merged(sampling),
         )
-        resp = self._run(self.backend.chat(req))
+        resp = self.run(self.backend.chat(req))
         return GenerationResult(text=resp.text, metadata=_metadata(resp))
 
     def generate_with_tools(
@@ -60,7 +61,7 @@ class SyncBackend:
         registry = ToolRegistry(tools)
         messages = [{"role": "user", "content": prompt}]
         cfg = CallingConfig(strategy=sampling.pop("strategy", "auto"))
-        outcome = self._run(decide_once(
+        outcome = self.run(decide_once(
             self.backend, messages, registry, None, cfg,
             self.backend.default_sampling.merged(sampling)))
         meta: dict[str, Any] = {"status": outcome.status, "attempts": outcome.attempts,
@@ -72,7 +73,7 @@ class SyncBackend:
         return GenerationResult(text=outcome.raw_text, metadata=meta)
 
     def close(self) -> None:
-        self._run(self.backend.aclose())
+        self.run(self.backend.aclose())
 
 
 def _metadata(resp: ChatResponse) -> dict[str, Any]:
