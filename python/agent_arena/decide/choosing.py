@@ -1,11 +1,14 @@
 """What the choosers share: finishing the chosen tool's call, and contextual calibration
-(what the model would score on a content-free observation), cached per backend and prompt."""
+(what the model would score on a content-free observation), cached per backend and prompt:
+the cache is kept per backend object (weakly, like select.py's selectors), never by ``id()``,
+which a new backend may reuse."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import math
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,10 @@ from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
 
-PRIORS: dict[tuple[Any, ...], list[float]] = {}  # content-free scores (calibrate)
+# backend -> (prompt head, options, nothing) -> content-free scores (calibrate)
+PRIORS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list[float]]] = \
+    weakref.WeakKeyDictionary()
+MAX_PRIORS = 256  # per backend; then the cache starts over
 CONTENT_FREE = "Now:\n(nothing)"
 
 
@@ -55,20 +61,23 @@ def logsumexp(values: Sequence[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-async def calibration_prior(backend: Backend, base: ChatRequest, start: str, options: list[str],
-                 nothing: str = CONTENT_FREE) -> list[float]:
+async def calibration_prior(backend: Backend, base: ChatRequest, start: str,
+                            options: list[str], nothing: str = CONTENT_FREE) -> list[float]:
     """The scores of the options on a content-free observation (the last turn replaced by
     ``nothing``), with the same system text, examples and tools: what the model would say
     about nothing (contextual calibration)."""
     head = base.messages[:-1]
     # the whole head: the nearest examples in it change with the observation
-    key = (id(backend), tuple(str(m.get("content")) for m in head), tuple(options), nothing)
-    hit = PRIORS.get(key)
+    key = (tuple(str(m.get("content")) for m in head), tuple(options), nothing)
+    cache = PRIORS.get(backend)
+    if cache is None:
+        cache = PRIORS[backend] = {}
+    hit = cache.get(key)
     if hit is None:
         empty = [*head, {"role": "user", "content": nothing}]
         hit = (await backend.score(dataclasses.replace(base, messages=empty, prefill=start,
                                                        response_schema=None), options)).values
-        if len(PRIORS) > 256:
-            PRIORS.clear()
-        PRIORS[key] = hit
+        if len(cache) > MAX_PRIORS:
+            cache.clear()
+        cache[key] = hit
     return hit
