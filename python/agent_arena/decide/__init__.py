@@ -1,7 +1,8 @@
 """One decision: from the game's messages and tools to one validated call (or a fallback).
 
-    types.py        CallingConfig, Outcome, Extracted; the Strategy and Chooser interfaces and
-                    their registries (STRATEGIES, CHOOSERS: name -> module, loaded when used)
+    types.py        CallingConfig, Outcome, Extracted, Ask (a decision's question, what a
+                    chooser gets); the Strategy and Chooser interfaces and their registries
+                    (STRATEGIES, CHOOSERS: name -> module, loaded when used)
     registry.py     the name registry itself
     constrained.py  prompt.py  native.py   one file per strategy (how to ask, how to read)
     select.py       ``auto``: a StrategySelector per backend, downgraded on "unsupported"
@@ -25,6 +26,7 @@ from agent_arena.decide.types import (
     CHOICES,
     CHOOSERS,
     STRATEGIES,
+    Ask,
     CallingConfig,
     Chooser,
     Extracted,
@@ -34,7 +36,7 @@ from agent_arena.decide.types import (
     list_strategies,
 )
 
-__all__ = ["CHOICES", "CHOOSERS", "STRATEGIES", "CallingConfig", "Chooser", "Extracted",
+__all__ = ["CHOICES", "CHOOSERS", "STRATEGIES", "Ask", "CallingConfig", "Chooser", "Extracted",
            "Outcome", "Strategy", "StrategySelector", "call_from_object", "decide_once",
            "enumerate_calls", "fallback_call", "first_json_object", "forced_arguments",
            "list_strategies", "pick_strategy", "selector_for"]

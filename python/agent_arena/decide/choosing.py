@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_arena.backends.types import ChatRequest
-from agent_arena.decide.calls import call_problems
 from agent_arena.decide.parsing import LENIENT
-from agent_arena.decide.types import Outcome
-from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
+from agent_arena.decide.types import Ask, Outcome
+from agent_arena.tools import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
@@ -28,13 +27,12 @@ MAX_PRIORS = 256  # per backend; then the cache starts over
 CONTENT_FREE = "Now:\n(nothing)"
 
 
-async def complete_call(backend: Backend, base: ChatRequest, prefill: str, spec: ToolSpec,
-                         args: dict[str, Any] | None, check: ToolRegistry,
-                         registry: ToolRegistry, names: list[str], out: Outcome) -> bool:
+async def complete_call(ask: Ask, base: ChatRequest, prefill: str, spec: ToolSpec,
+                        args: dict[str, Any] | None, out: Outcome) -> bool:
     """The chosen tool's call: ``args`` as scored, or generated after ``prefill`` (the answer
     up to its arguments) constrained to the tool's schema; validated like any call."""
     if args is None:
-        response = await backend.chat(dataclasses.replace(
+        response = await ask.backend.chat(dataclasses.replace(
             base, prefill=prefill, response_schema=spec.parameters))
         out.prompt_tokens += response.prompt_tokens
         out.completion_tokens += response.completion_tokens
@@ -46,7 +44,7 @@ async def complete_call(backend: Backend, base: ChatRequest, prefill: str, spec:
             return False
     call = ToolCall(spec.name, args if isinstance(args, dict) else {})
     out.attempts = 1
-    problems = call_problems(call, check, registry, names)
+    problems = ask.problems(call)
     if problems:
         out.reason = "; ".join(problems)
         return False

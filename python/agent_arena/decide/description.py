@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
-from agent_arena.backends.types import Sampling
 from agent_arena.decide.calls import enumerate_calls
 from agent_arena.decide.choosing import CONTENT_FREE, calibration_prior, complete_call
-from agent_arena.decide.types import STRATEGIES, CallingConfig, Outcome
+from agent_arena.decide.types import Ask, Outcome
 from agent_arena.grounding import ground, observed
-from agent_arena.tools import ToolRegistry, ToolSpec
-
-if TYPE_CHECKING:
-    from agent_arena.backends.base import Backend
-
+from agent_arena.tools import ToolSpec
 
 DESCRIBE_SYSTEM = ("You control one character in a game. Read what the character sees and "
                    "say what it should do now.")
@@ -32,11 +25,7 @@ def first_sentence(spec: ToolSpec) -> str:
     return f" {text or spec.name.replace('_', ' ')}."
 
 
-async def by_description(backend: Backend, convo: list[Mapping[str, Any]],
-                          tools: list[ToolSpec], listed: list[ToolSpec], check: ToolRegistry,
-                          registry: ToolRegistry, cfg: CallingConfig, sampling: Sampling,
-                          extra: dict[str, Any], out: Outcome,
-                          observation: Mapping[str, Any] | None = None) -> bool:
+async def by_description(ask: Ask, out: Outcome) -> bool:
     """Without a mask, choose the tool by the model's likelihood of what it does (the first
     sentence of its description) as the answer to "what should the character do now?", in a
     short prompt of its own: the observation and nothing else; calibrated against the same
@@ -48,9 +37,8 @@ async def by_description(backend: Backend, convo: list[Mapping[str, Any]],
     30.8%), 47.9% if tools with nothing in view stay open; with the profile's rules as the
     system text 20.8%, with `name: sentence` options 39.6%, uncalibrated 18.8%
     (docs/benchmarks.md)."""
-    names = [t.name for t in tools]
-    base = STRATEGIES["constrained"].build_request(convo, tools, cfg, sampling, listed=listed,
-                                                   **extra)
+    backend, convo, tools, cfg = ask.backend, ask.convo, ask.tools, ask.cfg
+    base = ask.request()
     out.request = base
     out.strategy = "description"
     options = [first_sentence(t) for t in tools]
@@ -72,8 +60,8 @@ async def by_description(backend: Backend, convo: list[Mapping[str, Any]],
     # short prompt (its tokens are in the prompt cache; the game's few-shot prompt would be
     # evaluated anew: 8.5 s p50 instead of 1.1 s on one core)
     grounded: list[ToolSpec | None] = list(tools)
-    if observation is not None:
-        seen = observed(observation)
+    if ask.observation is not None:
+        seen = observed(ask.observation)
         grounded = [ground(t, seen) for t in tools]
     possible = [i for i, g in enumerate(grounded) if g is not None] or list(range(len(tools)))
     best = max(possible, key=scores.__getitem__)
@@ -86,5 +74,4 @@ async def by_description(backend: Backend, convo: list[Mapping[str, Any]],
                                      [f"{json.dumps(c)}}}" for c in calls])
         out.prompt_tokens += scored.prompt_tokens
         args = calls[max(range(len(calls)), key=scored.values.__getitem__)]
-    return await complete_call(backend, question, prefill, spec, args, check, registry, names,
-                                out)
+    return await complete_call(ask, question, prefill, spec, args, out)

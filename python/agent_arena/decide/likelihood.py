@@ -5,30 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from agent_arena.backends.types import Sampling
 from agent_arena.decide.calls import enumerate_calls
 from agent_arena.decide.choosing import calibration_prior, complete_call, logsumexp
-from agent_arena.decide.types import STRATEGIES, CallingConfig, Outcome
-from agent_arena.tools import ToolRegistry, ToolSpec
-
-if TYPE_CHECKING:
-    from agent_arena.backends.base import Backend
+from agent_arena.decide.types import Ask, Outcome
+from agent_arena.tools import ToolSpec
 
 
-async def by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
-                         tools: list[ToolSpec], listed: list[ToolSpec], check: ToolRegistry,
-                         registry: ToolRegistry, cfg: CallingConfig, sampling: Sampling,
-                         extra: dict[str, Any], out: Outcome,
-                         observation: Mapping[str, Any] | None = None) -> bool:
+async def by_likelihood(ask: Ask, out: Outcome) -> bool:
     """Choose by the model's log-likelihood after ``{"tool": "`` (the answer format the
     examples and the constrained strategy use): of each whole call where a tool's (masked)
     arguments are few enough to enumerate, else of the tool's name, whose arguments are then
     generated constrained to its schema. True when ``out`` holds the call; False leaves the
-    decision to the generate path. ``observation`` is unused: the game's mask grounds the
-    arguments here (same signature as by_description).
+    decision to the generate path. ``ask.observation`` is unused: the game's mask grounds the
+    arguments here.
 
     Whole calls, because a mask usually leaves one or two values per argument: on the scenario
     set, scoring ``pick_up", "arguments": {"item_id": "mushroom_4"}}`` instead of the bare name
@@ -39,9 +30,8 @@ async def by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
     list of walk targets (the demo offers 9) then out-scores the one item in reach (40 walks
     of 40 decisions with 16; 23 walks and 17 pick-ups with 4); past 4 the tool is scored by
     its name and its arguments are generated."""
-    names = [t.name for t in tools]
-    base = STRATEGIES["constrained"].build_request(convo, tools, cfg, sampling, listed=listed,
-                                                   **extra)
+    backend, tools, cfg = ask.backend, ask.tools, ask.cfg
+    base = ask.request()
     out.request = base
     out.strategy = "likelihood"
     start = '{"tool": "'
@@ -73,5 +63,4 @@ async def by_likelihood(backend: Backend, convo: list[Mapping[str, Any]],
 
     best = by_tool[max(by_tool, key=marginal)]
     spec, args = choices[max(best, key=lambda i: scores[i] - (prior[i] if prior else 0.0))]
-    return await complete_call(backend, base, start + heads[spec.name], spec, args, check,
-                                registry, names, out)
+    return await complete_call(ask, base, start + heads[spec.name], spec, args, out)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from agent_arena.backends.types import ChatResponse, Sampling
 from agent_arena.decide.calls import call_problems, forced_arguments
 from agent_arena.decide.select import UNSUPPORTED, pick_strategy, selector_for
-from agent_arena.decide.types import CHOOSERS, CallingConfig, Outcome
+from agent_arena.decide.types import CHOOSERS, Ask, CallingConfig, Outcome
 from agent_arena.decide.vote import vote
 from agent_arena.errors import BackendError
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
@@ -81,8 +81,8 @@ async def decide_once(
             and strategy.name != "native":
         try:
             async with backend.turn():
-                chosen = await choose(backend, convo, tools, listed, check, registry, cfg,
-                                      sampling, extra, out, observation=observation)
+                chosen = await choose(Ask(backend, convo, tools, listed, check, registry, cfg,
+                                          sampling, extra, observation), out)
             if chosen:
                 return out
         except BackendError as exc:

@@ -4,8 +4,9 @@
   ``Extracted`` (what a strategy made of one answer).
 - ``Strategy``: how to ask a backend for one call and read the answer; registered by name in
   ``STRATEGIES`` (constrained.py, prompt.py, native.py; ``auto`` is select.py).
-- ``Chooser``: how to choose the tool by scoring instead of generating (``calling.choice``);
-  registered by name in ``CHOOSERS`` (likelihood.py, description.py).
+- ``Chooser``: how to choose the tool by scoring instead of generating (``calling.choice``),
+  given one decision's ``Ask``; registered by name in ``CHOOSERS`` (likelihood.py,
+  description.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
+from agent_arena.decide.calls import call_problems
 from agent_arena.decide.registry import Registry
 from agent_arena.errors import ConfigError
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
@@ -104,15 +106,42 @@ class Strategy(Protocol):
     def extract(self, response: ChatResponse) -> Extracted: ...
 
 
+@dataclass(frozen=True)
+class Ask:
+    """One decision's question, as decide_once hands it to a chooser (read it, never change
+    it)."""
+
+    backend: Backend
+    convo: list[Mapping[str, Any]]  # the messages so far
+    tools: list[ToolSpec]  # possible now: constrain to and validate against these
+    listed: list[ToolSpec]  # what the system text lists (unmasked: a stable prompt prefix)
+    check: ToolRegistry  # validates against ``tools``
+    registry: ToolRegistry  # the session's tools ("not possible now" vs "no such tool")
+    cfg: CallingConfig
+    sampling: Sampling
+    extra: dict[str, Any]  # more ChatRequest fields (model, extra_body, affinity)
+    observation: Mapping[str, Any] | None = None  # what the game sent (grounding, no mask)
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.tools]
+
+    def problems(self, call: ToolCall | None) -> list[str]:
+        """What is wrong with ``call`` now (none: it may be sent)."""
+        return call_problems(call, self.check, self.registry, self.names)
+
+    def request(self) -> ChatRequest:
+        """The constrained strategy's request for this question (the choosers' base)."""
+        return STRATEGIES["constrained"].build_request(self.convo, self.tools, self.cfg,
+                                                       self.sampling, listed=self.listed,
+                                                       **self.extra)
+
+
 class Chooser(Protocol):
     """Choose the call by the model's scores (Capabilities.scores). True when ``out`` holds
     the call; False leaves the decision to the generate path (``out.reason`` says why)."""
 
-    async def __call__(self, backend: Backend, convo: list[Mapping[str, Any]],
-                       tools: list[ToolSpec], listed: list[ToolSpec], check: ToolRegistry,
-                       registry: ToolRegistry, cfg: CallingConfig, sampling: Sampling,
-                       extra: dict[str, Any], out: Outcome,
-                       observation: Mapping[str, Any] | None = None) -> bool: ...
+    async def __call__(self, ask: Ask, out: Outcome) -> bool: ...
 
 
 STRATEGIES: Registry[Strategy] = Registry("calling strategy")
