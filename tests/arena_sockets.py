@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.client import ArenaClient
+from agent_arena.dashboard import start_with_views
 from agent_arena.errors import BackendError
 from agent_arena.server import ArenaServer, ServerConfig
 
@@ -141,7 +142,7 @@ async def arena(ctx) -> AsyncIterator[Callable[..., Any]]:
         cfg.setdefault("bind", "tcp://127.0.0.1:0")
         server = ArenaServer(backend or GatedBackend(), ServerConfig(**cfg), tools=TOOLS,
                              context=ctx[0])
-        await server.start()
+        await start_with_views(server)  # metrics / dashboard when asked
         started.append(server)
         return server
 

@@ -44,6 +44,7 @@ def llama_backend():
 @pytest.fixture
 async def make_server(tools) -> AsyncIterator[Any]:
     """Factory: ``await make_server(backend, **server_config)`` -> started ArenaServer."""
+    from agent_arena.dashboard import start_with_views
     from agent_arena.server import ArenaServer, ServerConfig
 
     started: list[ArenaServer] = []
@@ -52,7 +53,7 @@ async def make_server(tools) -> AsyncIterator[Any]:
         cfg.setdefault("bind", "tcp://127.0.0.1:0")
         server = ArenaServer(backend, ServerConfig(**cfg), tools=tools,
                              profiles=profiles or default_profiles(), calling=calling)
-        await server.start()
+        await start_with_views(server)  # metrics / dashboard when asked
         started.append(server)
         return server
 

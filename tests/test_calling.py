@@ -209,3 +209,23 @@ def test_mistyped_calling_config_is_refused(field, value, words):
         CallingConfig(**{field: value})
     for w in words:
         assert w in err.value.message
+
+
+def test_every_registered_strategy_and_chooser_loads_under_its_name():
+    """The names are public API (calling.strategy, calling.choice): each must resolve."""
+    from agent_arena.decide import CHOICES, CHOOSERS, STRATEGIES, list_strategies
+    from agent_arena.decide.registry import Registry
+
+    assert list_strategies() == ["auto", "constrained", "prompt", "native"]
+    for name in STRATEGIES:
+        assert STRATEGIES[name].name == name
+    assert set(CHOICES) == {"auto", "generate", *CHOOSERS}
+    for name in CHOOSERS:
+        assert callable(CHOOSERS[name])
+    reg: Registry[object] = Registry("thing")
+    reg.register("a", "json", "dumps")
+    reg.register("a", "json", "dumps")  # the same again is fine
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("a", "json", "loads")
+    with pytest.raises(ConfigError, match="unknown thing 'b'; choose one of: a"):
+        reg.require("b")

@@ -141,7 +141,7 @@ async def test_scrape_after_demo_equals_what_the_client_received(arena, connect,
 async def test_in_flight_and_queued_are_read_at_scrape_time(arena, connect, monkeypatch):
     backend = GatedBackend()
     # a backend that works on one request at a time, as llama.cpp does: the rest are queued
-    monkeypatch.setattr("agent_arena.metrics.backend_slots", lambda b: 1)
+    monkeypatch.setattr("agent_arena.server.app.backend_slots", lambda b: 1)
     server = await arena(backend, metrics_port=0)
     client = await connect(server.endpoint)
     await client.hello()
@@ -194,7 +194,7 @@ async def test_grafana_dashboard_queries_only_what_a_server_exports(arena, peers
     """Every metric docs/grafana-agent-arena.json queries is in a real scrape, every label it
     groups by or shows is on that metric (le, and instance/job that Prometheus adds, aside),
     and every metric family the server exports is on the dashboard."""
-    monkeypatch.setattr("agent_arena.metrics.backend_slots", lambda b: 1)  # queued is exported
+    monkeypatch.setattr("agent_arena.server.app.backend_slots", lambda b: 1)  # queued is exported
     server = await arena(MixedBackend(), metrics_port=0)
     summary = await run_demo(server.endpoint, TOOLS, agents=2, ticks=4, deadline_ms=60000,
                              masks=False)

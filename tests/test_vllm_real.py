@@ -377,7 +377,7 @@ def test_engine_backend_is_registered_and_says_how_to_install():
     assert importlib.util.find_spec("vllm") is None  # the project venv never has vLLM
     before = dict(os.environ)
     with pytest.raises(BackendUnavailable, match="make vllm-venv"):
-        b._run(b.start())
+        b.sync().run(b.start())  # the seed API's loop (agent_arena.seed.SyncBackend)
     assert b.is_available() is False
     assert dict(os.environ) == before  # no VLLM_CPU_* left behind by a failed start
 

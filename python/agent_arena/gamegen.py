@@ -19,6 +19,11 @@ send ("Possible now: ..."). Rows are built with prompting.decision_messages and 
 the very bytes the server sends and the constrained decoder writes.
 
     python -m agent_arena.gamegen --n 20000 --seed 0 --out data.jsonl   # + data.val.jsonl
+
+Long because: one seeded generator. Games, worlds, situations, observations and masks draw
+from one random.Random in a fixed order (the same seed gives the same rows, which training's
+shards and the held-out set rely on), and the word tables sit beside the draws that use them;
+split by section, that one order would be spread over files that must change together.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ Two kinds of numbers, so the decision path pays as little as possible:
 Each server gets its own ``CollectorRegistry`` (never the global one), so one process can run
 many servers (tests, benches). Labels stay low-cardinality: status, backend, reason class,
 error code, tool name (capped); never agent or session ids. Names: docs/observability.md.
+A view: it knows the server only through server/events.py (its snapshot and decision events).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent_arena import __version__
 from agent_arena.errors import ERROR_KINDS
+from agent_arena.server.events import DecisionEvent, RunningServer, backend_slots
 
-if TYPE_CHECKING:
-    from agent_arena.server.app import ArenaServer
-    from agent_arena.server.decisions import DecisionEvent
+__all__ = ["REASON_CLASSES", "STATUSES", "ArenaMetrics", "StatusWindow", "backend_slots",
+           "reason_class"]
 
 STATUSES = ("ok", "fallback", "timeout", "superseded", "stopping", "abandoned")
 # why the game got the fallback call instead of the model's: a backend error kind, or one of these
@@ -52,30 +53,15 @@ def reason_class(ev: DecisionEvent) -> str | None:
     return "invalid_call" if ev.attempts > 0 else "internal"
 
 
-def backend_slots(backend: Any) -> int | None:
-    """How many requests the backend works on at once (None: unknown); beyond: queued.
-
-    llama-server decodes ``n_parallel`` slots at once (requests beyond wait in its queue) and
-    the bridge sends it at most ``max_concurrency``; 0 means no limit (the engine batches all)."""
-    cfg = getattr(backend, "config", None)
-    limits = [n for n in (getattr(cfg, "n_parallel", None), getattr(cfg, "max_concurrency", None))
-              if isinstance(n, int) and not isinstance(n, bool) and n > 0]
-    if limits:
-        return min(limits)
-    if getattr(backend, "name", "") == "llama_cpp":
-        return 1  # one generation at a time (one worker thread)
-    return None
-
-
 class ArenaMetrics:
     """The server's metrics: ``render()`` is the body of GET /metrics."""
 
-    def __init__(self, server: ArenaServer) -> None:
+    def __init__(self, server: RunningServer) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.server = server
         self.registry = CollectorRegistry(auto_describe=False)
-        backend = server.backend.name
+        backend = server.snapshot().backend
         self.backend = backend
         reg = self.registry
         self.decisions = Counter("agent_arena_decisions", "Decisions answered, by status",
@@ -155,23 +141,22 @@ class _ScrapeTime:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 
-        server = self.m.server
-        in_flight = server.in_flight
+        now = self.m.server.snapshot()
+        in_flight = now.in_flight
         yield GaugeMetricFamily("agent_arena_in_flight_decisions",
                                 "Accepted observes not answered yet", value=in_flight)
-        slots = backend_slots(server.backend)
+        slots = now.backend_slots
         if slots is not None:
             yield GaugeMetricFamily("agent_arena_queued_decisions", "In-flight decisions beyond "
                                     "what the backend works on at once (waiting for it)",
                                     value=max(0, in_flight - slots))
-        sessions = list(server.sessions)
         yield GaugeMetricFamily("agent_arena_sessions", "Connected game sessions",
-                                value=len(sessions))
+                                value=now.sessions)
         yield GaugeMetricFamily("agent_arena_agents", "Agents known over all sessions",
-                                value=sum(len(s.agents) for s in sessions))
+                                value=now.agents)
         errors = CounterMetricFamily("agent_arena_errors", "Error replies sent, by code",
                                      labels=["code"])
-        for code, n in sorted(server.error_counts.items()):
+        for code, n in sorted(now.error_counts.items()):
             errors.add_metric([code], n)
         yield errors
         up = GaugeMetricFamily("agent_arena_backend_up", "1 unless the backend's last answer "
@@ -180,7 +165,7 @@ class _ScrapeTime:
         yield up
         yield InfoMetricFamily("agent_arena_server", "Version, backend and model",
                                value={"version": __version__, "backend": self.m.backend,
-                                      "model": str(server.backend.model_name)})
+                                      "model": now.model})
 
 
 class StatusWindow:

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_arena.evaluation import _same, percentile
+from agent_arena.eval_report import percentile
 from agent_arena.export import DecisionTrace, load_traces
 from agent_arena.journal import ReadReport
+from agent_arena.scenarios import _same
 from agent_arena.tools import ToolCall, ToolRegistry
 
 

@@ -1,10 +1,11 @@
-"""The seed's synchronous API (``is_available``, ``generate``, ``generate_with_tools``) over
-any backend's async core.
+"""The seed's synchronous API (``is_available``, ``generate``, ``generate_with_tools``,
+``close``) as a wrapper around any backend's async core: ``SyncBackend(backend)``.
 
-A mixin that ``Backend`` inherits: it imports calling.py (``generate_with_tools`` runs the same
-validate-and-re-ask loop as the server), calling.py imports only backends/types.py, so there
-is no import cycle. The sync calls run on one long-lived private loop in a thread, so async
-clients (httpx pools) are reused across calls.
+It sits above backends and calling (``generate_with_tools`` runs the same validate-and-re-ask
+loop as the server); nothing below imports it. ``Backend``'s own sync methods delegate here
+through ``Backend.sync_front``, which this module sets when loaded (agent_arena.backends loads
+it), so backends/base.py never imports upward. The sync calls run on one long-lived private
+loop in a thread, so async clients (httpx pools) are reused across calls.
 """
 
 from __future__ import annotations
@@ -15,34 +16,39 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
+from agent_arena.backends.base import Backend
 from agent_arena.backends.types import ChatRequest, ChatResponse, GenerationResult
 
 T = TypeVar("T")
 
 
-class SeedAPI:
-    """Sync conveniences; the class using it provides ``check``, ``chat``, ``aclose``."""
+class SyncBackend:
+    """The seed's blocking calls over ``backend`` (any Backend); call them outside a loop."""
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """``coro`` (one of the backend's) run to its end on the private loop; outside a loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return _sync_loop().run(coro)
         coro.close()
         raise RuntimeError(
-            f"{type(self).__name__}.{coro.__qualname__.split('.')[-1]} is the sync API; "
+            f"{type(self.backend).__name__}.{coro.__qualname__.split('.')[-1]} is the sync API; "
             "inside an event loop await the async method instead"
         )
 
     def is_available(self) -> bool:
-        return self._run(self.check())  # type: ignore[attr-defined]
+        return self.run(self.backend.check())
 
     def generate(self, prompt: str, **sampling: Any) -> GenerationResult:
         req = ChatRequest(
             messages=[{"role": "user", "content": prompt}],
-            sampling=self.default_sampling.merged(sampling),  # type: ignore[attr-defined]
+            sampling=self.backend.default_sampling.merged(sampling),
         )
-        resp = self._run(self.chat(req))  # type: ignore[attr-defined]
+        resp = self.run(self.backend.chat(req))
         return GenerationResult(text=resp.text, metadata=_metadata(resp))
 
     def generate_with_tools(
@@ -55,9 +61,9 @@ class SeedAPI:
         registry = ToolRegistry(tools)
         messages = [{"role": "user", "content": prompt}]
         cfg = CallingConfig(strategy=sampling.pop("strategy", "auto"))
-        outcome = self._run(decide_once(
-            self, messages, registry, None, cfg,  # type: ignore[arg-type]
-            self.default_sampling.merged(sampling)))  # type: ignore[attr-defined]
+        outcome = self.run(decide_once(
+            self.backend, messages, registry, None, cfg,
+            self.backend.default_sampling.merged(sampling)))
         meta: dict[str, Any] = {"status": outcome.status, "attempts": outcome.attempts,
                                 "strategy": outcome.strategy}
         if outcome.call is not None and outcome.status == "ok":
@@ -67,7 +73,7 @@ class SeedAPI:
         return GenerationResult(text=outcome.raw_text, metadata=meta)
 
     def close(self) -> None:
-        self._run(self.aclose())  # type: ignore[attr-defined]
+        self.run(self.backend.aclose())
 
 
 def _metadata(resp: ChatResponse) -> dict[str, Any]:
@@ -88,6 +94,9 @@ def _metadata(resp: ChatResponse) -> dict[str, Any]:
                 pass
         meta["tool_call"] = {"name": tc.name, "arguments": args}
     return meta
+
+
+Backend.sync_front = SyncBackend  # Backend.generate(...) etc. delegate here
 
 
 class _SyncLoop:

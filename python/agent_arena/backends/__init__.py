@@ -114,6 +114,10 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
+# the seed's sync API (Backend.is_available, generate, ...): agent_arena.seed installs its
+# wrapper as Backend.sync_front when loaded; last here, as seed imports backends.base
+import agent_arena.seed  # noqa: E402, F401
+
 __all__ = [  # the lazy names resolve through __getattr__
     *_LAZY,
     "RecordingBackend",

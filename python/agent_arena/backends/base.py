@@ -1,16 +1,20 @@
 """The one small interface every backend implements.
 
 A backend knows chat messages, tools and schemas; it knows nothing of games, agents or sockets.
-Core methods are async; the seed API's sync conveniences (``generate``,
-``generate_with_tools``, ``is_available``) come from agent_arena.seed. The types it speaks
-live in backends/types.py (re-exported here for existing imports).
+Core methods are async. The seed API's sync conveniences (``is_available``, ``generate``,
+``generate_with_tools``, ``close``) are thin methods that hand the backend to
+agent_arena.seed.SyncBackend through ``sync_front``, which seed sets when agent_arena.backends
+loads it (every import of a backend runs that package first), so this module imports nothing
+above it. The types it
+speaks live in backends/types.py (re-exported here for existing imports).
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol
 
 from agent_arena.backends.types import (
     Capabilities,
@@ -22,14 +26,25 @@ from agent_arena.backends.types import (
     Scores,
 )
 from agent_arena.errors import BackendRequestError
-from agent_arena.seed import SeedAPI
 
 __all__ = ["Backend", "Capabilities", "ChatRequest", "ChatResponse", "GenerationResult",
            "RawToolCall", "Sampling", "Scores"]
 
 
-class Backend(SeedAPI, abc.ABC):
+class SyncFront(Protocol):
+    """The seed's blocking calls over one backend (agent_arena.seed.SyncBackend)."""
+
+    def is_available(self) -> bool: ...
+    def generate(self, prompt: str, **sampling: Any) -> GenerationResult: ...
+    def generate_with_tools(self, prompt: str, tools: Sequence[Any],
+                            **sampling: Any) -> GenerationResult: ...
+    def close(self) -> None: ...
+
+
+class Backend(abc.ABC):
     name: str = "base"
+    #: wraps a backend in the seed's sync API; agent_arena.seed sets it (see the docstring)
+    sync_front: ClassVar[Callable[[Backend], SyncFront] | None] = None
 
     @property
     @abc.abstractmethod
@@ -67,3 +82,25 @@ class Backend(SeedAPI, abc.ABC):
 
     async def aclose(self) -> None:
         return None
+
+    # ---- the seed's synchronous API (outside an event loop), delegated to sync_front ----------
+
+    def sync(self) -> SyncFront:
+        front = type(self).sync_front
+        if front is None:  # only if someone loaded this file without its package
+            raise RuntimeError("import agent_arena.backends for the sync API")
+        return front(self)
+
+    def is_available(self) -> bool:
+        return self.sync().is_available()
+
+    def generate(self, prompt: str, **sampling: Any) -> GenerationResult:
+        return self.sync().generate(prompt, **sampling)
+
+    def generate_with_tools(self, prompt: str, tools: Sequence[Any],
+                            **sampling: Any) -> GenerationResult:
+        """Ask for exactly one call among ``tools`` (flat or OpenAI form), validated."""
+        return self.sync().generate_with_tools(prompt, tools, **sampling)
+
+    def close(self) -> None:
+        self.sync().close()

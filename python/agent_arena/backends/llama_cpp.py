@@ -11,6 +11,10 @@ a lock from the event loop while the thread still decoded crashed llama.cpp, GGM
 llama-cpp-python's logits processors run as ctypes callbacks, where an exception stops nothing).
 The prompt cache of the ``Llama`` object reuses the longest common prefix with
 the previous prompt, which is why prompts put the stable system text and tool list first.
+
+Long because: one class with one job, driving the one ``Llama`` object on its one worker
+thread (load, grammar, chat, cancellation, scoring); the paths share that thread, its lock and
+the cancel event, which would have to be passed between modules if split.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 The listener only stores references: the latest decision per agent (a bounded ordered dict) and
 one point per decision (a ring buffer). Rendering (compact observations, call text) happens
 when a page asks for an update, off the decision path, and only for what changed since then.
+It knows the server only through server/events.py (its snapshot and decision events).
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ import collections
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agent_arena import __version__
-
-if TYPE_CHECKING:
-    from agent_arena.server.app import ArenaServer
-    from agent_arena.server.decisions import DecisionEvent
+from agent_arena.server.events import DecisionEvent, RunningServer
 
 MAX_AGENTS = 256  # rows kept (the most recently decided agents)
 MAX_POINTS = 4000  # latency points kept (a few minutes of a busy server)
@@ -26,7 +24,7 @@ TEXT_CHARS = 160
 
 
 class DashboardState:
-    def __init__(self, server: ArenaServer, *, max_agents: int = MAX_AGENTS,
+    def __init__(self, server: RunningServer, *, max_agents: int = MAX_AGENTS,
                  max_points: int = MAX_POINTS) -> None:
         self.server = server
         self.max_agents = max_agents
@@ -53,7 +51,7 @@ class DashboardState:
 
     def update(self, since: int = 0) -> dict[str, Any]:
         """Everything that changed after ``since`` (0: all), as JSON-ready data."""
-        server = self.server
+        snap = self.server.snapshot()
         now = time.time()
         recent = 0
         for _, t, _, st in reversed(self.points):
@@ -61,16 +59,14 @@ class DashboardState:
                 break
             recent += st != "superseded"
         span = min(RATE_WINDOW_S, max(now - self.started, 1e-3))
-        sessions = list(server.sessions)
         return {
             "seq": self.seq, "full": since == 0, "now": now,
-            "server": {"backend": server.backend.name, "model": str(server.backend.model_name),
-                       "version": __version__, "endpoint": server.endpoint,
+            "server": {"backend": snap.backend, "model": snap.model,
+                       "version": __version__, "endpoint": snap.endpoint,
                        "started": self.started},
             "totals": dict(self.totals), "rate": round(recent / span, 2),
-            "in_flight": server.in_flight, "sessions": len(sessions),
-            "agents": sum(len(s.agents) for s in sessions),
-            "errors": sum(server.error_counts.values()),
+            "in_flight": snap.in_flight, "sessions": snap.sessions, "agents": snap.agents,
+            "errors": sum(snap.error_counts.values()),
             "rows": [row(seq, t, ev) for seq, t, ev in self.latest.values() if seq > since],
             "points": [[round(t, 3), round(ms, 2), st] for seq, t, ms, st in self.points
                        if seq > since],

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -27,9 +27,7 @@ from agent_arena.dashboard.state import DashboardState
 from agent_arena.errors import ConfigError
 from agent_arena.metrics import ArenaMetrics
 from agent_arena.server.config import is_loopback
-
-if TYPE_CHECKING:
-    from agent_arena.server.app import ArenaServer
+from agent_arena.server.events import RunningServer
 
 log = logging.getLogger("agent_arena.dashboard")
 
@@ -43,7 +41,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class Views:
     """The running listeners; ``urls`` maps "metrics" / "dashboard" to where they are."""
 
-    def __init__(self, server: ArenaServer) -> None:
+    def __init__(self, server: RunningServer) -> None:
         self.server = server
         self.metrics: ArenaMetrics | None = None
         self.state: DashboardState | None = None

@@ -16,7 +16,7 @@ from agent_arena import protocol
 from agent_arena.backends.external import ExternalBackend
 from agent_arena.errors import ArenaError
 from agent_arena.server.app import ArenaServer
-from agent_arena.server.decisions import DecisionEvent
+from agent_arena.server.events import DecisionEvent
 from agent_arena.server.sessions import Session
 from agent_arena.server.transport import Envelope
 

@@ -26,7 +26,8 @@ from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
 from agent_arena.schemas import SchemaLimits
 from agent_arena.security import Authenticator
 from agent_arena.server.config import GC_THRESHOLD, ServerConfig, is_loopback
-from agent_arena.server.decisions import Decisions, JournalLike, Listener
+from agent_arena.server.decisions import Decisions, JournalLike
+from agent_arena.server.events import Attached, Listener, Snapshot, backend_slots
 from agent_arena.server.sessions import Session, Sessions, checked_fallback, fallback_for
 from agent_arena.server.transport import Envelope, Transport
 from agent_arena.tools import ToolRegistry, apply_mask
@@ -86,7 +87,8 @@ class ArenaServer:
         self._gc_acquired = False
         self._sweeper: asyncio.TimerHandle | None = None
         self._errors: collections.Counter[str] = collections.Counter()
-        self.views: Any = None  # metrics / dashboard HTTP (agent_arena.dashboard), when configured
+        # metrics / dashboard HTTP (agent_arena.dashboard), when the CLI started them
+        self.views: Attached | None = None
 
     @property
     def stats(self) -> dict[str, int]:
@@ -100,6 +102,15 @@ class ArenaServer:
     def error_counts(self) -> dict[str, int]:
         """Error replies sent so far, by code (read at scrape time, not counted twice)."""
         return dict(self._errors)
+
+    def snapshot(self) -> Snapshot:
+        """What views read of the server now (server/events.py)."""
+        sessions = list(self.sessions)
+        return Snapshot(backend=self.backend.name, model=str(self.backend.model_name),
+                        endpoint=self.endpoint, in_flight=self.in_flight,
+                        sessions=len(sessions), agents=sum(len(s.agents) for s in sessions),
+                        error_counts=self.error_counts,
+                        backend_slots=backend_slots(self.backend))
 
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(DecisionEvent)`` as each decision finishes, after its reply is sent."""
@@ -130,10 +141,6 @@ class ArenaServer:
     async def start(self) -> str:
         """Bind and start serving in the background; returns the bound endpoint."""
         self.check_config()
-        if self.config.metrics_port is not None or self.config.dashboard_port is not None:
-            from agent_arena.dashboard import start_views
-
-            self.views = await start_views(self)
         self.endpoint = self.transport.start()
         if self.config.gc_threshold is not None:
             GC_THRESHOLD.acquire(self.config.gc_threshold)

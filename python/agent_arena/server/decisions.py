@@ -31,6 +31,7 @@ from agent_arena.backends.base import Backend
 from agent_arena.backends.types import Sampling
 from agent_arena.calling import CallingConfig, Outcome, decide_once
 from agent_arena.server.deadlines import Deadlines
+from agent_arena.server.events import DecisionEvent, Listener
 from agent_arena.tools import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -49,32 +50,6 @@ class JournalLike:
     def record(self, kind: str, fields: Mapping[str, Any]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionEvent:
-    """One finished decision, for observers (metrics, dashboard): built only when one listens.
-    ``observation`` is the decoded map itself, not a copy: read it, never change it."""
-
-    session: str
-    agent_id: str
-    tick: int
-    profile: str
-    status: str  # ok | fallback | timeout | superseded | stopping | abandoned
-    call: Mapping[str, Any] | None  # what the game got ({tool, arguments}); None: no call
-    reason: str | None
-    error_kind: str | None  # errors.ERROR_KINDS when a backend error ended it
-    thought: str | None
-    latency_ms: float  # observe accepted -> decision finished, on the server
-    model_ms: float | None  # inside the backend call (decide_once); None: it never returned
-    prompt_tokens: int
-    completion_tokens: int
-    attempts: int
-    strategy: str | None
-    backend: str
-    observation: Mapping[str, Any]
-    replied: bool
-
-
-Listener = Callable[[DecisionEvent], None]
 
 
 @dataclass(eq=False)

@@ -15,16 +15,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 from agent_arena.agents import AgentState
 from agent_arena.errors import ArenaError, ToolError
 from agent_arena.protocol import Fallback
 from agent_arena.server.config import ServerConfig
 from agent_arena.tools import ToolCall, ToolRegistry
-
-if TYPE_CHECKING:
-    from agent_arena.server.decisions import Decision
 
 log = logging.getLogger("agent_arena.server")
 
@@ -39,7 +36,9 @@ class Session:
     fallback: ToolCall
     agents: collections.OrderedDict[str, AgentState] = field(
         default_factory=collections.OrderedDict)
-    pending: dict[str, Decision] = field(default_factory=dict)
+    # agent id -> its server.decisions.Decision in flight; sessions only count and test keys, so
+    # this module need not know decisions (which imports this one)
+    pending: dict[str, Any] = field(default_factory=dict)
     client: str = ""
     last_seen: float = field(default_factory=time.monotonic)
     # True once the game declared tools of its own: from then on ``tools`` holds only what the
