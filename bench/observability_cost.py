@@ -59,6 +59,7 @@ VARIANTS = ("off", "metrics", "dashboard", "both", "watched", "listener", "http-
 
 async def _server_main(conn: Any, variant: str) -> None:
     from agent_arena.backends.scripted import ScriptedBackend
+    from agent_arena.dashboard import start_with_views
     from agent_arena.server import ArenaServer, ServerConfig
 
     backend = ScriptedBackend(
@@ -71,7 +72,7 @@ async def _server_main(conn: Any, variant: str) -> None:
     server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0", max_pending=100_000,
                                                default_deadline_ms=60_000, **views),
                          tools=_game_tools())
-    endpoint = await server.start()
+    endpoint = await start_with_views(server)  # the views the CLI would start
     if variant == "http-only":
         server.decisions.listeners.clear()
     elif variant == "listener":
