@@ -1,13 +1,12 @@
 """From a composed Hydra config (a plain mapping) to the objects the server runs with.
 
 The dataclasses (ServerConfig, AuthConfig, CallingConfig, each backend's config) are the single
-source of defaults; YAML files in configs/ only restate and document them, and an unknown key
-is an error that names the known ones.
+source of defaults; the YAML in config/yaml (package data; configs/ links there) only restates
+and documents them, and an unknown key is an error that names the known ones.
 """
 
 from __future__ import annotations
 
-import os
 import types
 import typing
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 from agent_arena.agents import Profile
 from agent_arena.calling import CallingConfig
+from agent_arena.config.files import compose_raw, yaml_root
 from agent_arena.config_keys import reject_unknown
 from agent_arena.errors import ConfigError
 from agent_arena.journal import JournalConfig
@@ -24,30 +24,12 @@ from agent_arena.server import ServerConfig
 
 
 def config_dir() -> Path:
-    """configs/ of the checkout (editable install) or AGENT_ARENA_CONFIG_DIR."""
-    env = os.environ.get("AGENT_ARENA_CONFIG_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "configs")
-    for c in candidates:
-        if (c / "config.yaml").is_file():
-            return c
-    raise ConfigError("cannot find the config tree (configs/config.yaml): run from a checkout "
-                      "or set AGENT_ARENA_CONFIG_DIR")
+    """The config tree: the package's own YAML (config/yaml), or $AGENT_ARENA_CONFIG_DIR."""
+    return yaml_root()
 
 
 def compose(overrides: list[str] | None = None) -> dict[str, Any]:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"bad configuration override: {exc}") from exc
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return compose_raw(overrides)
 
 
 def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
