@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from agent_arena.config.build import build as build_config  # the one builder (eval, replay)
+from agent_arena.config.sections import EvalConfig  # declared with the other sections
 from agent_arena.errors import ConfigError
 from agent_arena.tools import ToolCall, ToolRegistry
 
@@ -320,20 +322,6 @@ def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 
 # ---- running -------------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalConfig:
-    """``eval.*``: how scenarios are run."""
-
-    runs: int = 1  # each scenario this many times; run r > 0 samples with seed = r
-    profile: str = "default"  # profile under test (a scenario may name its own)
-    deadline_ms: int = 120_000  # per decision; a timeout counts as a timeout, not an error
-    concurrency: int = 1  # decisions in flight at once (1: latency of one agent alone)
-    out: str | None = None  # directory for report.json and chart.png
-    compare: list[str] = field(default_factory=list)  # earlier report.json files for the chart
-    label: str | None = None  # name of this run in tables and charts (default backend/profile)
-    masks: bool = True  # send the scenarios' action masks (false: as a game that sends none)
 
 
 @dataclass
@@ -700,14 +688,6 @@ def split_args(args: Sequence[str], section: str) -> tuple[list[str], list[str]]
     overrides = [f"{section}.{a}" if a.startswith("profile=") else a
                  for a in args if "=" in a]
     return paths, overrides
-
-
-def build_config(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
-    from agent_arena.config_keys import reject_unknown
-
-    data = dict(data or {})
-    reject_unknown(cls, data, where)
-    return cls(**data)
 
 
 def warm_up(backend: Any) -> None:

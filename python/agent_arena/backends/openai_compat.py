@@ -55,7 +55,7 @@ from agent_arena.backends.base import (
     RawToolCall,
     Sampling,
 )
-from agent_arena.config_keys import build
+from agent_arena.config.build import build
 from agent_arena.errors import (
     BackendError,
     BackendRequestError,
