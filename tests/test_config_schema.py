@@ -62,6 +62,37 @@ def test_every_section_default_in_config_yaml_equals_the_code():
         assert shipped.get(name) == _defaults(cls), f"config.yaml {name}: differs from {cls}"
 
 
+def test_every_backend_yaml_equals_its_dataclass_defaults():
+    """backend/NAME.yaml with type NAME restates every field of NAME's config class; a file
+    named otherwise (vllm_cpu.yaml) is a preset: it only has to build."""
+    from agent_arena.backends import backend_classes, list_backends
+    from agent_arena.config.app import backend_config
+    from agent_arena.config.files import yaml_root
+
+    seen = set()
+    for path in sorted((yaml_root() / "backend").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        built = backend_config(data)  # every file builds
+        if path.stem != data["type"]:
+            continue
+        seen.add(path.stem)
+        _, cls = backend_classes(data["type"])
+        body = {k: v for k, v in data.items() if k != "type"}
+        assert body == _defaults(cls), f"{path.name} differs from {cls.__name__}()"
+        assert _plain(built) == _defaults(cls)
+    assert seen >= set(list_backends()) - {"external", "vllm_engine"}
+
+
+def test_vllm_in_code_and_serve_backend_vllm_build_the_same_config():
+    from agent_arena.backends import VLLMBackend
+    from agent_arena.config.app import backend_config
+
+    in_code = VLLMBackend().config
+    served = backend_config(settings.compose(["backend=vllm"])["backend"])
+    assert served == in_code
+    assert (served.temperature, served.max_tokens) == (0.2, 160)
+
+
 # ---- one builder, clear errors -------------------------------------------------------------
 
 
@@ -81,6 +112,8 @@ def test_a_mistyped_value_is_a_config_error_naming_the_key(override, words):
 
 @pytest.mark.parametrize("override,words", [
     ("demo.agents=0", ["demo.agents=0", ">= 1"]),
+    ("backend.n_parallel=0", ["backend.n_parallel=0", ">= 1"]),
+    ("backend.temperature=-1", ["backend.temperature=-1", ">= 0"]),
     ("env.port=70000", ["env.port=70000", "<= 65535"]),
     ("replay.sampling=random", ["replay.sampling", "recorded", "backend"]),
 ])
@@ -113,6 +146,42 @@ def test_sections_are_typed_objects():
     assert settings.serve_config(cfg) == ServeConfig(quiet=True)
     assert settings.env_config(cfg).port == 8001 and isinstance(settings.env_config(cfg),
                                                                  EnvConfig)
+
+
+def test_the_one_builder_serves_backends_evaluation_and_run_vllm_server(tmp_path: Path):
+    from agent_arena import evaluation
+    from agent_arena.backends import create_backend
+    from agent_arena.config import build
+    from test_run_vllm_server import rvs
+
+    assert evaluation.build_config is build
+    with pytest.raises(ConfigError, match="backend.max_concurrency=0"):
+        create_backend({"type": "vllm", "max_concurrency": 0})
+    with pytest.raises(ConfigError, match="backend.timeout_s='slow'"):
+        create_backend({"type": "openai", "timeout_s": "slow"})
+    bad = tmp_path / "b.yaml"
+    bad.write_text("type: vllm\nmodel: m\ngpu_memory_utilisation: 0.5\n")
+    with pytest.raises(ConfigError, match="gpu_memory_utilisation.*did you mean "
+                                          "gpu_memory_utilization"):
+        rvs.load_config(str(bad))
+    assert rvs.load_config("vllm_cpu")["served_model_name"] == "smollm2"  # a shipped file
+
+
+def test_every_field_has_a_description():
+    from agent_arena.backends import backend_classes, list_backends
+    from agent_arena.config.fields import undescribed
+    from agent_arena.config.sections import (
+        DemoConfig,
+        EnvConfig,
+        EvalConfig,
+        ReplayConfig,
+        ServeConfig,
+    )
+
+    classes = [ServeConfig, DemoConfig, EnvConfig, EvalConfig, ReplayConfig]
+    classes += [backend_classes(n)[1] for n in list_backends()]
+    missing = {c.__name__: undescribed(c) for c in classes if undescribed(c)}
+    assert not missing
 
 
 def test_an_installed_package_finds_its_yaml_without_the_repository(tmp_path: Path):
