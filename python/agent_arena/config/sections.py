@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_arena.config.fields import setting
+from agent_arena.config.fields import check_bounds, setting
 
 PORT = {"ge": 0, "le": 65535}
 
@@ -21,6 +21,9 @@ class ServeConfig:
     status_every_s: float = setting(10.0, "one status line this often: decisions/s, p50, "
                                           "fallbacks (0: none)", ge=0)
 
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "serve")
 
 @dataclass
 class DemoConfig:
@@ -40,6 +43,9 @@ class DemoConfig:
                                       "DIR/demo-<time>.journal (null: no journal; "
                                       "server.journal.path set: that file instead)")
 
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "demo")
 
 @dataclass
 class EnvConfig:
@@ -61,6 +67,9 @@ class EnvConfig:
                                        ge=1)
 
 
+    def __post_init__(self) -> None:
+        check_bounds(self, "env")
+
 @dataclass
 class EvalConfig:
     """``eval.*``: how `agent-arena eval` runs scenarios (docs/eval.md)."""
@@ -81,6 +90,9 @@ class EvalConfig:
                                 "none)")
 
 
+    def __post_init__(self) -> None:
+        check_bounds(self, "eval")
+
 @dataclass
 class ReplayConfig:
     """``replay.*``: `agent-arena replay JOURNAL` (docs/eval.md)."""
@@ -94,3 +106,6 @@ class ReplayConfig:
     statuses: list[str] = setting(factory=lambda: ["ok", "fallback", "timeout"],
                                   help="the recorded statuses replayed")
     out: str | None = setting(None, "write the JSON report here")
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "replay")
