@@ -177,8 +177,11 @@ def test_every_field_has_a_description():
         ReplayConfig,
         ServeConfig,
     )
+    from agent_arena.journal import JournalConfig
+    from agent_arena.security import AuthConfig
 
-    classes = [ServeConfig, DemoConfig, EnvConfig, EvalConfig, ReplayConfig]
+    classes = [ServeConfig, DemoConfig, EnvConfig, EvalConfig, ReplayConfig, AuthConfig,
+               JournalConfig]
     classes += [backend_classes(n)[1] for n in list_backends()]
     missing = {c.__name__: undescribed(c) for c in classes if undescribed(c)}
     assert not missing
