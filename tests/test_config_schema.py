@@ -201,3 +201,16 @@ def test_an_installed_package_finds_its_yaml_without_the_repository(tmp_path: Pa
     assert out.returncode == 0, out.stderr
     where, bind = out.stdout.split()
     assert where.startswith(str(site)) and bind == "tcp://127.0.0.1:5555"
+
+
+def test_a_section_describes_itself_for_help_and_docs():
+    from agent_arena.backends import VLLMBackendConfig
+    from agent_arena.config.fields import describe
+    from agent_arena.config.sections import DemoConfig
+
+    lines = describe(DemoConfig, "demo")
+    assert "demo.agents=4  agents in the demo world (>= 1)" in lines
+    assert any(x.startswith("demo.endpoint=null  ") for x in lines)
+    vllm = describe(VLLMBackendConfig, "backend")
+    assert any(x.startswith("backend.function_calling.enabled=true  ") for x in vllm)
+    assert any(x.startswith("backend.temperature=0.2  ") and "(>= 0)" in x for x in vllm)

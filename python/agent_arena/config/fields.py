@@ -44,6 +44,36 @@ def undescribed(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if not help_of(f)]
 
 
+def describe(cls: type, where: str) -> list[str]:
+    """One line per field, ``where.name=DEFAULT  help (bounds)``: for ``--help`` and docs."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        if f.default is not _MISSING:
+            default = f.default
+        elif f.default_factory is not _MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if dataclasses.is_dataclass(default):
+            lines += describe(type(default), f"{where}.{f.name}")
+            continue
+        limits = [f"{w} {f.metadata[k]:g}" for k, w in (("ge", ">="), ("gt", ">"), ("le", "<="),
+                                                          ("lt", "<")) if k in f.metadata]
+        if "choices" in f.metadata:
+            limits.append(" | ".join(map(str, f.metadata["choices"])))
+        text = help_of(f) + (f" ({', '.join(limits)})" if limits else "")
+        lines.append(f"{where}.{f.name}={_yaml(default)}" + (f"  {text}" if text else ""))
+    return lines
+
+
+def _yaml(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def bound_problem(name: str, value: Any, meta: Any) -> str | None:
     """Why ``value`` is outside the field's bounds, or None. ``None`` values are never out."""
     if value is None:
