@@ -63,7 +63,7 @@ class EngineConfig:
                                       "batches)", ge=0)
     temperature: float | None = setting(0.2, "sampling temperature", ge=0)
     top_p: float | None = setting(None, "nucleus sampling", ge=0, le=1)
-    top_k: int | None = setting(None, "sample among the k likeliest tokens", ge=0)
+    top_k: int | None = setting(None, "sample among the k likeliest tokens")
     max_tokens: int | None = setting(96, "tokens an answer may take", ge=1)
     seed: int | None = setting(None, "sampling seed")
 

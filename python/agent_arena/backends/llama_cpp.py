@@ -110,7 +110,7 @@ class LlamaCppConfig:
     chat_format: str | None = setting(None, "null: the GGUF's own chat template")
     temperature: float = setting(0.2, "sampling temperature", ge=0)
     top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
-    top_k: int = setting(40, "sample among the k likeliest tokens (0: all)", ge=0)
+    top_k: int = setting(40, "sample among the k likeliest tokens (0 or less: all)")
     max_tokens: int = setting(96, "tokens an answer may take", ge=1)
     repetition_penalty: float = setting(1.0, "1.0: none", gt=0)
     verbose: bool = setting(False, "llama.cpp's own log lines on stderr")

@@ -88,7 +88,7 @@ class XLlamaCppConfig:
     seed: int = setting(0, "sampling seed")
     temperature: float = setting(0.2, "sampling temperature", ge=0)
     top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
-    top_k: int = setting(40, "sample among the k likeliest tokens (0: all)", ge=0)
+    top_k: int = setting(40, "sample among the k likeliest tokens (0 or less: all)")
     max_tokens: int = setting(96, "tokens an answer may take", ge=1)
     repetition_penalty: float = setting(1.0, "1.0: none", gt=0)
     compact_json: bool = setting(True, "the call's JSON without free whitespace, in json.dumps' "

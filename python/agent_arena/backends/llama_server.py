@@ -288,7 +288,7 @@ class LlamaServerConfig(OpenAICompatConfig):
     log_path: str | None = setting(None, "null: a temp file (its path is in errors and logs)")
     server_args: list[str] = setting(factory=list, help="extra llama-server flags")
     max_retries: int = setting(2, "extra attempts on connection errors / 429 / 5xx", ge=0)
-    top_k: int | None = setting(40, "sample among the k likeliest tokens (0: all)", ge=0)
+    top_k: int | None = setting(40, "sample among the k likeliest tokens (0 or less: all)")
     max_tokens: int | None = setting(96, "tokens an answer may take", ge=1)
     repetition_penalty: float | None = setting(1.0, "sent as repeat_penalty (1.0: none)", gt=0)
     seed: int | None = setting(0, "sampling seed")

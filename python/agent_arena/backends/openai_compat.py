@@ -111,8 +111,8 @@ class OpenAICompatConfig:
     max_concurrency: int = setting(64, "requests in flight from this backend", ge=1)
     temperature: float | None = setting(0.2, "sampling temperature", ge=0)
     top_p: float | None = setting(0.95, "nucleus sampling", ge=0, le=1)
-    top_k: int | None = setting(None, "sent only when set (non-standard for hosted OpenAI)",
-                                ge=0)
+    top_k: int | None = setting(None, "sent only when set (non-standard for hosted OpenAI; "
+                                      "-1 on vLLM: all)")
     max_tokens: int | None = setting(160, "tokens an answer may take", ge=1)
     repetition_penalty: float | None = setting(None, "sent only when set", gt=0)
     seed: int | None = setting(None, "sampling seed")

@@ -89,7 +89,7 @@ class VLLMEngineConfig:
     cpu_kvcache_space_gb: float = setting(1.0, "on cpu: GiB of KV cache", gt=0)
     temperature: float = setting(0.2, "sampling temperature", ge=0)
     top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
-    top_k: int | None = setting(None, "sample among the k likeliest tokens", ge=0)
+    top_k: int | None = setting(None, "sample among the k likeliest tokens (-1: all)")
     max_tokens: int = setting(160, "tokens an answer may take", ge=1)
     repetition_penalty: float | None = setting(None, "null: none", gt=0)
 
