@@ -138,6 +138,16 @@ def test_an_unknown_key_is_a_config_error_that_says_what_to_do(override, words):
     assert "agent-arena config" in err.value.message  # where every setting is listed
 
 
+def test_numbers_where_text_is_expected_are_their_text():
+    """Hydra reads `server_args=[--threads,4]` as a string and an int: the flags still work."""
+    from agent_arena.config.app import backend_config
+
+    cfg = settings.compose(["backend=llama_server", "backend.server_args=[--threads-http,4]"])
+    assert backend_config(cfg["backend"]).server_args == ["--threads-http", "4"]
+    with pytest.raises(ConfigError, match="backend.server_args"):
+        backend_config({"type": "llama_server", "server_args": "--threads-http 4"})
+
+
 def test_sections_are_typed_objects():
     from agent_arena.config.sections import DemoConfig, EnvConfig, ServeConfig
 

@@ -6,7 +6,8 @@ as it is typed on the command line (``server.max_pending``):
 
 - a key the dataclass does not know (with the closest known name, and where to look),
 - a value of the wrong type (``server.max_pending=lots``), checked against the type hints,
-  nested sections built the same way,
+  nested sections built the same way (a number where text is expected is taken as its text:
+  Hydra reads ``server_args=[--threads,4]`` as a string and a number),
 - a value outside the field's bounds (``ge``/``le``/``choices`` in the field's metadata),
 
 then calls the constructor, whose ``__post_init__`` keeps the checks that span fields.
@@ -132,6 +133,8 @@ def _check(name: str, hint: Any, value: Any, meta: Mapping[str, Any]) -> Any:
     if hint in _NAMES:
         if _scalar_ok(hint, value):
             return value
+        if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # Hydra reads `server_args=[--threads,4]` and `model=7` as numbers
         raise _type_error(name, hint, value)
     if origin in (list, tuple, typing.Sequence) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
