@@ -129,6 +129,7 @@ def test_an_out_of_bounds_value_is_a_config_error_naming_the_key(override, words
     ("+backend.temprature=0.1", ["backend", "'temprature'", "did you mean temperature"]),
     ("+demo.agent=3", ["demo", "'agent'", "did you mean agents"]),
     ("+colour=red", ["'colour'"]),
+    ("serve=5", ["serve=5", "a map of settings"]),
 ])
 def test_an_unknown_key_is_a_config_error_that_says_what_to_do(override, words):
     with pytest.raises(ConfigError) as err:

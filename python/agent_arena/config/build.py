@@ -23,7 +23,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agent_arena.config.fields import _with_help, bound_problem
+from agent_arena.config.fields import bound_problem, with_help
 from agent_arena.errors import ConfigError
 
 WHERE_TO_LOOK = "`agent-arena config` prints every setting (docs/configuration.md)"
@@ -45,6 +45,8 @@ def reject_unknown(cls: type, keys: Iterable[str], where: str) -> None:
 
 def build(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
     """``cls(**data)`` after checking keys, types and bounds (see the module docstring)."""
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{where}={data!r}: must be a map of settings ({WHERE_TO_LOOK})")
     data = dict(data or {})
     reject_unknown(cls, data, where)
     hints = _hints(cls)
@@ -54,7 +56,7 @@ def build(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
         data[key] = _check(name, hints.get(key, Any), value, field.metadata)
         problem = bound_problem(name, data[key], field.metadata)
         if problem:
-            raise ConfigError(_with_help(problem, field))
+            raise ConfigError(with_help(problem, field))
     return cls(**data)
 
 

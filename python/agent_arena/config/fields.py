@@ -99,9 +99,9 @@ def check_bounds(obj: Any, where: str) -> None:
     for f in dataclasses.fields(obj):
         problem = bound_problem(f"{where}.{f.name}", getattr(obj, f.name), f.metadata)
         if problem:
-            raise ConfigError(_with_help(problem, f))
+            raise ConfigError(with_help(problem, f))
 
 
-def _with_help(problem: str, field: dataclasses.Field[Any]) -> str:
+def with_help(problem: str, field: dataclasses.Field[Any]) -> str:
     text = help_of(field)
     return f"{problem} ({text})" if text else problem

@@ -32,7 +32,7 @@ def yaml_root() -> Path:
 def backend_file(name_or_path: str) -> Path:
     """A backend YAML: a path, or the name of a shipped one (``vllm``, ``vllm_cpu``)."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         return path
     shipped = yaml_root() / "backend" / f"{name_or_path}.yaml"
     if not shipped.is_file():
