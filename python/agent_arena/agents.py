@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_arena.config_keys import reject_unknown
+from agent_arena.config.build import reject_unknown
 from agent_arena.prompting import (
     INSTRUCTION,
     is_empty,

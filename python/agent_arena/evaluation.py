@@ -21,10 +21,11 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_arena.config.build import build as build_config  # the one builder (eval, replay)
+from agent_arena.config.sections import EvalConfig  # declared with the other sections
 from agent_arena.errors import ConfigError
 from agent_arena.eval_report import (
     CHART_METRICS,
@@ -68,20 +69,6 @@ __all__ = ["CHART_METRICS", "DEFAULT_WITHIN", "MODIFIERS", "OPS", "WIDTH", "Alte
 
 
 # ---- running -------------------------------------------------------------------------------------
-
-
-@dataclass
-class EvalConfig:
-    """``eval.*``: how scenarios are run."""
-
-    runs: int = 1  # each scenario this many times; run r > 0 samples with seed = r
-    profile: str = "default"  # profile under test (a scenario may name its own)
-    deadline_ms: int = 120_000  # per decision; a timeout counts as a timeout, not an error
-    concurrency: int = 1  # decisions in flight at once (1: latency of one agent alone)
-    out: str | None = None  # directory for report.json and chart.png
-    compare: list[str] = field(default_factory=list)  # earlier report.json files for the chart
-    label: str | None = None  # name of this run in tables and charts (default backend/profile)
-    masks: bool = True  # send the scenarios' action masks (false: as a game that sends none)
 
 
 def _run_profiles(profiles: Mapping[str, Any], names: Iterable[str], runs: int) -> dict[str, Any]:
@@ -219,14 +206,6 @@ def split_args(args: Sequence[str], section: str) -> tuple[list[str], list[str]]
     overrides = [f"{section}.{a}" if a.startswith("profile=") else a
                  for a in args if "=" in a]
     return paths, overrides
-
-
-def build_config(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:
-    from agent_arena.config_keys import reject_unknown
-
-    data = dict(data or {})
-    reject_unknown(cls, data, where)
-    return cls(**data)
 
 
 def warm_up(backend: Any) -> None:

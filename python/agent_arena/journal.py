@@ -53,6 +53,8 @@ from typing import Any, BinaryIO
 
 import msgpack
 
+from agent_arena.config.fields import check_bounds, setting
+
 log = logging.getLogger("agent_arena.journal")
 
 FORMAT = 1
@@ -64,17 +66,17 @@ FSYNC_POLICIES = ("never", "rotate", "always")
 class JournalConfig:
     """``server.journal``: off unless ``path`` is set."""
 
-    path: str | None = None  # live journal file; rotated files are path.1, path.2, ...
-    max_bytes: int = 256 << 20  # rotate when a write would pass this (0: never rotate)
-    fsync: str = "never"  # never | rotate (at rotation and close) | always (after each batch)
-    queue_records: int = 100_000  # records waiting for the writer; more are dropped (counted)
+    path: str | None = setting(None, "live journal file; rotated files are path.1, path.2, ... "
+                                     "(null: off)")
+    max_bytes: int = setting(256 << 20, "rotate when a write would pass this (0: never rotate)",
+                             ge=0)
+    fsync: str = setting("never", "rotate: at rotation and close; always: after each "
+                                  "batch", choices=FSYNC_POLICIES)
+    queue_records: int = setting(100_000, "records waiting for the writer; more are dropped "
+                                          "(counted)", ge=0)
 
     def __post_init__(self) -> None:
-        if self.fsync not in FSYNC_POLICIES:
-            from agent_arena.errors import ConfigError
-
-            raise ConfigError(f"server.journal.fsync={self.fsync!r}; choose one of: "
-                              f"{', '.join(FSYNC_POLICIES)}")
+        check_bounds(self, "server.journal")
 
 
 def _plain(value: Any) -> Any:

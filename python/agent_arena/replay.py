@@ -26,27 +26,16 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_arena.config.sections import ReplayConfig  # declared with the other sections
 from agent_arena.eval_report import percentile
 from agent_arena.export import DecisionTrace, load_traces
 from agent_arena.journal import ReadReport
 from agent_arena.scenarios import _same
 from agent_arena.tools import ToolCall, ToolRegistry
-
-
-@dataclass
-class ReplayConfig:
-    """``replay.*``."""
-
-    profile: str | None = None  # None: recorded prompts; a name: rebuild from observations
-    sampling: str = "recorded"  # recorded (as the journal says) | backend (its defaults)
-    seed: int | None = None  # force this sampling seed on every request (run-to-run checks)
-    limit: int = 0  # replay only the first N decisions (0: all)
-    statuses: list[str] = field(default_factory=lambda: ["ok", "fallback", "timeout"])
-    out: str | None = None  # write the JSON report here
 
 
 @dataclass

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
 import zmq.asyncio
 from zmq.auth.asyncio import AsyncioAuthenticator
 
+from agent_arena.config.fields import setting
 from agent_arena.errors import ConfigError
 
 MECHANISMS = ("none", "plain", "curve")
@@ -21,18 +22,22 @@ MECHANISMS = ("none", "plain", "curve")
 
 @dataclass
 class AuthConfig:
-    mechanism: str = "none"  # none | plain | curve
-    # PLAIN: username -> password. Prefer users_file (lines "name:password") or the env var
-    # AGENT_ARENA_PLAIN_USERS="name:password,name2:password2" over passwords in a config file.
-    users: Mapping[str, str] = field(default_factory=dict)
-    users_file: str | None = None
-    # CURVE: the server's secret key file (from `agent-arena keys`/zmq.auth.create_certificates)
-    # and a folder of authorised client public keys. Encryption without client authentication
-    # (any client that knows the server's public key) needs curve_allow_any: true, explicitly.
-    server_secret_key_file: str | None = None
-    client_keys_dir: str | None = None
-    curve_allow_any: bool = False
-    allow_ips: list[str] = field(default_factory=list)  # optional IP allow-list
+    """``server.auth`` (docs/security.md). PLAIN users: prefer users_file (lines
+    "name:password") or AGENT_ARENA_PLAIN_USERS="name:password,..." over passwords in a file.
+    CURVE without client_keys_dir (any client that knows the server's public key) needs
+    curve_allow_any: true, explicitly."""
+
+    mechanism: str = setting("none", "required for any non-loopback bind (docs/security.md)",
+                             choices=MECHANISMS)
+    users: Mapping[str, str] = setting(factory=dict, help="plain: {name: password}")
+    users_file: str | None = setting(None, "plain: a file of name:password lines")
+    server_secret_key_file: str | None = setting(None, "curve: the server's secret key (from "
+                                                       "agent-arena keys)")
+    client_keys_dir: str | None = setting(None, "curve: a folder of authorised client public "
+                                                "keys")
+    curve_allow_any: bool = setting(False, "curve without client_keys_dir must say so "
+                                           "explicitly")
+    allow_ips: list[str] = setting(factory=list, help="optional IP allow-list")
 
     @property
     def enabled(self) -> bool:

@@ -1,91 +1,70 @@
-"""From a composed Hydra config (a plain mapping) to the objects the server runs with.
+"""From a composed config (a plain mapping) to the objects the app runs with.
 
-The dataclasses (ServerConfig, AuthConfig, CallingConfig, each backend's config) are the single
-source of defaults; YAML files in configs/ only restate and document them, and an unknown key
-is an error that names the known ones.
+Thin wrappers over agent_arena.config, kept because the CLI, evaluation, replay, env and the
+benches call them: ``compose`` checks every section (config.app.check); the ``*_config``
+functions build one section into its dataclass with the one builder (config.build).
 """
 
 from __future__ import annotations
 
-import os
-import types
-import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from agent_arena.agents import Profile
 from agent_arena.calling import CallingConfig
-from agent_arena.config_keys import reject_unknown
-from agent_arena.errors import ConfigError
-from agent_arena.journal import JournalConfig
-from agent_arena.security import AuthConfig
+from agent_arena.config import app
+from agent_arena.config.files import yaml_root
+from agent_arena.config.sections import (
+    DemoConfig,
+    EnvConfig,
+    EvalConfig,
+    ReplayConfig,
+    ServeConfig,
+)
 from agent_arena.server import ServerConfig
 
 
 def config_dir() -> Path:
-    """configs/ of the checkout (editable install) or AGENT_ARENA_CONFIG_DIR."""
-    env = os.environ.get("AGENT_ARENA_CONFIG_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "configs")
-    for c in candidates:
-        if (c / "config.yaml").is_file():
-            return c
-    raise ConfigError("cannot find the config tree (configs/config.yaml): run from a checkout "
-                      "or set AGENT_ARENA_CONFIG_DIR")
+    """The config tree: the package's own YAML, or $AGENT_ARENA_CONFIG_DIR."""
+    return yaml_root()
 
 
 def compose(overrides: list[str] | None = None) -> dict[str, Any]:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"bad configuration override: {exc}") from exc
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-
-
-def _build(cls: type, data: Mapping[str, Any], where: str) -> Any:
-    reject_unknown(cls, data, where)
-    hints = typing.get_type_hints(cls)
-    for key, value in data.items():
-        _check_type(f"{where}.{key}", hints.get(key), value)
-    return cls(**data)
-
-
-_SIMPLE = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
-
-
-def _check_type(name: str, hint: Any, value: Any) -> None:
-    """Refuse a mistyped scalar now (``server.max_pending=lots``), not at the first request."""
-    if hint is None or value is None:
-        return
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
-                                                                     types.UnionType) else (hint,)
-    simple = [o for o in options if o in _SIMPLE]
-    if not simple or len(simple) != len([o for o in options if o is not type(None)]):
-        return  # containers, nested dataclasses: checked by their own builders
-    ok = any(isinstance(value, _SIMPLE[o]) and not (o is not bool and isinstance(value, bool))
-             for o in simple)
-    if not ok:
-        want = " or ".join(o.__name__ for o in simple)
-        raise ConfigError(f"{name} must be {want}, got {value!r}")
+    return app.compose(overrides)
 
 
 def server_config(cfg: Mapping[str, Any]) -> ServerConfig:
-    data = dict(cfg.get("server") or {})
-    auth = _build(AuthConfig, dict(data.pop("auth", None) or {}), "server.auth")
-    journal = _build(JournalConfig, dict(data.pop("journal", None) or {}), "server.journal")
-    return _build(ServerConfig, {**data, "auth": auth, "journal": journal}, "server")
+    return app.section(cfg, "server")  # type: ignore[no-any-return]
 
 
 def calling_config(cfg: Mapping[str, Any]) -> CallingConfig:
-    return _build(CallingConfig, dict(cfg.get("calling") or {}), "calling")
+    return app.section(cfg, "calling")  # type: ignore[no-any-return]
+
+
+def serve_config(cfg: Mapping[str, Any]) -> ServeConfig:
+    return app.section(cfg, "serve")  # type: ignore[no-any-return]
+
+
+def demo_config(cfg: Mapping[str, Any]) -> DemoConfig:
+    return app.section(cfg, "demo")  # type: ignore[no-any-return]
+
+
+def env_config(cfg: Mapping[str, Any]) -> EnvConfig:
+    return app.section(cfg, "env")  # type: ignore[no-any-return]
+
+
+def eval_config(cfg: Mapping[str, Any]) -> EvalConfig:
+    return app.section(cfg, "eval")  # type: ignore[no-any-return]
+
+
+def replay_config(cfg: Mapping[str, Any]) -> ReplayConfig:
+    return app.section(cfg, "replay")  # type: ignore[no-any-return]
+
+
+def backend_config(cfg: Mapping[str, Any]) -> Any:
+    """The ``backend`` section built into its type's config class."""
+    return app.backend_config(cfg.get("backend") or {})
 
 
 def tool_specs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:

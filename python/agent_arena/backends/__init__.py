@@ -18,7 +18,7 @@ from agent_arena.backends.base import (
     RawToolCall,
     Sampling,
 )
-from agent_arena.config_keys import build
+from agent_arena.config.build import build
 from agent_arena.errors import ConfigError
 
 # name -> (module, backend class, config class)
@@ -47,12 +47,12 @@ def backend_classes(name: str) -> tuple[type[Backend], type]:
 
 
 def create_backend(settings: Mapping[str, Any]) -> Backend:
-    """Build a backend from a config mapping: ``type`` picks the class, the other keys that the
-    backend's config dataclass knows are passed on; unknown keys are an error that names them."""
+    """Build a backend from a config mapping: ``type`` picks the class, the other keys are built
+    into its config dataclass by the one builder (types, bounds, unknown keys: config.build)."""
     settings = dict(settings)
     name = settings.pop("type", "xllamacpp")
     backend_cls, config_cls = backend_classes(name)
-    return backend_cls(build(config_cls, settings, f"backend {name!r}"))
+    return backend_cls(build(config_cls, settings, "backend"))
 
 
 register_backend("xllamacpp", "agent_arena.backends.llama_engine", "XLlamaCppBackend",

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendError, BackendRequestError, ConfigError
 
 
@@ -49,16 +50,25 @@ GenerateFn = Callable[
 
 @dataclass
 class EngineConfig:
-    generate: str | None = None  # "module:attr" of the async callable (or of its factory)
-    factory: bool = False  # generate names a zero-argument factory that returns the callable
-    model_name: str = "engine"  # what actions and journals report as the model
-    json_schema: bool = True  # the engine honours response_schema (else: prompt strategy)
-    max_concurrency: int = 0  # requests in flight at once (0: no limit; the engine batches)
-    temperature: float | None = 0.2
-    top_p: float | None = None
-    top_k: int | None = None
-    max_tokens: int | None = 96
-    seed: int | None = None
+    """``backend=engine``: a caller-supplied async generate callable (a trainer's engine)."""
+
+    generate: str | None = setting(None, "'package.module:callable' (async or not): "
+                                         "(messages, sampling, schema) -> text")
+    factory: bool = setting(False, "generate names a zero-argument factory returning the "
+                                   "callable")
+    model_name: str = setting("engine", "what actions and journals report as the model")
+    json_schema: bool = setting(True, "the engine honours response_schema (false: prompt "
+                                      "strategy)")
+    max_concurrency: int = setting(0, "requests in flight at once (0: no limit; the engine "
+                                      "batches)", ge=0)
+    temperature: float | None = setting(0.2, "sampling temperature", ge=0)
+    top_p: float | None = setting(None, "nucleus sampling", ge=0, le=1)
+    top_k: int | None = setting(None, "sample among the k likeliest tokens")
+    max_tokens: int | None = setting(96, "tokens an answer may take", ge=1)
+    seed: int | None = setting(None, "sampling seed")
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "backend")
 
 
 def load_callable(path: str, *, factory: bool = False) -> GenerateFn:

@@ -31,6 +31,7 @@ from agent_arena.backends.base import (
     ChatResponse,
     RawToolCall,
 )
+from agent_arena.config.fields import setting
 from agent_arena.errors import ArenaError, BackendRequestError
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
 
@@ -41,7 +42,7 @@ EPISODE_OVER = "the episode is over (observe.done): the game gets the fallback c
 class ExternalConfig:
     """Nothing to configure: the client that acts is given the backend object itself."""
 
-    model_name: str = "external"
+    model_name: str = setting("external", "what actions and journals report as the model")
 
 
 @dataclass

@@ -39,6 +39,7 @@ from agent_arena.backends.base import (
     Sampling,
     Scores,
 )
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.tools import schema_key
 
@@ -96,23 +97,30 @@ def default_threads() -> int:
 
 @dataclass
 class LlamaCppConfig:
-    model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct
-    # a GGUF LoRA applied on load: a packaged adapter's name, a path, or none (resolve_lora)
-    lora: str | None = None
-    n_ctx: int = 4096
-    # None: all cores but one. llama.cpp's threads spin-wait on each other: when anything else
-    # wants a core (the game itself, a browser), using every core made decisions 2-3x slower
-    # than leaving one free (measured on 2 cores: docs/benchmarks.md).
-    n_threads: int | None = None
-    n_batch: int = 512
-    seed: int = 0
-    chat_format: str | None = None  # None: the GGUF's own chat template
-    temperature: float = 0.2
-    top_p: float = 0.95
-    top_k: int = 40
-    max_tokens: int = 96
-    repetition_penalty: float = 1.0
-    verbose: bool = False
+    """``backend=llama_cpp``: in-process llama.cpp (llama-cpp-python), one request at a time.
+
+    ``n_threads`` null leaves one core free: llama.cpp's threads spin-wait on each other, and
+    when anything else wants a core (the game, a browser) using every core made decisions 2-3x
+    slower (measured on 2 cores: docs/benchmarks.md)."""
+
+    model_path: str | None = setting(None, "a GGUF file; null: the embedded "
+                                           "SmolLM2-135M-Instruct")
+    lora: str | None = setting(None, "a GGUF LoRA applied on load: a packaged adapter's name, "
+                                     "a path, or null")
+    n_ctx: int = setting(4096, "context tokens", ge=1)
+    n_threads: int | None = setting(None, "null: all cores but one", ge=1)
+    n_batch: int = setting(512, "prompt tokens per llama.cpp batch", ge=1)
+    seed: int = setting(0, "sampling seed")
+    chat_format: str | None = setting(None, "null: the GGUF's own chat template")
+    temperature: float = setting(0.2, "sampling temperature", ge=0)
+    top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
+    top_k: int = setting(40, "sample among the k likeliest tokens (0 or less: all)")
+    max_tokens: int = setting(96, "tokens an answer may take", ge=1)
+    repetition_penalty: float = setting(1.0, "1.0: none", gt=0)
+    verbose: bool = setting(False, "llama.cpp's own log lines on stderr")
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "backend")
 
 
 class LlamaCppBackend(Backend):

@@ -39,6 +39,7 @@ from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.embedded_model import QUANTS, embedded_gguf
 from agent_arena.backends.llama_cpp import default_threads, model_file
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 
 log = logging.getLogger("agent_arena.backends.llama_engine")
@@ -93,40 +94,35 @@ def _compact_grammar(schema_json: str) -> str:
 class XLlamaCppConfig:
     """``backend=xllamacpp`` (every field is a config key)."""
 
-    model_path: str | None = None  # None: the embedded SmolLM2-135M-Instruct (embedded_quant)
-    # the embedded model's quantization: q4_0 (made once from the package's Q4_1 and cached:
-    # prompts ~2x faster on CPU, backends/embedded_model.py) or q4_1 (the package's file as is)
-    embedded_quant: str = "q4_0"
-    # LoRA adapter GGUF: a packaged adapter's name (``npc``), a path, or none (the base model)
-    lora: str | None = None
-    lora_scale: float = 1.0
-    n_parallel: int = 8  # slots: agents decoded together (continuous batching)
-    n_ctx_per_slot: int = 2048  # each slot's own context (prompt + answer)
-    # None: all cores but one (llama.cpp's threads spin-wait: leave a core to the game)
-    n_threads: int | None = None
-    n_batch: int = 512
-    pin_slots: bool = True  # one agent -> one slot (its prompt prefix stays cached)
-    seed: int = 0
-    temperature: float = 0.2
-    top_p: float = 0.95
-    top_k: int = 40
-    max_tokens: int = 96
-    repetition_penalty: float = 1.0
-    # the call's JSON without free whitespace, in json.dumps' layout (what the trained adapter
-    # writes): left free, SmolLM2 indents its answer and decodes ~45 tokens instead of ~25
-    compact_json: bool = True
-    verbose: bool = False  # llama.cpp's own log lines on stderr
+    model_path: str | None = setting(None, "a GGUF file; null: the embedded "
+                                           "SmolLM2-135M-Instruct (embedded_quant)")
+    embedded_quant: str = setting("q4_0", "the embedded model's quantization: q4_0 (made once "
+                                          "from the package's Q4_1 and cached: prompts ~2x "
+                                          "faster on CPU) or q4_1 (the package's file as is)",
+                                  choices=QUANTS)
+    lora: str | None = setting(None, "LoRA adapter GGUF: a packaged adapter's name (npc), a "
+                                     "path, or null (the base model)")
+    lora_scale: float = setting(1.0, "how strongly the adapter applies")
+    n_parallel: int = setting(8, "slots: agents decoded together (continuous batching); more "
+                                 "agents share slots", ge=1)
+    n_ctx_per_slot: int = setting(2048, "each slot's own context (prompt + answer)", ge=256)
+    n_threads: int | None = setting(None, "null: all cores but one (llama.cpp's threads "
+                                          "spin-wait: leave a core to the game)", ge=1)
+    n_batch: int = setting(512, "prompt tokens per llama.cpp batch", ge=1)
+    pin_slots: bool = setting(True, "one agent -> one slot (its prompt prefix stays cached)")
+    seed: int = setting(0, "sampling seed")
+    temperature: float = setting(0.2, "sampling temperature", ge=0)
+    top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
+    top_k: int = setting(40, "sample among the k likeliest tokens (0 or less: all)")
+    max_tokens: int = setting(96, "tokens an answer may take", ge=1)
+    repetition_penalty: float = setting(1.0, "1.0: none", gt=0)
+    compact_json: bool = setting(True, "the call's JSON without free whitespace, in json.dumps' "
+                                       "layout (what the trained adapter writes): left free, "
+                                       "SmolLM2 indents and decodes ~45 tokens instead of ~25")
+    verbose: bool = setting(False, "llama.cpp's own log lines on stderr")
 
     def __post_init__(self) -> None:
-        if self.n_parallel < 1:
-            raise ConfigError("backend.n_parallel must be at least 1")
-        if self.n_ctx_per_slot < 256:
-            raise ConfigError("backend.n_ctx_per_slot must be at least 256 tokens")
-        if self.n_threads is not None and self.n_threads < 1:
-            raise ConfigError("backend.n_threads must be at least 1 (or null: all cores but one)")
-        if self.embedded_quant not in QUANTS:
-            raise ConfigError(f"backend.embedded_quant={self.embedded_quant!r}: one of "
-                              f"{', '.join(QUANTS)}")
+        check_bounds(self, "backend")
 
 
 class XLlamaCppBackend(Backend):

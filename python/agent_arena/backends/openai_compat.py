@@ -37,7 +37,7 @@ import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
@@ -69,7 +69,8 @@ from agent_arena.backends.http import (  # also imported from here (tests, vllm_
     parse_retry_after,
     split_reasoning,
 )
-from agent_arena.config_keys import build
+from agent_arena.config.build import build
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
     BackendError,
     BackendRequestError,
@@ -85,65 +86,69 @@ CONSTRAINED_VIA = ("response_format", "structured_outputs", "guided_json", "none
 
 @dataclass
 class FunctionCalling:
-    """The seed's ``function_calling`` block.
+    """The seed's ``function_calling`` block (``function_calling: true`` is ``enabled: true``)."""
 
-    ``enabled``: send native ``tools`` + ``tool_choice`` (vLLM/SGLang enforce ``required`` and a
-    named tool with guided decoding). When false, ``auto`` starts at constrained output.
-    ``format``: the server's tool-call parser, used by run_vllm_server.py (``auto``/``openai``:
-    chosen from the model family; e.g. ``hermes``, ``llama3_json``, ``mistral``).
-    """
-
-    enabled: bool = True
-    format: str = "auto"
+    enabled: bool = setting(True, "send native tools + tool_choice (vLLM/SGLang enforce "
+                                  "required and a named tool); false: auto starts at "
+                                  "constrained output")
+    format: str = setting("auto", "the server's tool-call parser, used by run_vllm_server.py "
+                                  "(auto/openai: from the model family; e.g. hermes, "
+                                  "llama3_json, mistral)")
 
 
 @dataclass
 class OpenAICompatConfig:
     """Settings shared by every OpenAI-compatible family (each field is a config key)."""
 
-    model: str | None = None  # served model name; None: the first of GET /models
-    model_path: str | None = None  # seed alias of ``model`` (a HF id or a path the server loaded)
-    api_base: str | None = None  # e.g. http://localhost:8000/v1; None: built from host/port
-    host: str | None = None
-    port: int | None = None
-    api_key: str | None = None  # None: read from the family's environment variable
-    api_key_env: str | None = None  # None: the family's (VLLM_API_KEY, SGLANG_API_KEY, ...)
-    timeout_s: float = 120.0  # whole request; LLM calls are slow, keep it long
-    connect_timeout_s: float = 5.0
-    max_retries: int = 3  # extra attempts on connection errors / 429 / 5xx (never on 4xx)
-    retry_initial_s: float = 0.5  # first backoff; doubles each retry
-    retry_max_s: float = 8.0  # backoff cap (a Retry-After header may ask for longer)
-    retry_jitter_s: float = 0.25
-    max_requests_per_minute: float | None = None  # None: no rate limit
-    max_concurrency: int = 64  # requests in flight from this backend
-    temperature: float | None = 0.2
-    top_p: float | None = 0.95
-    top_k: int | None = None  # sent only when set (non-standard for hosted OpenAI)
-    max_tokens: int | None = 160
-    repetition_penalty: float | None = None
-    seed: int | None = None
-    stop: list[str] | None = None
-    extra_body: dict[str, Any] | None = None  # merged into every request body
-    function_calling: FunctionCalling = field(default_factory=FunctionCalling)
-    constrained_via: str = "response_format"  # response_format | structured_outputs |
-    # guided_json (vLLM < 0.12) | none (the server cannot constrain output)
-    json_schema_strict: bool | None = None  # None: omit ``strict`` in response_format
+    model: str | None = setting(None, "the served model name (or a LoRA adapter's); null: "
+                                      "the first of GET /models")
+    model_path: str | None = setting(None, "the seed's alias of model (a HF id or a path the "
+                                           "server loaded)")
+    api_base: str | None = setting(None, "e.g. http://localhost:8000/v1; null: the family's "
+                                         "default, or built from host/port")
+    host: str | None = setting(None, "with port, when api_base is null")
+    port: int | None = setting(None, "with host, when api_base is null", ge=0, le=65535)
+    api_key: str | None = setting(None, "null: the family's environment variable")
+    api_key_env: str | None = setting(None, "null: the family's (VLLM_API_KEY, SGLANG_API_KEY, "
+                                            "...)")
+    timeout_s: float = setting(120.0, "a whole request; LLM calls are slow, keep it long", gt=0)
+    connect_timeout_s: float = setting(5.0, "opening the connection", gt=0)
+    max_retries: int = setting(3, "extra attempts on connection errors / 429 / 5xx (never on "
+                                  "4xx)", ge=0)
+    retry_initial_s: float = setting(0.5, "first backoff; doubles each retry", ge=0)
+    retry_max_s: float = setting(8.0, "backoff cap (a Retry-After header may ask for longer)",
+                                 ge=0)
+    retry_jitter_s: float = setting(0.25, "random extra backoff, up to this", ge=0)
+    max_requests_per_minute: float | None = setting(None, "client-side rate limit (set it for "
+                                                          "hosted APIs with quotas); null: none",
+                                                    gt=0)
+    max_concurrency: int = setting(64, "requests in flight from this backend", ge=1)
+    temperature: float | None = setting(0.2, "sampling temperature", ge=0)
+    top_p: float | None = setting(0.95, "nucleus sampling", ge=0, le=1)
+    top_k: int | None = setting(None, "sent only when set (non-standard for hosted OpenAI; "
+                                      "-1 on vLLM: all)")
+    max_tokens: int | None = setting(160, "tokens an answer may take", ge=1)
+    repetition_penalty: float | None = setting(None, "sent only when set", gt=0)
+    seed: int | None = setting(None, "sampling seed")
+    stop: list[str] | None = setting(None, "stop strings")
+    extra_body: dict[str, Any] | None = setting(factory=dict, help="merged into every request "
+                                                "body, e.g. {chat_template_kwargs: "
+                                                "{enable_thinking: false}}")
+    function_calling: FunctionCalling = setting(factory=FunctionCalling, also=(bool,),
+                                                help="native tool calling (see FunctionCalling)")
+    constrained_via: str = setting("response_format", "how a constrained call is asked for: "
+                                   "response_format | structured_outputs | guided_json (vLLM "
+                                   "< 0.12) | none (the server cannot constrain output)",
+                                   choices=CONSTRAINED_VIA)
+    json_schema_strict: bool | None = setting(None, "null: omit strict in response_format")
 
     def __post_init__(self) -> None:
         if isinstance(self.function_calling, Mapping):
             self.function_calling = build(FunctionCalling, dict(self.function_calling),
-                                          "function_calling")
+                                          "backend.function_calling")
         elif isinstance(self.function_calling, bool):
             self.function_calling = FunctionCalling(enabled=self.function_calling)
-        if self.constrained_via not in CONSTRAINED_VIA:
-            raise ConfigError(f"constrained_via={self.constrained_via!r}; choose one of: "
-                              f"{', '.join(CONSTRAINED_VIA)}")
-        if self.max_concurrency < 1:
-            raise ConfigError("max_concurrency must be at least 1")
-        if self.max_requests_per_minute is not None and self.max_requests_per_minute <= 0:
-            raise ConfigError("max_requests_per_minute must be positive (or null for no limit)")
-        if self.max_retries < 0:
-            raise ConfigError("max_retries must be 0 or more")
+        check_bounds(self, "backend")
         if self.extra_body is not None:
             self.extra_body = dict(self.extra_body)
 

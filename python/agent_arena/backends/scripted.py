@@ -10,14 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse
+from agent_arena.config.fields import check_bounds, setting
 
 Responder = Callable[[ChatRequest], "str | ChatResponse"]
 
 
 @dataclass
 class ScriptedConfig:
-    delay_s: float = 0.0  # simulated model time per request
-    answer: str = '{"tool": "idle", "arguments": {}}'
+    """``backend=scripted``: answers every request with ``answer`` (not a model)."""
+
+    delay_s: float = setting(0.0, "simulated model time per request", ge=0)
+    answer: str = setting('{"tool": "idle", "arguments": {}}', "the text every request gets")
+
+    def __post_init__(self) -> None:
+        check_bounds(self, "backend")
 
 
 class ScriptedBackend(Backend):

@@ -14,13 +14,15 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
 from agent_arena.backends.vllm import ServerLaunchConfig
+from agent_arena.config.fields import setting
 
 
 @dataclass
 class SGLangBackendConfig(ServerLaunchConfig):
     """``backend=sglang``; ``gpu_memory_utilization`` maps to ``--mem-fraction-static``."""
 
-    gpu_memory_utilization: float = 0.85
+    gpu_memory_utilization: float = setting(0.85, "--mem-fraction-static: share of GPU memory "
+                                                  "the server may take", gt=0, le=1)
 
 
 class SGLangBackend(OpenAICompatBackend):

@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
+from agent_arena.config.fields import setting
 from agent_arena.errors import BackendError
 
 
@@ -97,25 +98,33 @@ class ServerLaunchConfig(OpenAICompatConfig):
     """Keys that describe how the server is (to be) started: run_vllm_server.py reads them;
     the client ignores them. Kept on the backend config so one YAML file says everything."""
 
-    tensor_parallel_size: int = 1
-    pipeline_parallel_size: int = 1
-    data_parallel_size: int = 1
-    dtype: str = "auto"
-    max_model_len: int | None = None
-    gpu_memory_utilization: float = 0.9
-    enable_lora: bool = False
-    lora_modules: dict[str, str] = field(default_factory=dict)  # adapter name -> path or HF id
-    served_model_name: str | None = None
-    server_args: list[str] = field(default_factory=list)  # appended to the server command
-    chat_template: str | None = None  # a Jinja file; None: the model's own
-    # vLLM only: auto = cpu unless an NVIDIA GPU is visible. cpu adds what vLLM's CPU build
-    # needs (bf16, max_model_len 2048, eager, VLLM_CPU_* environment; run_vllm_server.py)
-    device: str = "auto"
-    enforce_eager: bool | None = None  # None: on for cpu (a compiled CPU start takes minutes)
-    cpu_kvcache_space_gb: float = 1.0
-    disable_any_whitespace: bool = True  # server-level; without it small models' JSON runs away
-    vllm_python: str | None = None  # the interpreter with vLLM; None: this one or .venv-vllm
-    work_dir: str | None = None  # vLLM's caches (VLLM_CACHE_ROOT, TORCHINDUCTOR_CACHE_DIR, HF_HOME)
+    tensor_parallel_size: int = setting(1, "GPUs one model is split across", ge=1)
+    pipeline_parallel_size: int = setting(1, "pipeline stages", ge=1)
+    data_parallel_size: int = setting(1, "model replicas", ge=1)
+    dtype: str = setting("auto", "weights' dtype (auto, bfloat16, float16, ...)")
+    max_model_len: int | None = setting(4096, "context length the server starts with (the "
+                                              "bridge's prompts are short; null: the model's "
+                                              "own)", ge=1)
+    gpu_memory_utilization: float = setting(0.9, "share of GPU memory the server may take",
+                                            gt=0, le=1)
+    enable_lora: bool = setting(False, "serve LoRA adapters (on when lora_modules is set)")
+    lora_modules: dict[str, str] = setting(factory=dict, help="adapter name -> path or HF id; "
+                                                              "agents pick one with model")
+    served_model_name: str | None = setting(None, "the name the server answers to")
+    server_args: list[str] = setting(factory=list, help="appended to the server command")
+    chat_template: str | None = setting(None, "a Jinja file; null: the model's own")
+    device: str = setting("auto", "vLLM: auto = cpu unless an NVIDIA GPU is visible; cpu adds "
+                                  "what vLLM's CPU build needs (bf16, max_model_len 2048, eager, "
+                                  "VLLM_CPU_* environment)", choices=("auto", "cpu", "gpu"))
+    enforce_eager: bool | None = setting(None, "no torch.compile / CUDA graphs; null: on for "
+                                               "cpu (a compiled CPU start takes minutes)")
+    cpu_kvcache_space_gb: float = setting(1.0, "vLLM on cpu: GiB of KV cache", gt=0)
+    disable_any_whitespace: bool = setting(True, "server-level; without it small models' JSON "
+                                                 "runs away into whitespace")
+    vllm_python: str | None = setting(None, "the interpreter with vLLM; null: this one or "
+                                            ".venv-vllm")
+    work_dir: str | None = setting(None, "vLLM's caches (VLLM_CACHE_ROOT, "
+                                         "TORCHINDUCTOR_CACHE_DIR, HF_HOME)")
 
 
 @dataclass

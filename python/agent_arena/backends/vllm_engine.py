@@ -33,7 +33,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
@@ -44,7 +44,8 @@ from agent_arena.backends.vllm import (
     nvidia_gpu_visible,
     truncation_problem,
 )
-from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable, ConfigError
+from agent_arena.config.fields import check_bounds, setting
+from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable
 
 log = logging.getLogger("agent_arena.backends.vllm_engine")
 
@@ -58,45 +59,44 @@ INSTALL_HINT = ("vLLM is not installed in this Python: `pip install 'agent-arena
 class VLLMEngineConfig:
     """``backend=vllm_engine``: AsyncEngineArgs fields plus sampling defaults."""
 
-    model: str = "Qwen/Qwen2.5-1.5B-Instruct"  # HF id or local path
-    tokenizer: str | None = None
-    dtype: str = "auto"
-    tensor_parallel_size: int = 1
-    pipeline_parallel_size: int = 1
-    data_parallel_size: int = 1
-    gpu_memory_utilization: float = 0.9
-    max_model_len: int | None = None
-    max_num_seqs: int | None = None
-    enforce_eager: bool = False
-    trust_remote_code: bool = False
-    seed: int | None = 0
-    enable_prefix_caching: bool = True  # the stable system prompt + tool list is reused
-    enable_lora: bool = False
-    max_lora_rank: int = 16
-    max_loras: int = 4
-    lora_modules: dict[str, str] = field(default_factory=dict)  # adapter name -> local path
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # any other AsyncEngineArgs
-    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. enable_thinking
-    device: str = "auto"  # auto: cpu unless an NVIDIA GPU is visible
-    disable_any_whitespace: bool = True  # engine-wide; the per-request switch was ignored
-    structured_outputs_backend: str = "xgrammar"
-    cpu_kvcache_space_gb: float = 1.0
-    temperature: float = 0.2
-    top_p: float = 0.95
-    top_k: int | None = None
-    max_tokens: int = 160
-    repetition_penalty: float | None = None
+    model: str = setting("Qwen/Qwen2.5-1.5B-Instruct", "HF id or local path")
+    tokenizer: str | None = setting(None, "null: the model's")
+    dtype: str = setting("auto", "weights' dtype (auto: bfloat16 on cpu)")
+    tensor_parallel_size: int = setting(1, "GPUs one model is split across", ge=1)
+    pipeline_parallel_size: int = setting(1, "pipeline stages", ge=1)
+    data_parallel_size: int = setting(1, "model replicas", ge=1)
+    gpu_memory_utilization: float = setting(0.9, "share of GPU memory the engine may take",
+                                            gt=0, le=1)
+    max_model_len: int | None = setting(None, "context length; null: the model's (2048 on cpu)",
+                                        ge=1)
+    max_num_seqs: int | None = setting(None, "sequences decoded together; null: vLLM's", ge=1)
+    enforce_eager: bool = setting(False, "no torch.compile / CUDA graphs (always on for cpu)")
+    trust_remote_code: bool = setting(False, "run the model repository's own code")
+    seed: int | None = setting(0, "the engine's seed")
+    enable_prefix_caching: bool = setting(True, "the stable system prompt + tool list is reused")
+    enable_lora: bool = setting(False, "serve LoRA adapters (on when lora_modules is set)")
+    max_lora_rank: int = setting(16, "largest adapter rank", ge=1)
+    max_loras: int = setting(4, "adapters in one batch", ge=1)
+    lora_modules: dict[str, str] = setting(factory=dict, help="adapter name -> local path")
+    engine_kwargs: dict[str, Any] = setting(factory=dict, help="any other AsyncEngineArgs")
+    chat_template_kwargs: dict[str, Any] = setting(factory=dict, help="e.g. {enable_thinking: "
+                                                                      "false}")
+    device: str = setting("auto", "auto: cpu unless an NVIDIA GPU is visible",
+                          choices=("auto", "cpu", "gpu"))
+    disable_any_whitespace: bool = setting(True, "engine-wide; the per-request switch was "
+                                                 "ignored")
+    structured_outputs_backend: str = setting("xgrammar", "vLLM's structured-outputs backend")
+    cpu_kvcache_space_gb: float = setting(1.0, "on cpu: GiB of KV cache", gt=0)
+    temperature: float = setting(0.2, "sampling temperature", ge=0)
+    top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
+    top_k: int | None = setting(None, "sample among the k likeliest tokens (-1: all)")
+    max_tokens: int = setting(160, "tokens an answer may take", ge=1)
+    repetition_penalty: float | None = setting(None, "null: none", gt=0)
 
     def __post_init__(self) -> None:
         if self.lora_modules and not self.enable_lora:
             self.enable_lora = True
-        for key in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be at least 1")
-        if not 0.0 < self.gpu_memory_utilization <= 1.0:
-            raise ConfigError("gpu_memory_utilization must be in (0, 1]")
-        if self.device not in ("auto", "cpu", "gpu"):
-            raise ConfigError(f"device={self.device!r}; choose auto, cpu or gpu")
+        check_bounds(self, "backend")
 
     @property
     def on_cpu(self) -> bool:

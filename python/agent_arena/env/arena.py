@@ -36,10 +36,10 @@ T = TypeVar("T")
 
 
 def default_tools() -> list[dict[str, Any]]:
-    """The tools of configs/tools/game.yaml (what the demo world understands)."""
-    from agent_arena.settings import config_dir
+    """The tools of the shipped tools/game.yaml (what the demo world understands)."""
+    from agent_arena.config.files import yaml_root
 
-    specs = yaml.safe_load((config_dir() / "tools" / "game.yaml").read_text())
+    specs = yaml.safe_load((yaml_root() / "tools" / "game.yaml").read_text())
     return [{"name": name, **spec} for name, spec in specs.items()]
 
 

@@ -1,0 +1,107 @@
+"""A setting is a dataclass field with its description and bounds in ``metadata``.
+
+    n_parallel: int = setting(8, "slots: agents decoded together", ge=1)
+
+The builder (config.build) reads the metadata, so a bound is written once, beside the default
+and the description; ``docs/configuration.md`` and ``undescribed`` read the same metadata.
+Keys: ``help`` (str), ``ge``/``gt``/``le``/``lt`` (numbers), ``choices`` (allowed values),
+``also`` (scalar types a nested section also accepts, e.g. ``function_calling: true``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+_MISSING: Any = dataclasses.MISSING
+
+
+def setting(default: Any = _MISSING, help: str = "", *, factory: Callable[[], Any] | None = None,
+            ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None, choices: Iterable[Any] | None = None,
+            also: tuple[type, ...] = ()) -> Any:
+    """A dataclass field carrying its description and bounds (see the module docstring)."""
+    meta: dict[str, Any] = {"help": help}
+    for key, value in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)):
+        if value is not None:
+            meta[key] = value
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if also:
+        meta["also"] = also
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def help_of(field: dataclasses.Field[Any]) -> str:
+    return str(field.metadata.get("help", ""))
+
+
+def undescribed(cls: type) -> list[str]:
+    """Fields of ``cls`` without a description (a test keeps this empty for our sections)."""
+    return [f.name for f in dataclasses.fields(cls) if not help_of(f)]
+
+
+def describe(cls: type, where: str) -> list[str]:
+    """One line per field, ``where.name=DEFAULT  help (bounds)``: for ``--help`` and docs."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        if f.default is not _MISSING:
+            default = f.default
+        elif f.default_factory is not _MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if dataclasses.is_dataclass(default):
+            lines += describe(type(default), f"{where}.{f.name}")
+            continue
+        limits = [f"{w} {f.metadata[k]:g}" for k, w in (("ge", ">="), ("gt", ">"), ("le", "<="),
+                                                          ("lt", "<")) if k in f.metadata]
+        if "choices" in f.metadata:
+            limits.append(" | ".join(map(str, f.metadata["choices"])))
+        text = help_of(f) + (f" ({', '.join(limits)})" if limits else "")
+        lines.append(f"{where}.{f.name}={_yaml(default)}" + (f"  {text}" if text else ""))
+    return lines
+
+
+def _yaml(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def bound_problem(name: str, value: Any, meta: Any) -> str | None:
+    """Why ``value`` is outside the field's bounds, or None. ``None`` values are never out."""
+    if value is None:
+        return None
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        return f"{name}={value!r}: choose one of {', '.join(map(str, choices))}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    for key, ok, word in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
+                          ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
+        bound = meta.get(key)
+        if bound is not None and not ok(value, bound):
+            return f"{name}={value!r}: must be {word} {bound:g}"
+    return None
+
+
+def check_bounds(obj: Any, where: str) -> None:
+    """Check every field's bounds on a built object (``__post_init__`` calls it, so direct
+    construction in code is checked the same way as a YAML file)."""
+    from agent_arena.errors import ConfigError
+
+    for f in dataclasses.fields(obj):
+        problem = bound_problem(f"{where}.{f.name}", getattr(obj, f.name), f.metadata)
+        if problem:
+            raise ConfigError(with_help(problem, f))
+
+
+def with_help(problem: str, field: dataclasses.Field[Any]) -> str:
+    text = help_of(field)
+    return f"{problem} ({text})" if text else problem
