@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agent_arena.backends.llama_engine import XLlamaCppBackend, XLlamaCppConfig
+from agent_arena.backends.llama_engine import STRING_CAP, XLlamaCppBackend, XLlamaCppConfig
 from agent_arena.backends.types import ChatRequest, Sampling
 from agent_arena.client import ArenaClient
 from agent_arena.tools import ToolCall, ToolRegistry
@@ -81,11 +81,12 @@ async def test_the_call_is_decoded_in_one_compact_layout_and_free_text_is_bounde
     out = await engine.chat(ChatRequest(
         messages=[{"role": "user", "content": "Shout the whole alphabet, A to Z, ten times, "
                                               "as one JSON object."}],
-        response_schema=schema, sampling=Sampling(temperature=0.0, max_tokens=96)))
+        response_schema=schema, sampling=Sampling(temperature=0.0)))  # the default max_tokens
     data = json.loads(out.text)  # complete JSON: the string was capped in time
     assert out.finish_reason == "stop", out.text
     assert out.text == json.dumps(data), out.text
-    assert len(data["arguments"]["words"]) <= 100
+    assert len(data["arguments"]["words"]) <= STRING_CAP
+    assert list(data) == ["tool", "arguments"]  # the schema's order: the tool is chosen first
 
 
 async def test_observe_over_sockets_gives_a_valid_action(bridge, tools):

@@ -56,12 +56,13 @@ _COMPACT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator
 # A free-text string the schema leaves unbounded is capped while decoding, so the call closes
 # within max_tokens (measured: SmolLM2 ran radio messages on to max_tokens, 6 of 90 decisions
 # on bench/eval_games ended as fallbacks). A game that wants longer text sets maxLength itself.
-STRING_CAP = 100
+STRING_CAP = 64
 
 
 def compact_grammar(schema: dict[str, Any]) -> str:
     """The llguidance grammar of a call schema with JSON in one fixed layout."""
-    return _compact_grammar(json.dumps(_capped(schema), sort_keys=True))
+    # key order kept: llguidance writes properties in schema order (tool before arguments)
+    return _compact_grammar(json.dumps(_capped(schema)))
 
 
 def _capped(node: Any) -> Any:
@@ -114,7 +115,8 @@ class XLlamaCppConfig:
     temperature: float = setting(0.2, "sampling temperature", ge=0)
     top_p: float = setting(0.95, "nucleus sampling", ge=0, le=1)
     top_k: int = setting(40, "sample among the k likeliest tokens (0 or less: all)")
-    max_tokens: int = setting(96, "tokens an answer may take", ge=1)
+    max_tokens: int = setting(128, "tokens an answer may take (a capped string, see STRING_CAP, "
+                                   "always fits)", ge=1)
     repetition_penalty: float = setting(1.0, "1.0: none", gt=0)
     compact_json: bool = setting(True, "the call's JSON without free whitespace, in json.dumps' "
                                        "layout (what the trained adapter writes): left free, "
