@@ -101,8 +101,9 @@ class XLlamaCppConfig:
                                           "from the package's Q4_1 and cached: prompts ~2x "
                                           "faster on CPU) or q4_1 (the package's file as is)",
                                   choices=QUANTS)
-    lora: str | None = setting(None, "LoRA adapter GGUF: a packaged adapter's name (npc), a "
-                                     "path, or null (the base model)")
+    lora: str | None = setting("npc", "LoRA adapter GGUF: a packaged adapter's name (npc: "
+                                      "trained for NPC decisions), a path, or null (the base "
+                                      "model)")
     lora_scale: float = setting(1.0, "how strongly the adapter applies")
     n_parallel: int = setting(8, "slots: agents decoded together (continuous batching); more "
                                  "agents share slots", ge=1)

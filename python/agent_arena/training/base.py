@@ -15,9 +15,9 @@ def base_gguf(path: str | None) -> Path:
         if not p.is_file():
             raise ConfigError(f"base model {p} does not exist; give a GGUF file")
         return p
-    from agent_arena.backends.llama_cpp import embedded_model_path
+    from agent_arena.backends.embedded_model import embedded_gguf
 
-    return embedded_model_path()
+    return embedded_gguf("q4_0")  # what backend=xllamacpp serves by default
 
 
 def load_base(gguf_path: Path, *, dtype: Any = None) -> tuple[Any, Any]:

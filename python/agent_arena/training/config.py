@@ -12,7 +12,7 @@ class TrainConfig:
     generate: int = 0  # + this many rows from agent_arena.gamegen (seeded by seed)
     eval_rows: int = 500  # held out: rows of unseen generated games (or a share of data)
     out: str = "outputs/train"
-    base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct Q4_1
+    base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct as served (Q4_0)
     seed: int = 0
     rank: int = 16
     alpha: float = 32.0
