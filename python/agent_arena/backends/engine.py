@@ -112,9 +112,7 @@ class EngineBackend(Backend):
 
     @property
     def default_sampling(self) -> Sampling:
-        c = self.config
-        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                        max_tokens=c.max_tokens, seed=c.seed)
+        return Sampling.of(self.config, ("temperature", "top_p", "top_k", "max_tokens", "seed"))
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         sampling = self.default_sampling.merged(request.sampling)

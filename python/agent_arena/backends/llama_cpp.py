@@ -153,9 +153,7 @@ class LlamaCppBackend(Backend):
 
     @property
     def default_sampling(self) -> Sampling:
-        c = self.config
-        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                        max_tokens=c.max_tokens, repetition_penalty=c.repetition_penalty)
+        return Sampling.of(self.config)
 
     def load(self) -> Any:
         """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2."""

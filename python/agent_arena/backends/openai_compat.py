@@ -230,10 +230,8 @@ class OpenAICompatBackend(Backend):
 
     @property
     def default_sampling(self) -> Sampling:
-        c = self.config
-        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                        max_tokens=c.max_tokens, repetition_penalty=c.repetition_penalty,
-                        seed=c.seed, stop=list(c.stop) if c.stop else None)
+        return Sampling.of(self.config, ("temperature", "top_p", "top_k", "max_tokens",
+                                         "repetition_penalty", "seed", "stop"))
 
     def unavailable_message(self, detail: str = "") -> str:
         msg = f"Cannot connect to {self.label} server at {self.base_url} — {self.start_hint}"

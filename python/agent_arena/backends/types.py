@@ -38,6 +38,16 @@ class Sampling:
     seed: int | None = None
     stop: list[str] | None = None
 
+    @classmethod
+    def of(cls, config: Any, fields: Sequence[str] = ("temperature", "top_p", "top_k",
+                                                      "max_tokens", "repetition_penalty")
+           ) -> Sampling:
+        """A backend's default sampling: the named fields of its config."""
+        values = {k: getattr(config, k) for k in fields}
+        if values.get("stop") is not None:
+            values["stop"] = list(values["stop"]) or None
+        return cls(**values)
+
     def merged(self, other: Sampling | Mapping[str, Any] | None) -> Sampling:
         """``other``'s set fields win (agent profile over backend defaults)."""
         if other is None:

@@ -186,9 +186,7 @@ class VLLMEngineBackend(Backend):
 
     @property
     def default_sampling(self) -> Sampling:
-        c = self.config
-        return Sampling(temperature=c.temperature, top_p=c.top_p, top_k=c.top_k,
-                        max_tokens=c.max_tokens, repetition_penalty=c.repetition_penalty)
+        return Sampling.of(self.config)
 
     async def start(self) -> Any:
         if self._engine is not None:
