@@ -199,11 +199,13 @@ class ServerProcess:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise BackendUnavailable(
-                        f"{self.name} did not become healthy at {self.health_url} within "
-                        f"{timeout:g}s (log: {self.log_path}):\n{self.tail()}"
-                    )
+                    raise self._unhealthy_error(timeout)
                 await asyncio.sleep(poll_s)
+
+    def _unhealthy_error(self, timeout: float) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"{self.name} did not become healthy at {self.health_url} within {timeout:g}s "
+            f"(log: {self.log_path}):\n{self.tail()}")
 
     def wait_healthy_sync(self, timeout: float, poll_s: float = 0.25) -> None:
         """Blocking twin of wait_healthy for sync callers, which may run inside a loop."""
@@ -218,10 +220,7 @@ class ServerProcess:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise BackendUnavailable(
-                        f"{self.name} did not become healthy at {self.health_url} within "
-                        f"{timeout:g}s"
-                    )
+                    raise self._unhealthy_error(timeout)
                 time.sleep(poll_s)
 
     def signal(self, sig: int) -> None:
