@@ -40,6 +40,7 @@ from agent_arena.evaluation import (  # noqa: E402
     load_scenarios,
     percentile,
     scenario_paths,
+    warm_up,
 )
 from agent_arena.server import ArenaServer, ServerConfig  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
@@ -148,8 +149,7 @@ async def main() -> int:
     sets = [load_scenarios(p) for p in scenario_paths(args.sets)]
     backend = create_backend(cfg["backend"])
     t0 = time.monotonic()
-    if hasattr(backend, "load"):
-        await asyncio.to_thread(backend.load)
+    await asyncio.to_thread(warm_up, backend)
     print(f"backend {backend.name} ({backend.model_name}) loaded in {time.monotonic() - t0:.1f} s;"
           f" sets: {', '.join(s.name for s in sets)}", flush=True)
     capture = RecordingBackend(backend)  # keeps the requests to replay them
@@ -159,11 +159,9 @@ async def main() -> int:
         # a fresh engine for the replay: the served one holds these very prompts in its slots'
         # caches, and replaying into it would skip their prompt evaluation
         fresh = create_backend(cfg["backend"])
-        if hasattr(fresh, "load"):
-            await asyncio.to_thread(fresh.load)
+        await asyncio.to_thread(warm_up, fresh)
         e = await engine_run(fresh, list(capture.requests), n)
-        if hasattr(fresh, "aclose"):
-            await fresh.aclose()
+        await fresh.aclose()
         # the same decisions' requests (re-asks included, forced calls need none) without the
         # bridge: decisions per second of engine time
         e["decisions_per_s"] = b["decisions"] / max(e["wall_s"], 1e-9)
