@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import gguf
@@ -17,7 +18,7 @@ Q = gguf.GGMLQuantizationType
 
 
 @pytest.fixture(scope="module")
-def q4_0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def q4_0(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp = pytest.MonkeyPatch()
     mp.setenv("AGENT_ARENA_CACHE", str(tmp_path_factory.mktemp("cache")))
     try:
