@@ -286,7 +286,7 @@ async def test_a_real_server_decision_sends_exactly_decision_messages(ctx, maske
         await server.stop()
     possible = apply_mask(listed, ex.mask) if masked else None
     state = AgentState("npc")
-    state.record_action(1, ex.call.as_wire())
+    state.record_action(1, first["call"])  # as the server returned it, arguments in its order
     memory = [e.line for e in state.memory]
     got = [list(r.messages) for r in backend.requests]
     assert got == [decision_messages(listed, ex.observation, possible),

@@ -103,7 +103,7 @@ class Layout:
     hp_record_keys: tuple[str, str]
     pos_key: str | None  # the character's own position (None: not shown)
     want_key: str
-    want_style: str  # phrase | bare | record | list
+    want_style: str  # phrase | sentence | quest | bare | record | list
     bag_key: str | None
     bag_style: str  # list | map
     grouping: str  # one_list | groups | id_map
@@ -125,6 +125,8 @@ class Layout:
     line_key: str
     address_key: str
     order_key: str  # a standing order, when there is one
+    quest_title_key: str
+    quest_text_key: str
     noise: tuple[str, ...]
     key_order: tuple[str, ...] = ()
 
@@ -177,8 +179,8 @@ def new_layout(rng: random.Random) -> Layout:
         hp_style=rng.choice(("frac", "pct", "pct_str", "record", "ratio")),
         hp_max=rng.choice((10, 20, 50, 80, 100, 120, 200)), hp_record_keys=coords_hp,
         pos_key=p(W.SELF_POS_KEYS) if rng.random() < 0.75 else None,
-        want_key=p(W.WANT_KEYS), want_style=rng.choice(("phrase", "phrase", "bare", "record",
-                                                         "list")),
+        want_key=p(W.WANT_KEYS), want_style=rng.choice(("phrase", "sentence", "sentence", "quest",
+                                                         "bare", "record", "list")),
         bag_key=p(W.BAG_KEYS) if rng.random() < 0.5 else None,
         bag_style=rng.choice(("list", "map")), grouping=grouping,
         things_key=p(W.THINGS_KEYS), items_key=p(W.ITEMS_KEYS), beings_key=p(W.BEINGS_KEYS),
@@ -191,9 +193,12 @@ def new_layout(rng: random.Random) -> Layout:
         speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "string", "record", "record",
                                                              "latest")),
         speaker_key=p(W.SPEAKER_KEYS), line_key=p(W.LINE_KEYS), address_key=p(W.ADDRESS_KEYS),
-        order_key=p(W.ORDER_KEYS),
+        order_key=p(W.ORDER_KEYS), quest_title_key=p(W.QUEST_TITLE_KEYS),
+        quest_text_key=p(W.QUEST_TEXT_KEYS),
         noise=tuple(rng.sample(W.NOISE_KEYS, rng.choice((0, 0, 1, 2)))),
     )
+    if layout.want_style == "quest":
+        layout.want_key = p(W.QUEST_KEYS)
     if layout.dist_key is None and layout.reach_style in ("radius", "implicit"):
         layout.reach_style = rng.choice(("list", "flag"))
     layout.reach_key = p(W.REACH_LIST_KEYS if layout.reach_style == "list" else W.REACH_FLAG_KEYS)
@@ -415,6 +420,14 @@ class Builder:
         self.kinds_used.add(k)
         return k
 
+    def item_kind(self) -> str:
+        """An item kind; about one in four is two words ("iron_chisel"), so a goal written as
+        a phrase ("an iron chisel") must be matched to a kind written with an underscore."""
+        noun = self.kind(W.ITEM_KINDS)
+        if self.rng.random() < 0.25:
+            return f"{self.rng.choice(W.ITEM_ADJECTIVES)}_{noun}"
+        return noun
+
     def person(self) -> str:
         n = self.rng.choice([x for x in W.PERSON_NAMES if x not in self.names_used])
         self.names_used.add(n)
@@ -487,6 +500,14 @@ CHATTER = ("Lovely weather today.", "I need to fix my roof.", "The market was bu
            "Hmm.", "My feet hurt from all this walking.", "I heard wolves last night.",
            "This bread is stale.", "What a long day.", "The river is high this year.",
            "*hums a tune*", "I should get back to work.", "Ah, the smell of rain.")
+GOAL_SENTENCES = (
+    "find {a} {item} and bring it back.", "bring {a} {item} to {who}.",
+    "{who} asked you to fetch {a} {item}.", "you need {a} {item} for the {place}.",
+    "your task is to get {a} {item}.", "get hold of {a} {item} before nightfall.",
+    "the {place} is short of {item}; go and get some.", "look for {a} {item}.",
+    "{who} will pay well for {a} {item}.", "pick up {a} {item} for {who}.",
+    "we are out of {item}. Find some.", "deliver {a} {item} to the {place}.")
+QUEST_TITLES = ("A {item} for the road", "Errand: {item}", "Supplies", "Odd job", "Favour owed")
 EVERYONE = ("everyone", "all", "anyone", "the group")
 ORDERS = ("wait here.", "stay where you are.", "hold your position.", "do not move.",
           "stay put for now.", "wait for me here.")
@@ -509,7 +530,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     b = Builder(rng, game)
     r = game.rules
     n_wants = 2 if game.layout.want_style == "list" else 1
-    wants = [b.kind(W.ITEM_KINDS) for _ in range(n_wants)]
+    wants = [b.item_kind() for _ in range(n_wants)]
     hurt = round(rng.uniform(0.05, r.hurt - 0.05), 2)
     healthy = round(rng.uniform(0.75, 1.0), 2)
     world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={}, xy=list(b.origin))
@@ -555,7 +576,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
             world.hp = hurt
             threat(close=False)
         elif pick == "unwanted_near":
-            item(b.kind(W.ITEM_KINDS), near=True)
+            item(b.item_kind(), near=True)
         elif pick == "wanted_far":
             item(rng.choice(wants), near=False)
         elif pick == "chatter":
@@ -705,8 +726,19 @@ def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
         return wants[0]
     if style == "record":
         return {game.layout.kind_key: wants[0], "count": rng.randint(1, 5)}
-    verb = rng.choice(("collect", "find", "gather", "bring back", "get"))
-    return f"{verb} {wants[0]}" if rng.random() < 0.5 else f"{verb} a {wants[0]}"
+    want = wants[0].replace("_", " ")
+    if style == "phrase":
+        verb = rng.choice(("collect", "find", "gather", "bring back", "get"))
+        return f"{verb} {want}" if rng.random() < 0.5 else f"{verb} a {want}"
+    text = rng.choice(GOAL_SENTENCES).format(
+        item=want, a="an" if want[0] in "aeiou" else "a", who=rng.choice(W.PERSON_NAMES),
+        place=rng.choice(W.PLACE_NAMES))
+    text = text[0].upper() + text[1:]
+    if style == "sentence":
+        return text
+    lay = game.layout  # quest: a record with a title and the goal as a sentence
+    return {lay.quest_title_key: rng.choice(QUEST_TITLES).format(item=want),
+            lay.quest_text_key: text}
 
 
 def _speech(game: Game, s: Speech) -> Any:
@@ -952,7 +984,8 @@ def vocabulary() -> set[str]:
                   W.BEINGS_KEYS, W.PEOPLE_KEYS, W.DANGER_KEYS, W.REACH_LIST_KEYS,
                   W.REACH_FLAG_KEYS, W.ENT_ID_KEYS, W.ENT_KIND_KEYS, W.ENT_POS_KEYS,
                   W.ENT_DIST_KEYS, W.HOSTILE_KEYS, W.SPEECH_KEYS, W.SPEAKER_KEYS, W.LINE_KEYS,
-                  W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS):
+                  W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS, W.QUEST_KEYS,
+                  W.QUEST_TITLE_KEYS, W.QUEST_TEXT_KEYS):
         words.update(group)
     for coords in W.COORD_KEYS:
         words.update(coords)

@@ -154,6 +154,18 @@ WANT_KEYS = _words("""
 looking_for hunting_for to_find craving errand_item shopping_for want_item goal_item
 fetch_quest desired_kind
 """)
+QUEST_KEYS = _words("""
+quest_log active_quest current_errand task_card job_sheet
+""")
+QUEST_TITLE_KEYS = _words("""
+heading quest_name errand_title
+""")
+QUEST_TEXT_KEYS = _words("""
+what_to_do instructions briefing
+""")
+ITEM_ADJECTIVES = _words("""
+old red silver dried small heavy wooden glass spare clean iron golden blue fresh tin
+""")
 BAG_KEYS = _words("""
 haversack tote_contents pannier kit_bag saddlebag_items lugged
 """)
