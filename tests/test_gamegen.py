@@ -26,7 +26,7 @@ from agent_arena.server import ArenaServer, ServerConfig
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
 from conftest import ROOT, default_profiles, game_tools
 
-EVAL_DIRS = ("bench/eval_games", "bench/heldout", "bench/scenarios")
+EVAL_DIRS = ("bench/eval_games", "bench/eval_games2", "bench/heldout", "bench/scenarios")
 
 
 def _rows(n: int, seed: int) -> list[str]:
