@@ -292,7 +292,8 @@ def test_statuses_are_typed_where_they_are_built_and_read():
         return typing.get_type_hints(obj)[name]
 
     assert hint(Outcome, "status") == errors.OutcomeStatus
-    assert hint(protocol.action, "status") == errors.WireStatus
+    assert hint(protocol.action, "status") == errors.Status  # abandoned: journaled, not sent
+    assert hint(protocol.error, "code") == errors.ErrorCode
     assert hint(Decisions.finish, "status") == errors.Status
     assert hint(DecisionEvent, "status") == errors.Status
     assert hint(DecisionEvent, "error_kind") == errors.BackendErrorKind | None
