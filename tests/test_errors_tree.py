@@ -124,6 +124,13 @@ def test_wire_error_codes_are_the_ones_docs_protocol_lists():
     assert literal_args(errors.WireErrorCode) <= literal_args(errors.ErrorCode)
 
 
+def test_env_error_codes_are_the_ones_docs_env_lists():
+    env_doc = (ROOT / "docs" / "env.md").read_text()
+    listed = env_doc.split("(`errors.EnvErrorCode`)", 1)[1].split("\n\n", 1)[0]
+    assert literal_args(errors.EnvErrorCode) == set(re.findall(r"`(\w+)`", listed)) - {
+        "ActionRefused", "error"}
+
+
 def _codes_in_source() -> Iterator[tuple[str, int, str]]:
     """Every error code written as a literal: ``code="..."`` in a call, ``code = "..."`` in a
     class body, and the code argument of the server's ``_error(env, id, code, message)``."""
