@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent_arena.errors import WireStatus
+
 
 @dataclass
 class DecisionRow:
@@ -23,7 +25,7 @@ class DecisionRow:
     expected: str
     tool: str | None
     arguments: dict[str, Any] | None
-    status: str
+    status: WireStatus
     valid: bool
     right_tool: bool
     right_args: bool

@@ -22,11 +22,11 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agent_arena.config.build import build as build_config  # the one builder (eval, replay)
 from agent_arena.config.sections import EvalConfig  # declared with the other sections
-from agent_arena.errors import ConfigError
+from agent_arena.errors import ConfigError, WireStatus
 from agent_arena.eval_report import (
     CHART_METRICS,
     WIDTH,
@@ -146,7 +146,7 @@ async def _decide(client: Any, gate: asyncio.Semaphore, set_name: str, sc: Scena
 def judge_reply(reply: Mapping[str, Any], sc: Scenario, set_name: str, run: int,
                 check: ToolRegistry) -> DecisionRow:
     call = reply.get("call")
-    status = str(reply.get("status"))
+    status = cast(WireStatus, str(reply.get("status")))  # as the server sent it
     valid = False
     if status == "ok" and isinstance(call, Mapping):
         valid = not check.validate(ToolCall(call.get("tool"), call.get("arguments")),

@@ -19,8 +19,9 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from agent_arena.errors import Status
 from agent_arena.journal import ReadReport, read_journal
 
 
@@ -42,7 +43,7 @@ class DecisionTrace:
     raw_text: str
     thought: str | None
     call: dict[str, Any] | None
-    status: str
+    status: Status
     reason: str | None
     latency_ms: float
     usage: dict[str, Any]
@@ -81,7 +82,7 @@ def traces(records: Iterable[Mapping[str, Any]], *,
         elif kind == "observe":
             observes[_key(rec)] = rec
         elif kind == "action":
-            status = str(rec.get("status"))
+            status = cast(Status, str(rec.get("status")))  # as the server journaled it
             if status == "superseded" or not rec.get("messages"):
                 continue
             if statuses is not None and status not in statuses:

@@ -18,20 +18,20 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, get_args
 
 from agent_arena import __version__
-from agent_arena.errors import ERROR_KINDS
+from agent_arena.errors import STATUSES, BackendErrorKind
 from agent_arena.server.events import DecisionEvent, RunningServer, backend_slots
 
-__all__ = ["REASON_CLASSES", "STATUSES", "ArenaMetrics", "StatusWindow", "backend_slots",
-           "reason_class"]
+__all__ = ["REASON_CLASSES", "STATUSES", "ArenaMetrics", "ReasonClass", "StatusWindow",
+           "backend_slots", "reason_class"]
 
-STATUSES = ("ok", "fallback", "timeout", "superseded", "stopping", "abandoned")
 # why the game got the fallback call instead of the model's: a backend error kind, or one of these
-REASON_CLASSES = (*ERROR_KINDS, "invalid_call", "timeout", "stopping", "internal")
+ReasonClass = Literal[BackendErrorKind, "invalid_call", "timeout", "stopping", "internal"]
+REASON_CLASSES: tuple[ReasonClass, ...] = get_args(ReasonClass)
 # backend error kinds that say the backend itself is down (not just this one request refused)
-UNHEALTHY_KINDS = frozenset({"unavailable", "transient", "auth"})
+UNHEALTHY_KINDS: frozenset[BackendErrorKind] = frozenset({"unavailable", "transient", "auth"})
 MAX_TOOL_LABELS = 64  # tools beyond this many distinct names count as "other"
 
 DECISION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -40,7 +40,7 @@ BRIDGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.
                   1.0)
 
 
-def reason_class(ev: DecisionEvent) -> str | None:
+def reason_class(ev: DecisionEvent) -> ReasonClass | None:
     """The class of a fallback (None when the game got the model's call or no call at all)."""
     if ev.status == "timeout":
         return "timeout"

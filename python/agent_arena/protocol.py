@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union
 import msgpack
 import msgspec
 
-from agent_arena.errors import ProtocolError
+from agent_arena.errors import ErrorCode, ProtocolError, Status
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -223,9 +223,11 @@ def pack(message: Any) -> bytes:
 NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "attempts": 0}
 
 
-def action(request_id: Any, agent_id: str, tick: int, call: dict[str, Any] | None, status: str,
-           *, reason: str | None = None, thought: str | None = None, latency_ms: float = 0.0,
-           usage: dict[str, int] | None = None, backend: str = "") -> dict[str, Any]:
+def action(request_id: Any, agent_id: str, tick: int, call: dict[str, Any] | None,
+           status: Status, *, reason: str | None = None, thought: str | None = None,
+           latency_ms: float = 0.0, usage: dict[str, int] | None = None,
+           backend: str = "") -> dict[str, Any]:
+    """The reply to ``observe``; an ``abandoned`` one is only journaled, never sent."""
     return {"type": "action", "id": request_id, "agent_id": agent_id, "tick": tick, "call": call,
             "status": status, "reason": reason, "thought": thought,
             "latency_ms": round(latency_ms, 2), "usage": usage or NO_USAGE, "backend": backend}
@@ -255,5 +257,5 @@ def ack(request_id: Any, of: str, **extra: Any) -> dict[str, Any]:
     return {"type": "ack", "id": request_id, "of": of, **extra}
 
 
-def error(request_id: Any, code: str, message: str) -> dict[str, Any]:
+def error(request_id: Any, code: ErrorCode, message: str) -> dict[str, Any]:
     return {"type": "error", "id": request_id, "code": code, "message": message}

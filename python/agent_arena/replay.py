@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_arena.config.sections import ReplayConfig  # declared with the other sections
+from agent_arena.errors import OutcomeStatus, Status
 from agent_arena.eval_report import percentile
 from agent_arena.export import DecisionTrace, load_traces
 from agent_arena.journal import ReadReport
@@ -46,10 +47,10 @@ class ReplayRow:
     tick: int
     recorded_tool: str | None
     recorded_arguments: dict[str, Any] | None
-    recorded_status: str
+    recorded_status: Status
     tool: str | None
     arguments: dict[str, Any] | None
-    status: str
+    status: OutcomeStatus
     valid: bool
     same_tool: bool
     same_call: bool

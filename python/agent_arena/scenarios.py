@@ -14,12 +14,7 @@ from typing import Any
 
 import yaml
 
-from agent_arena.errors import ConfigError
-
-
-class ScenarioError(ConfigError):
-    """A scenario file that cannot be used; the message names the file and the scenario."""
-
+from agent_arena.errors import ScenarioError
 
 # ---- predicates ----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_arena.errors import ToolError
+from agent_arena.errors import MaskError, ToolError
 from agent_arena.schemas import (
     DEFAULT_LIMITS,
     CompiledSchema,
@@ -305,12 +305,6 @@ def schema_key(schema: Mapping[str, Any]) -> str:
 # ---- action masks --------------------------------------------------------------------------------
 
 MAX_MASK_VALUES = 256  # values per argument: each one is an alternative in the grammar
-
-
-class MaskError(ToolError):
-    """A mask the server cannot apply; the message names the path (``mask.pick_up.item_id[0]``)."""
-
-    code = "bad_message"
 
 
 @functools.lru_cache(maxsize=1024)

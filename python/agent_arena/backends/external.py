@@ -32,7 +32,7 @@ from agent_arena.backends.base import (
     RawToolCall,
 )
 from agent_arena.config.fields import setting
-from agent_arena.errors import ArenaError, BackendRequestError
+from agent_arena.errors import ActionRefused, BackendRequestError
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
 
 EPISODE_OVER = "the episode is over (observe.done): the game gets the fallback call"
@@ -86,10 +86,6 @@ class Turn:
                 "tools": self.tools, "observation": dict(self.observation or {}),
                 "reward": self.reward, "done": self.done,
                 "error": self.errors[-1] if self.errors else None}
-
-
-class ActionRefused(ArenaError):
-    """``act`` could not deliver the call; ``code``: invalid_action | no_turn."""
 
 
 class ExternalBackend(Backend):

@@ -40,13 +40,15 @@ from agent_arena.backends.base import (
     Scores,
 )
 from agent_arena.config.fields import check_bounds, setting
-from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
+from agent_arena.errors import (
+    BackendRequestError,
+    BackendUnavailable,
+    ConfigError,
+    classify_engine_refusal,
+)
 from agent_arena.tools import schema_key
 
 log = logging.getLogger("agent_arena.backends.llama_cpp")
-
-_CONTEXT_WORDS = ("context window", "exceed", "n_ctx", "too long")
-
 
 class _Cancelled(Exception):
     """Raised inside the model's eval to end a generation nobody wants any more."""
@@ -247,10 +249,8 @@ class LlamaCppBackend(Backend):
         except (BackendUnavailable, ConfigError):
             raise
         except ValueError as exc:  # e.g. prompt longer than n_ctx
-            kind = "context_length" if any(w in str(exc).lower() for w in _CONTEXT_WORDS) \
-                else "bad_request"
             raise BackendRequestError(f"llama.cpp refused the request: {exc}",
-                                      kind=kind) from exc
+                                      kind=classify_engine_refusal(str(exc))) from exc
         if out is None:  # stopped by a cancel whose awaiting task still finished: no answer
             raise BackendRequestError("the generation was cancelled", kind="transient")
         choice = out["choices"][0]

@@ -40,11 +40,15 @@ from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatRe
 from agent_arena.backends.embedded_model import QUANTS, embedded_gguf
 from agent_arena.backends.llama_cpp import default_threads, model_file
 from agent_arena.config.fields import check_bounds, setting
-from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
+from agent_arena.errors import (
+    BackendRequestError,
+    BackendUnavailable,
+    ConfigError,
+    classify_engine_refusal,
+)
 
 log = logging.getLogger("agent_arena.backends.llama_engine")
 
-_CONTEXT_WORDS = ("context", "exceed", "n_ctx", "too long")
 BASE_MODEL = "base"  # a profile's ``model: base`` turns the adapter off for its agents
 
 
@@ -290,15 +294,13 @@ class XLlamaCppBackend(Backend):
                     await asyncio.wait([fut])
                     raise
         except ValueError as exc:  # the engine refused the request
-            kind = "context_length" if any(w in str(exc).lower() for w in _CONTEXT_WORDS) \
-                else "bad_request"
-            raise BackendRequestError(f"llama.cpp refused the request: {exc}", kind=kind) from exc
+            raise BackendRequestError(f"llama.cpp refused the request: {exc}",
+                                      kind=classify_engine_refusal(str(exc))) from exc
         text, usage, finish, error = out
         if error is not None:
             msg = error.get("message", error) if isinstance(error, dict) else error
-            low = str(msg).lower()
-            kind = "context_length" if any(w in low for w in _CONTEXT_WORDS) else "bad_request"
-            raise BackendRequestError(f"llama.cpp refused the request: {msg}", kind=kind)
+            raise BackendRequestError(f"llama.cpp refused the request: {msg}",
+                                      kind=classify_engine_refusal(str(msg)))
         timings = usage.pop("timings", {}) if usage else {}
         prompt = int(usage.get("prompt_tokens", 0))
         completion = int(usage.get("completion_tokens", 0))

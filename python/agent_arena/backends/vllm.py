@@ -12,7 +12,7 @@ with ``--structured-outputs-config '{"backend":"xgrammar","disable_any_whitespac
 a small model's json_schema output runs into whitespace until max_tokens (the per-request
 field is accepted and ignored), and with VLLM_ENFORCE_STRICT_TOOL_CALLING=0, or
 ``tool_choice`` required/named constrains only the tool's name (run_vllm_server.py does both).
-Constrained output cut off by ``max_tokens`` is its own failure (``TruncatedOutput``, below),
+Constrained output cut off by ``max_tokens`` is its own failure (``errors.TruncatedOutput``),
 not a re-ask: asking again with the same budget fails the same way.
 """
 
@@ -27,14 +27,7 @@ from typing import Any, ClassVar
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
 from agent_arena.config.fields import setting
-from agent_arena.errors import BackendError
-
-
-class TruncatedOutput(BackendError):
-    """Constrained output (a json_schema answer or a tool call's arguments) that max_tokens
-    cut off before it was complete JSON."""
-
-    code = "backend_truncated"
+from agent_arena.errors import TruncatedOutput
 
 
 def _complete_json(text: str | Mapping[str, Any]) -> bool:

@@ -38,14 +38,14 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.openai_compat import split_reasoning
-from agent_arena.backends.vllm import (
-    TruncatedOutput,
-    cpu_environment,
-    nvidia_gpu_visible,
-    truncation_problem,
-)
+from agent_arena.backends.vllm import cpu_environment, nvidia_gpu_visible, truncation_problem
 from agent_arena.config.fields import check_bounds, setting
-from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable
+from agent_arena.errors import (
+    BackendError,
+    BackendRequestError,
+    BackendUnavailable,
+    TruncatedOutput,
+)
 
 log = logging.getLogger("agent_arena.backends.vllm_engine")
 

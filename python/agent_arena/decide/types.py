@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
 from agent_arena.decide.calls import call_problems
 from agent_arena.decide.registry import Registry
-from agent_arena.errors import ConfigError
+from agent_arena.errors import BackendErrorKind, ConfigError, OutcomeStatus
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class Outcome:
     fallback call, since only it knows the session's tools)."""
 
     call: ToolCall | None
-    status: str  # ok | fallback
+    status: OutcomeStatus
     strategy: str
     attempts: int = 0
     reason: str | None = None
@@ -85,7 +85,7 @@ class Outcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     request: ChatRequest | None = None  # the first request sent (journal, replay)
-    error_kind: str | None = None  # backend error kind when a backend error ended it
+    error_kind: BackendErrorKind | None = None  # when a backend error ended it
     candidates: int = 1  # samples drawn for the vote (calling.candidates)
     votes: dict[str, int] | None = None  # tool -> valid samples that chose it
 

@@ -22,7 +22,7 @@ from agent_arena import __version__, protocol
 from agent_arena.agents import Profile
 from agent_arena.backends.base import Backend
 from agent_arena.calling import CallingConfig, fallback_call
-from agent_arena.errors import ArenaError, ConfigError, ProtocolError, ToolError
+from agent_arena.errors import ArenaError, ConfigError, ErrorCode, ProtocolError, ToolError
 from agent_arena.schemas import SchemaLimits
 from agent_arena.security import Authenticator
 from agent_arena.server.config import GC_THRESHOLD, ServerConfig, is_loopback
@@ -193,7 +193,7 @@ class ArenaServer:
     def _reply(self, env: Envelope, message: Mapping[str, Any]) -> None:
         self.transport.send(env, protocol.pack(message))  # type: ignore[arg-type]
 
-    def _error(self, env: Envelope, request_id: Any, code: str, message: str) -> None:
+    def _error(self, env: Envelope, request_id: Any, code: ErrorCode, message: str) -> None:
         self._errors[code] += 1
         log.info("server: error %s: %s", code, message)
         self._reply(env, protocol.error(request_id, code, message))

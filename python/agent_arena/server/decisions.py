@@ -30,6 +30,7 @@ from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.backends.base import Backend
 from agent_arena.backends.types import Sampling
 from agent_arena.calling import CallingConfig, Outcome, decide_once
+from agent_arena.errors import STATUSES, Status
 from agent_arena.server.deadlines import Deadlines
 from agent_arena.server.events import DecisionEvent, Listener
 from agent_arena.tools import ToolCall, ToolSpec
@@ -83,8 +84,7 @@ class Decisions:
         self._sampling: dict[str, Sampling] = {}
         # called synchronously in finish(), after the reply: keep them cheap, they never raise
         self.listeners: list[Listener] = []
-        self.stats = {"decisions": 0, "ok": 0, "fallback": 0, "timeout": 0, "superseded": 0,
-                      "stopping": 0, "abandoned": 0}
+        self.stats: dict[str, int] = {"decisions": 0, **dict.fromkeys(STATUSES, 0)}
 
     @property
     def in_flight(self) -> int:
@@ -141,7 +141,7 @@ class Decisions:
     def _expire(self, d: Decision, deadline_ms: float) -> None:
         self._stop(d, "timeout", f"no decision within deadline_ms={deadline_ms:g}")
 
-    def _stop(self, d: Decision, status: str, reason: str, *, reply: bool = True) -> None:
+    def _stop(self, d: Decision, status: Status, reason: str, *, reply: bool = True) -> None:
         if d.done:
             return
         self.finish(d, status, reason=reason, reply=reply)
@@ -169,7 +169,7 @@ class Decisions:
         self.finish(d, outcome.status, call=outcome.call, reason=outcome.reason,
                     outcome=outcome)
 
-    def finish(self, d: Decision, status: str, *, call: ToolCall | None = None,
+    def finish(self, d: Decision, status: Status, *, call: ToolCall | None = None,
                reason: str | None = None, outcome: Outcome | None = None,
                reply: bool = True) -> None:
         """The one place a decision ends; later calls for the same decision do nothing."""

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from agent_arena.errors import BackendErrorKind, Status
+
 if TYPE_CHECKING:
     from agent_arena.server.config import ServerConfig
 
@@ -25,10 +27,10 @@ class DecisionEvent:
     agent_id: str
     tick: int
     profile: str
-    status: str  # ok | fallback | timeout | superseded | stopping | abandoned
+    status: Status
     call: Mapping[str, Any] | None  # what the game got ({tool, arguments}); None: no call
     reason: str | None
-    error_kind: str | None  # errors.ERROR_KINDS when a backend error ended it
+    error_kind: BackendErrorKind | None  # when a backend error ended it
     thought: str | None
     latency_ms: float  # observe accepted -> decision finished, on the server
     model_ms: float | None  # inside the backend call (decide_once); None: it never returned

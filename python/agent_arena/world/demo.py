@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent_arena.client import ArenaClient
+from agent_arena.errors import WireStatus
 from agent_arena.tools import ToolCall, ToolRegistry
 from agent_arena.world.sim import World
 
@@ -29,7 +30,7 @@ class Decision:
     agent_id: str
     tool: str | None
     arguments: Mapping[str, Any]
-    status: str
+    status: WireStatus
     latency_ms: float
     valid: bool
     result: str = ""
@@ -47,7 +48,7 @@ class DemoSummary:
     def n(self) -> int:
         return len(self.decisions)
 
-    def count(self, status: str) -> int:
+    def count(self, status: WireStatus) -> int:
         return sum(d.status == status for d in self.decisions)
 
     @property
@@ -138,8 +139,8 @@ async def _act(client: ArenaClient, world: World, check: ToolRegistry, tick: int
     return out
 
 
-STATUS_STYLE = {"ok": "green", "fallback": "yellow", "timeout": "red", "superseded": "dim",
-                "stopping": "magenta"}
+STATUS_STYLE: dict[WireStatus, str] = {"ok": "green", "fallback": "yellow", "timeout": "red",
+                                       "superseded": "dim", "stopping": "magenta"}
 
 
 def call_text(tool: str | None, arguments: Mapping[str, Any]) -> str:
