@@ -24,8 +24,9 @@ import yaml
 from agent_arena import gamegen
 from agent_arena.agents import AgentState, Profile, build_messages
 from agent_arena.backends.scripted import ScriptedBackend
-from agent_arena.backends.types import Capabilities, ChatRequest, ChatResponse, Sampling, Scores
-from agent_arena.calling import STRATEGIES, CallingConfig, decide_once
+from agent_arena.backends.types import Capabilities, ChatRequest, Sampling, Scores
+from agent_arena.calling import CallingConfig, decide_once
+from agent_arena.config.sections import ReplayConfig
 from agent_arena.export import DecisionTrace
 from agent_arena.prompting import decision_messages
 from agent_arena.replay import replay, strip_tool_block
@@ -172,8 +173,6 @@ def _replay() -> dict[str, Any]:
         backend = ScriptedBackend(responses=_answer)
         asyncio.run(replay(backend, [_trace(sent, strategy, DEMO_OBS[0], DEMO)]))
         rebuilt = ScriptedBackend(responses=_answer)
-        from agent_arena.config.sections import ReplayConfig
-
         asyncio.run(replay(rebuilt, [_trace(sent, strategy, DEMO_OBS[0], DEMO)],
                            profiles=profiles, config=ReplayConfig(profile=profile)))
         out[name] = {"stripped": stripped, "thought": asked, "sent": _requests(backend),
