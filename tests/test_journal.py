@@ -204,10 +204,11 @@ OBSERVATIONS = [
 def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dict]:
     """A journal as the server hook writes it: first-request messages from the real
     constrained strategy, calls as a model might have answered."""
-    from agent_arena.agents import AgentState, build_messages
+    from agent_arena.agents import AgentState
     from agent_arena.backends.base import Sampling
     from agent_arena.backends.scripted import ScriptedBackend
     from agent_arena.calling import CallingConfig, pick_strategy
+    from agent_arena.prompt import build_messages
     from agent_arena.tools import ToolRegistry
     from conftest import default_profiles
 
@@ -240,7 +241,7 @@ def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dic
 
 @pytest.mark.parametrize("thought", [False, True])
 def test_strip_tool_block_gives_back_the_conversation(tmp_path, tools, thought):
-    from agent_arena.replay import strip_tool_block
+    from agent_arena.prompt import strip_tool_block
     from agent_arena.tools import ToolRegistry
 
     actions = recorded_journal(tmp_path / "j", tools, thought)

@@ -22,14 +22,14 @@ import pytest
 import yaml
 
 from agent_arena import gamegen
-from agent_arena.agents import AgentState, Profile, build_messages
+from agent_arena.agents import AgentState, Profile
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.backends.types import Capabilities, ChatRequest, Sampling, Scores
 from agent_arena.calling import CallingConfig, decide_once
 from agent_arena.config.sections import ReplayConfig
 from agent_arena.export import DecisionTrace
-from agent_arena.prompting import decision_messages
-from agent_arena.replay import replay, strip_tool_block
+from agent_arena.prompt import build_messages, decision_messages, strip_tool_block
+from agent_arena.replay import replay
 from agent_arena.tools import ToolRegistry, ToolSpec, apply_mask
 from agent_arena.training.data import to_row
 from conftest import ROOT, default_profiles, game_tools
@@ -129,7 +129,7 @@ def _reask() -> dict[str, Any]:
 
 
 def _direct() -> dict[str, Any]:
-    """prompting.decision_messages as gamegen calls it (no profile, no strategy)."""
+    """prompt.decision_messages as gamegen calls it (no profile, no strategy)."""
     listed = DEMO.select(None)
     return {
         "plain": decision_messages(listed, DEMO_OBS[0]),

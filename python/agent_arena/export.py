@@ -50,6 +50,7 @@ class DecisionTrace:
     tool_specs: list[dict[str, Any]] | None = None  # the session's tools (None: not journaled)
     observation: dict[str, Any] | None = None
     result: dict[str, Any] | None = None  # the tool_result record (ok, result, reward)
+    prompt: dict[str, Any] | None = None  # the prompt's parts (prompt.Prompt.record; None: older)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,7 +61,7 @@ def _key(rec: Mapping[str, Any]) -> tuple[str, str, Any]:
 
 _ACTION_FIELDS = {"kind", "t", "seq", "session", "agent_id", "tick", "id", "request_id",
                   "backend", "model", "profile", "strategy", "messages", "sampling", "raw_text",
-                  "thought", "call", "status", "reason", "latency_ms", "usage", "tools"}
+                  "thought", "call", "status", "reason", "latency_ms", "usage", "tools", "prompt"}
 
 
 def traces(records: Iterable[Mapping[str, Any]], *,
@@ -103,6 +104,7 @@ def traces(records: Iterable[Mapping[str, Any]], *,
                 tool_specs=tools_of.get(session),
                 observation=dict(obs["observation"]) if obs and isinstance(
                     obs.get("observation"), Mapping) else None,
+                prompt=dict(rec["prompt"]) if isinstance(rec.get("prompt"), Mapping) else None,
                 extra={k: v for k, v in rec.items() if k not in _ACTION_FIELDS})
             out.append(tr)
             waiting.setdefault((session, tr.agent_id, tr.tick), []).append(tr)
