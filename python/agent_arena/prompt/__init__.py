@@ -65,7 +65,7 @@ from agent_arena.prompt.tool_block import (
     tools_block,
     with_tools_in_system,
 )
-from agent_arena.prompt.user import CONTENT_FREE, user_text
+from agent_arena.prompt.user import CONTENT_FREE, user_content, user_text
 
 __all__ = ["ANSWER_START", "CONTENT_FREE", "DESCRIBE_NOTHING", "DESCRIBE_QUESTION",
            "DESCRIBE_START", "DESCRIBE_SYSTEM", "INSTRUCTION", "Prompt", "answer_text",
@@ -74,4 +74,5 @@ __all__ = ["ANSWER_START", "CONTENT_FREE", "DESCRIBE_NOTHING", "DESCRIBE_QUESTIO
            "format_instructions", "is_empty", "nearest_examples", "ordered_arguments", "reask",
            "render_call", "render_memory_line", "render_observation", "render_possible",
            "render_tools", "render_value", "strip_tool_block", "system_text", "tool_head",
-           "tools_block", "user_text", "with_tools_in_system", "without_tool_block"]
+           "tools_block", "user_content", "user_text", "with_tools_in_system",
+           "without_tool_block"]
