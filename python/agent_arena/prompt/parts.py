@@ -24,7 +24,7 @@ from agent_arena.prompt.user import user_content
 from agent_arena.tools import ToolSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prompt:
     """One decision's prompt before the calling strategy adds the tools (read-only)."""
 
