@@ -27,7 +27,7 @@ from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.backends.types import Capabilities, ChatRequest, Sampling, Scores
 from agent_arena.calling import CallingConfig, decide_once
 from agent_arena.config.sections import ReplayConfig
-from agent_arena.export import DecisionTrace
+from agent_arena.export import DecisionTrace, trajectory_row
 from agent_arena.prompt import build_messages, decision_messages, strip_tool_block
 from agent_arena.replay import replay
 from agent_arena.tools import ToolRegistry, ToolSpec, apply_mask
@@ -186,6 +186,21 @@ def _replay() -> dict[str, Any]:
     return out
 
 
+def _export() -> dict[str, Any]:
+    """Trajectory rows of a journal (agent-arena export): the recorded prompt, the answer."""
+    sent = _server(DEMO, default_profiles()["default"], DEMO_OBS[0], None,
+                   thought=True)["requests"][0]["messages"]
+    rows = []
+    for call, thought in [({"tool": "say", "arguments": {"text": "Zum Café, Bob!"}}, "bob asked"),
+                          ({"tool": "pick_up", "arguments": {"item_id": "apple-3"}}, None),
+                          (None, None)]:
+        tr = _trace(sent, "constrained", DEMO_OBS[0], DEMO)
+        tr.call, tr.thought = call, thought
+        row = trajectory_row(tr)
+        rows.append({k: row[k] for k in ("messages", "prompt", "completion")})
+    return {"rows": rows}
+
+
 def _cases() -> dict[str, Callable[[], Any]]:
     p = default_profiles()
     default, rules, scout = p["default"], p["rules"], p["scout"]
@@ -223,6 +238,7 @@ def _cases() -> dict[str, Callable[[], Any]]:
         "reask": _reask,
         "decision_messages": _direct,
         "training_rows": _training,
+        "export_rows": _export,
         "replay": _replay,
     }
 
