@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_arena.journal import ReadReport, read_journal
+from agent_arena.prompt.answer import assistant_text
 
 
 @dataclass
@@ -127,18 +128,6 @@ def load_traces(path: str | Path, *, statuses: Sequence[str] | None = None,
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
-
-
-def assistant_text(call: Mapping[str, Any] | None, thought: str | None = None) -> str:
-    """The call as the constrained/prompt strategies have the model write it."""
-    if not call:
-        return ""
-    answer: dict[str, Any] = {}
-    if thought:
-        answer["thought"] = thought
-    answer["tool"] = call.get("tool")
-    answer["arguments"] = dict(call.get("arguments") or {})
-    return json.dumps(answer, ensure_ascii=False)
 
 
 def _chat(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ The decision prompt, stable part first so KV caches reuse it across ticks and ag
     decision.py     INSTRUCTION and decision_messages: the prompt with no profile (gamegen's)
     profile.py      a profile's system text and examples: build_messages, decision_prompt
     parts.py        a prompt as parts, for the journal; replay takes the tool block off by them
-    answer.py       the answer's shape, and the pieces choosers score and prefill
+    answer.py       the answer's shape (training rows, export), the pieces choosers score
     description.py  the description chooser's own short question
     reask.py        the turns that re-ask after an invalid call
 
@@ -34,6 +34,7 @@ from agent_arena.prompt.answer import (
     ANSWER_START,
     answer_text,
     arguments_tail,
+    assistant_text,
     ordered_arguments,
     tool_head,
 )
@@ -69,6 +70,7 @@ from agent_arena.prompt.user import CONTENT_FREE, user_content, user_text
 
 __all__ = ["ANSWER_START", "CONTENT_FREE", "DESCRIBE_NOTHING", "DESCRIBE_QUESTION",
            "DESCRIBE_START", "DESCRIBE_SYSTEM", "INSTRUCTION", "Prompt", "answer_text",
+           "assistant_text",
            "arguments_tail", "build_messages", "decision_messages", "decision_prompt",
            "describe_messages", "describe_prefill", "example_turns", "first_sentence",
            "format_instructions", "is_empty", "nearest_examples", "ordered_arguments", "reask",

@@ -42,6 +42,20 @@ def answer_text(call: ToolCall | Mapping[str, Any], spec: ToolSpec | None = None
                       ensure_ascii=False)
 
 
+def assistant_text(call: Mapping[str, Any] | None, thought: str | None = None) -> str:
+    """A journaled call as the constrained/prompt strategies have the model write it, its
+    thought first when there was one (export's completions; "" for no call). The arguments
+    stay in the recorded order."""
+    if not call:
+        return ""
+    answer: dict[str, Any] = {}
+    if thought:
+        answer["thought"] = thought
+    answer["tool"] = call.get("tool")
+    answer["arguments"] = dict(call.get("arguments") or {})
+    return json.dumps(answer, ensure_ascii=False)
+
+
 def tool_head(name: str) -> str:
     """The answer after ANSWER_START up to the arguments: the name and what follows it in a
     real answer (``",`` is one token: ending at the bare quote would score a token the model
