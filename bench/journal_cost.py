@@ -24,10 +24,11 @@ import time
 from pathlib import Path
 
 from agent_arena import settings
-from agent_arena.agents import AgentState, build_messages
+from agent_arena.agents import AgentState
 from agent_arena.calling import CallingConfig, pick_strategy
 from agent_arena.evaluation import load_scenarios
 from agent_arena.journal import Journal, JournalConfig, read_journal
+from agent_arena.prompt import build_messages
 from agent_arena.tools import ToolRegistry
 
 ROOT = Path(__file__).resolve().parents[1]

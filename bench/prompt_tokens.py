@@ -6,7 +6,7 @@ Counts the tokens of the chat the server sends on its constrained path (the GGUF
 applied, as the llama_cpp backend does), with the embedded model's tokenizer (SmolLM2-135M),
 for observations and masks of the demo world (world/sim.py):
 
-- ``short``: the default profile (prompting.decision_messages: instruction, tools, observation);
+- ``short``: the default profile (prompt.decision_messages: instruction, tools, observation);
 - ``rules``: the earlier default (written rules, five worked examples, the nearest one repeated),
   kept as the profile ``rules`` in configs/agents/default.yaml.
 
@@ -25,13 +25,14 @@ from typing import Any
 sys.path.append(str(Path(__file__).resolve().parents[1] / "python"))  # after PYTHONPATH
 
 from agent_arena import settings  # noqa: E402
-from agent_arena.agents import AgentState, build_messages  # noqa: E402
+from agent_arena.agents import AgentState  # noqa: E402
 from agent_arena.backends.llama_cpp import (  # noqa: E402
     LlamaCppBackend,
     LlamaCppConfig,
     embedded_model_path,
 )
 from agent_arena.calling import STRATEGIES, CallingConfig  # noqa: E402
+from agent_arena.prompt import build_messages  # noqa: E402
 from agent_arena.tools import ToolRegistry, apply_mask  # noqa: E402
 from agent_arena.world.sim import World  # noqa: E402
 

@@ -18,9 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent_arena.agents import AgentState, build_messages  # noqa: E402
+from agent_arena.agents import AgentState  # noqa: E402
 from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig  # noqa: E402
 from agent_arena.calling import CallingConfig, decide_once  # noqa: E402
+from agent_arena.prompt import build_messages  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
 from conftest import default_profiles, game_tools  # noqa: E402
 

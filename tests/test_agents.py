@@ -1,5 +1,6 @@
-from agent_arena.agents import AgentState, Profile, build_messages, render_observation
+from agent_arena.agents import AgentState, Profile
 from agent_arena.calling import STRATEGIES, CallingConfig
+from agent_arena.prompt import build_messages, render_observation
 from agent_arena.tools import ToolRegistry
 from conftest import game_tools
 

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from agent_arena import gamegen
-from agent_arena.agents import AgentState, Profile, build_messages
+from agent_arena.agents import AgentState, Profile
 from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
-from agent_arena.prompting import answer_text, decision_messages
+from agent_arena.prompt import answer_text, build_messages, decision_messages
 from agent_arena.server import ArenaServer, ServerConfig
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
 from conftest import ROOT, default_profiles, game_tools

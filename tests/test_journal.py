@@ -204,10 +204,11 @@ OBSERVATIONS = [
 def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dict]:
     """A journal as the server hook writes it: first-request messages from the real
     constrained strategy, calls as a model might have answered."""
-    from agent_arena.agents import AgentState, build_messages
+    from agent_arena.agents import AgentState
     from agent_arena.backends.base import Sampling
     from agent_arena.backends.scripted import ScriptedBackend
     from agent_arena.calling import CallingConfig, pick_strategy
+    from agent_arena.prompt import build_messages
     from agent_arena.tools import ToolRegistry
     from conftest import default_profiles
 
@@ -240,7 +241,7 @@ def recorded_journal(path: Path, tools: list, thought: bool = False) -> list[dic
 
 @pytest.mark.parametrize("thought", [False, True])
 def test_strip_tool_block_gives_back_the_conversation(tmp_path, tools, thought):
-    from agent_arena.replay import strip_tool_block
+    from agent_arena.prompt import strip_tool_block
     from agent_arena.tools import ToolRegistry
 
     actions = recorded_journal(tmp_path / "j", tools, thought)
@@ -394,3 +395,99 @@ async def test_an_unwritable_journal_is_reported_and_the_server_keeps_answering(
                            for t in range(2)]
     assert [r["status"] for r in replies] == ["ok", "ok"]
     assert len([r for r in caplog.records if r.name == "agent_arena.journal"]) == 1
+
+
+# ---- the prompt's parts beside the messages ------------------------------------------------------
+
+
+def _scripted(answers: list[str]):
+    from agent_arena.backends.scripted import ScriptedBackend
+
+    return ScriptedBackend(responses=answers)
+
+
+@needs_hook
+async def test_the_journal_records_the_prompt_parts_and_replay_reads_them(tools, tmp_path):
+    """Each action keeps its prompt as parts (system text, tool block, memory, observation,
+    masks line) that put together give the recorded messages; replay takes the tool block off
+    by them and sends the recorded prompt again, byte for byte."""
+    import json
+
+    from agent_arena.client import ArenaClient
+    from agent_arena.prompt import render_observation, user_content
+    from agent_arena.replay import replay_journal
+
+    path = tmp_path / "run.journal"
+    call = json.dumps({"tool": "idle", "arguments": {}})
+    async with JournaledServer(_scripted([call]), tools, JournalConfig(path=str(path))) as server:
+        async with ArenaClient(server.endpoint, timeout_s=60) as client:
+            await client.hello()
+            await client.observe("npc", 0, OBSERVATIONS[0])
+            await client.tool_result("npc", 0, "idle", True, "waited")
+            await client.observe("npc", 1, OBSERVATIONS[1], mask={"pick_up": False})
+    actions = [r for r in read_journal(path) if r["kind"] == "action"]
+    assert len(actions) == 2
+    for a, obs in zip(actions, OBSERVATIONS, strict=False):
+        parts, messages = a["prompt"], a["messages"]
+        assert parts["tools"].startswith("Tools:\n") and parts["thought"] is False
+        assert messages[0]["content"] == f"{parts['system']}\n\n{parts['tools']}"
+        assert parts["observation"] == render_observation(obs) and parts["examples"] == 0
+        assert messages[-1]["content"] == user_content(parts["memory"], parts["observation"],
+                                                       parts["possible"])
+    assert actions[0]["prompt"]["memory"] == [] and actions[0]["prompt"]["possible"] is None
+    assert actions[1]["prompt"]["memory"] == ["- tick 0: idle() -> ok: waited"]
+    assert actions[1]["prompt"]["possible"] == "Possible now: move_to, say, flee, idle"
+
+    backend = _scripted([call])
+    s = await replay_journal(path, backend, tools=tools)
+    assert s.decisions == 2 and s.same_tool_pct == 100.0
+    assert [list(r.messages) for r in backend.requests] == [a["messages"] for a in actions]
+
+
+def _trace(messages, prompt, strategy="constrained"):
+    from agent_arena.export import DecisionTrace
+
+    return DecisionTrace(
+        session="s", agent_id="a", tick=0, request_id=0, t=0.0, backend="b", model="m",
+        profile="default", strategy=strategy, messages=messages, sampling={}, raw_text="",
+        thought=None, call={"tool": "idle", "arguments": {}}, status="ok", reason=None,
+        latency_ms=1.0, usage={}, prompt=prompt)
+
+
+async def test_replay_takes_the_tool_block_off_by_the_parts_not_by_its_text(tools):
+    """A tool block in a format no longer written (no "Tools:" heading to find) goes by the
+    recorded parts; the same record without parts keeps it, as before."""
+    import json
+
+    from agent_arena.replay import replay
+
+    old_block = "Werkzeuge:\n- idle()\nJSON please"
+    messages = [{"role": "system", "content": f"Be brief.\n\n{old_block}"},
+                {"role": "user", "content": "Now:\nx: 1"}]
+    parts = {"system": "Be brief.", "tools": old_block, "thought": True, "examples": 0,
+             "memory": [], "observation": "x: 1", "possible": None}
+    call = json.dumps({"thought": "t", "tool": "idle", "arguments": {}})
+    with_parts, without = _scripted([call]), _scripted([call])
+    await replay(with_parts, [_trace(messages, parts)], tools=tools)
+    await replay(without, [_trace(messages, None)], tools=tools)
+    sent = with_parts.requests[0].messages[0]["content"]
+    assert sent.startswith("Be brief.\n\nTools:\n") and '"thought"' in sent
+    assert old_block not in sent
+    assert without.requests[0].messages[0]["content"].startswith(f"Be brief.\n\n{old_block}")
+
+
+async def test_a_journal_written_before_the_parts_still_replays(tools, tmp_path):
+    """Old action records (no ``prompt``): the tool block is found in the text, as before."""
+    import json
+
+    from agent_arena.export import load_traces
+    from agent_arena.replay import replay
+
+    path = tmp_path / "old.journal"
+    actions = recorded_journal(path, tools)
+    decisions = load_traces(path)
+    assert all("prompt" not in a for a in actions) and all(d.prompt is None for d in decisions)
+    backend = _scripted([json.dumps({"tool": "idle", "arguments": {}})])
+    s = await replay(backend, decisions)
+    assert s.decisions == 3
+    assert [list(r.messages) for r in backend.requests] == [a["messages"] for a in actions]

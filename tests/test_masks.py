@@ -11,9 +11,10 @@ import json
 
 import pytest
 
-from agent_arena.agents import AgentState, Profile, build_messages
+from agent_arena.agents import AgentState, Profile
 from agent_arena.client import ArenaClient
 from agent_arena.errors import ArenaError, ToolError
+from agent_arena.prompt import build_messages
 from agent_arena.tools import MAX_MASK_VALUES, MaskError, ToolRegistry, apply_mask
 from arena_sockets import TOOLS, GatedBackend, Peer
 

@@ -1,4 +1,4 @@
-"""The short prompt (prompting.py): what it holds, that its stable part stays put, that the
+"""The short prompt (agent_arena.prompt): what it holds, that its stable part stays put, that the
 answer is the constrained decoder's JSON, and that the server sends exactly it (real sockets,
 scripted model: the server's own logic)."""
 
@@ -8,11 +8,12 @@ import json
 
 from jsonschema import Draft202012Validator
 
-from agent_arena.agents import AgentState, Profile, build_messages
+from agent_arena.agents import AgentState, Profile
 from agent_arena.calling import STRATEGIES, CallingConfig
-from agent_arena.prompting import (
+from agent_arena.prompt import (
     INSTRUCTION,
     answer_text,
+    build_messages,
     decision_messages,
     ordered_arguments,
 )

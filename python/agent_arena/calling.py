@@ -15,7 +15,8 @@ Strategies are registered by name; the name is public API (``calling.strategy`` 
                   ignored). Any other backend error is a fallback for that one decision.
 
 Every call is validated against the registry before it is returned, whatever the strategy.
-The code: agent_arena.decide (one file per strategy and per chooser); import from either.
+The code: agent_arena.decide (one file per strategy and per chooser); import from either. The
+prompt's words (tool block, description question) are agent_arena.prompt's, re-exported here.
 """
 
 from __future__ import annotations
@@ -40,19 +41,20 @@ from agent_arena.decide import (
     pick_strategy,
     selector_for,
 )
-from agent_arena.decide.choosing import CONTENT_FREE
 from agent_arena.decide.constrained import ConstrainedStrategy
-from agent_arena.decide.description import (
+from agent_arena.decide.description import GROUNDED_CALLS
+from agent_arena.decide.native import NativeStrategy
+from agent_arena.decide.prompt import PromptStrategy
+from agent_arena.prompt import (
+    CONTENT_FREE,
     DESCRIBE_QUESTION,
     DESCRIBE_START,
     DESCRIBE_SYSTEM,
-    GROUNDED_CALLS,
     first_sentence,
+    format_instructions,
+    render_tools,
+    with_tools_in_system,
 )
-from agent_arena.decide.instructions import with_tools_in_system
-from agent_arena.decide.native import NativeStrategy
-from agent_arena.decide.prompt import PromptStrategy
-from agent_arena.prompting import format_instructions, render_tools
 
 __all__ = ["CHOICES", "CHOOSERS", "CONTENT_FREE", "DESCRIBE_QUESTION", "DESCRIBE_START",
            "DESCRIBE_SYSTEM", "GROUNDED_CALLS", "STRATEGIES", "CallingConfig", "Chooser",

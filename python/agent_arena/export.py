@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from agent_arena.errors import Status
 from agent_arena.journal import ReadReport, read_journal
+from agent_arena.prompt.answer import assistant_text
 
 
 @dataclass
@@ -51,6 +52,7 @@ class DecisionTrace:
     tool_specs: list[dict[str, Any]] | None = None  # the session's tools (None: not journaled)
     observation: dict[str, Any] | None = None
     result: dict[str, Any] | None = None  # the tool_result record (ok, result, reward)
+    prompt: dict[str, Any] | None = None  # the prompt's parts (prompt.Prompt.record; None: older)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,7 +63,7 @@ def _key(rec: Mapping[str, Any]) -> tuple[str, str, Any]:
 
 _ACTION_FIELDS = {"kind", "t", "seq", "session", "agent_id", "tick", "id", "request_id",
                   "backend", "model", "profile", "strategy", "messages", "sampling", "raw_text",
-                  "thought", "call", "status", "reason", "latency_ms", "usage", "tools"}
+                  "thought", "call", "status", "reason", "latency_ms", "usage", "tools", "prompt"}
 
 
 def traces(records: Iterable[Mapping[str, Any]], *,
@@ -104,6 +106,7 @@ def traces(records: Iterable[Mapping[str, Any]], *,
                 tool_specs=tools_of.get(session),
                 observation=dict(obs["observation"]) if obs and isinstance(
                     obs.get("observation"), Mapping) else None,
+                prompt=dict(rec["prompt"]) if isinstance(rec.get("prompt"), Mapping) else None,
                 extra={k: v for k, v in rec.items() if k not in _ACTION_FIELDS})
             out.append(tr)
             waiting.setdefault((session, tr.agent_id, tr.tick), []).append(tr)
@@ -126,18 +129,6 @@ def load_traces(path: str | Path, *, statuses: Sequence[str] | None = None,
 
 def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
-
-
-def assistant_text(call: Mapping[str, Any] | None, thought: str | None = None) -> str:
-    """The call as the constrained/prompt strategies have the model write it."""
-    if not call:
-        return ""
-    answer: dict[str, Any] = {}
-    if thought:
-        answer["thought"] = thought
-    answer["tool"] = call.get("tool")
-    answer["arguments"] = dict(call.get("arguments") or {})
-    return json.dumps(answer, ensure_ascii=False)
 
 
 def _chat(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ distractors, labelled by the invented world's rules:
 and the distractors that must not change the call: an unwanted thing in reach, another wanted
 thing far away, a distant threat (or a close one while healthy), chatter that asks nothing,
 a question put to someone else. About half the examples carry the action mask the game would
-send ("Possible now: ..."). Rows are built with prompting.decision_messages and answer_text,
+send ("Possible now: ..."). Rows are built with prompt.decision_messages and answer_text,
 the very bytes the server sends and the constrained decoder writes.
 
     python -m agent_arena.gamegen --n 20000 --seed 0 --out data.jsonl   # + data.val.jsonl
@@ -41,7 +41,7 @@ from typing import Any
 
 from agent_arena import gamewords as W
 from agent_arena.agents import MemoryEntry
-from agent_arena.prompting import answer_text, decision_messages
+from agent_arena.prompt import answer_text, decision_messages
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
 
 ROLES = ("go", "take", "run", "talk", "wait")

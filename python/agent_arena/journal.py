@@ -23,9 +23,13 @@ the fields the server is asked to put in them (other fields are kept as they com
     action         session, agent_id, tick, id, backend, model, profile, tools (allowed names |
                    None), messages (the exact messages of the first request sent to the
                    backend, i.e. ``Outcome.request.messages``: what the model saw, tool list
-                   included), sampling (dict), raw_text, strategy, thought, call ({tool,
-                   arguments}; the fallback call when one was sent), status, reason,
-                   latency_ms, usage ({prompt_tokens, completion_tokens, attempts})
+                   included), prompt (those messages as parts: {system, tools (the block the
+                   strategy appended to the system text, or None), thought, examples (example
+                   turns), memory (lines), observation (rendered), possible (the masks line, or
+                   None)}: prompt/parts.py; absent in older journals), sampling (dict),
+                   raw_text, strategy, thought, call ({tool, arguments}; the fallback call when
+                   one was sent), status, reason, latency_ms, usage ({prompt_tokens,
+                   completion_tokens, attempts})
     tool_result    session, agent_id, tick, tool, ok, result, reward (optional number)
 
 Every file starts with a ``{"kind": "journal", "format": 1, ...}`` record. Files rotate by size:

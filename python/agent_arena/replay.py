@@ -6,8 +6,10 @@ Two modes:
 
 - recorded prompts (no ``profile``): each decision is asked again with the exact messages the
   model saw, the same allowed tools and (by default) the same sampling. The tool list that the
-  constrained / prompt strategies append to the system text is taken off first and put back by
-  the replaying strategy, so a backend whose ``auto`` strategy differs still gets the right form.
+  constrained / prompt strategies append to the system text is taken off first (by the prompt
+  parts the journal records beside the messages; in journals written before them, by finding
+  the block in the text: prompt/parts.py) and put back by the replaying strategy, so a backend
+  whose ``auto`` strategy differs still gets the right form.
   The model writes the whole call on them (``calling.choice=auto`` means generate here: the
   likelihood and description choices score prompts of their own).
 - rebuilt prompts (``profile=NAME``): the prompt is built again from the recorded observation
@@ -85,33 +87,6 @@ class ReplaySummary:
         return dataclasses.asdict(self)
 
 
-_TOOLS_MARK = "\n\nTools:\n"
-
-
-def strip_tool_block(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any],
-                     strategy: str) -> tuple[list[dict[str, Any]], bool]:
-    """The conversation before the strategy added its tool list, and whether a thought was
-    asked for. Messages recorded without the block come back unchanged."""
-    from agent_arena.calling import format_instructions, render_tools
-
-    out = [dict(m) for m in messages]
-    if strategy not in ("constrained", "prompt") or not out or out[0].get("role") != "system":
-        return out, False
-    text = str(out[0].get("content") or "")
-    for thought in (False, True):
-        block = f"Tools:\n{render_tools(tools)}\n{format_instructions(thought)}"
-        if text == block:
-            return out[1:], thought
-        if text.endswith("\n\n" + block):
-            out[0]["content"] = text[: -len(block) - 2]
-            return out, thought
-    cut = text.rfind(_TOOLS_MARK)
-    if cut >= 0:  # the tool list changed format since; drop it all the same
-        out[0]["content"] = text[:cut]
-        return out, '"thought"' in text[cut:]
-    return out, False
-
-
 def _sampling(tr: DecisionTrace, backend: Any, cfg: ReplayConfig) -> Any:
     from agent_arena.backends.base import Sampling
 
@@ -142,8 +117,9 @@ async def replay(
 ) -> ReplaySummary:
     """Re-decide ``decisions`` on ``backend``; ``tools`` stands in for sessions whose tool
     specs the journal lacks."""
-    from agent_arena.agents import AgentState, build_messages
+    from agent_arena.agents import AgentState
     from agent_arena.calling import CallingConfig, decide_once, fallback_call
+    from agent_arena.prompt import build_messages, without_tool_block
 
     cfg = config or ReplayConfig()
     calling = calling or CallingConfig()
@@ -163,7 +139,7 @@ async def replay(
         specs = registry.select(allowed)
         call_cfg = calling
         if profile is None:
-            messages, thought = strip_tool_block(tr.messages, specs, tr.strategy)
+            messages, thought = without_tool_block(tr.messages, tr.prompt, specs, tr.strategy)
             # the exact messages are generated on: choosing by scores asks other prompts
             choice = "generate" if calling.choice == "auto" else calling.choice
             call_cfg = dataclasses.replace(calling, thought=thought or calling.thought,

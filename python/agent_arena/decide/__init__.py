@@ -9,7 +9,7 @@
     likelihood.py   description.py         one file per chooser (choice by the model's scores)
     choosing.py     what choosers share: finishing the call, calibration priors
     vote.py         N candidates, one vote;  calls.py: enumerable calls, why a call is refused
-    parsing.py      a call out of a model's text;  instructions.py: tools in the system text
+    parsing.py      a call out of a model's text (the prompt's words: agent_arena.prompt)
     loop.py         decide_once: ask, validate, re-ask (bounded)
 
 Everything here knows backends only through backends/types.py and the Backend interface;

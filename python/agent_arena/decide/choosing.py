@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from agent_arena.backends.types import ChatRequest
 from agent_arena.decide.parsing import LENIENT
 from agent_arena.decide.types import Ask, Outcome
+from agent_arena.prompt.user import CONTENT_FREE
 from agent_arena.tools import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 PRIORS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], list[float]]] = \
     weakref.WeakKeyDictionary()
 MAX_PRIORS = 256  # per backend; then the cache starts over
-CONTENT_FREE = "Now:\n(nothing)"
 
 
 async def complete_call(ask: Ask, base: ChatRequest, prefill: str, spec: ToolSpec,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from agent_arena.backends.types import ChatRequest, ChatResponse
-from agent_arena.decide.instructions import with_tools_in_system
 from agent_arena.decide.parsing import LENIENT, call_from_object, first_json_object
 from agent_arena.decide.types import Extracted
+from agent_arena.prompt.tool_block import with_tools_in_system
 from agent_arena.tools import cached_call_schema
 
 

@@ -1,28 +1,26 @@
 """``calling.choice=description``: the tool by the likelihood of what it does, in a short
-prompt of its own, arguments grounded in the observation; without a mask (``auto`` then)."""
+prompt of its own (its words: prompt/description.py), arguments grounded in the observation;
+without a mask (``auto`` then)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from agent_arena.decide.calls import enumerate_calls
-from agent_arena.decide.choosing import CONTENT_FREE, calibration_prior, complete_call
+from agent_arena.decide.choosing import calibration_prior, complete_call
 from agent_arena.decide.types import Ask, Outcome
 from agent_arena.grounding import ground, observed
+from agent_arena.prompt.answer import arguments_tail
+from agent_arena.prompt.description import (
+    DESCRIBE_NOTHING,
+    DESCRIBE_START,
+    describe_messages,
+    describe_prefill,
+    first_sentence,
+)
 from agent_arena.tools import ToolSpec
 
-DESCRIBE_SYSTEM = ("You control one character in a game. Read what the character sees and "
-                   "say what it should do now.")
-DESCRIBE_QUESTION = "What should the character do now?"
-DESCRIBE_START = "The character should:"
 GROUNDED_CALLS = 16  # grounded calls of the chosen tool scored whole; more: generated
-
-
-def first_sentence(spec: ToolSpec) -> str:
-    """What a tool does, in the game's own words: the first sentence of its description."""
-    text = spec.description.strip().split(". ")[0].strip().rstrip(".")
-    return f" {text or spec.name.replace('_', ' ')}."
 
 
 async def by_description(ask: Ask, out: Outcome) -> bool:
@@ -44,16 +42,14 @@ async def by_description(ask: Ask, out: Outcome) -> bool:
     options = [first_sentence(t) for t in tools]
     last_turn = str(convo[-1].get("content", "")) if convo else ""
     # one question for the choice and the arguments: its tokens stay in the prompt cache
-    question = dataclasses.replace(
-        base, messages=[{"role": "system", "content": DESCRIBE_SYSTEM},
-                        {"role": "user", "content": f"{last_turn}\n\n{DESCRIBE_QUESTION}"}],
-        prefill=DESCRIBE_START, response_schema=None)
+    question = dataclasses.replace(base, messages=describe_messages(last_turn),
+                                   prefill=DESCRIBE_START, response_schema=None)
 
     scored = await backend.score(question, options)
     scores, out.prompt_tokens = scored.values, scored.prompt_tokens
     if cfg.calibrate:
         prior = await calibration_prior(backend, question, DESCRIBE_START, options,
-                             nothing=f"{CONTENT_FREE}\n\n{DESCRIBE_QUESTION}")
+                                        nothing=DESCRIBE_NOTHING)
         scores = [s - p for s, p in zip(scores, prior, strict=True)]
     # ids and positions among what the observation shows (grounding.py): a tool with nothing
     # in view to act on is not possible now (unless no tool is); the arguments continue this
@@ -66,12 +62,12 @@ async def by_description(ask: Ask, out: Outcome) -> bool:
     possible = [i for i, g in enumerate(grounded) if g is not None] or list(range(len(tools)))
     best = max(possible, key=scores.__getitem__)
     spec = grounded[best] or tools[best]
-    prefill = f'{DESCRIBE_START}{options[best]}\n{{"tool": "{spec.name}", "arguments": '
+    prefill = describe_prefill(options[best], spec.name)
     calls = enumerate_calls(spec, limit=GROUNDED_CALLS)
     args = calls[0] if calls else None
     if calls and len(calls) > 1:
         scored = await backend.score(dataclasses.replace(question, prefill=prefill),
-                                     [f"{json.dumps(c)}}}" for c in calls])
+                                     [arguments_tail(c) for c in calls])
         out.prompt_tokens += scored.prompt_tokens
         args = calls[max(range(len(calls)), key=scored.values.__getitem__)]
     return await complete_call(ask, question, prefill, spec, args, out)

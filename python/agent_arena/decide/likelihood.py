@@ -4,12 +4,12 @@ after the game's own prompt; where the game sent a mask (``auto`` picks it then)
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from agent_arena.decide.calls import enumerate_calls
 from agent_arena.decide.choosing import calibration_prior, complete_call, logsumexp
 from agent_arena.decide.types import Ask, Outcome
+from agent_arena.prompt.answer import ANSWER_START, arguments_tail, tool_head
 from agent_arena.tools import ToolSpec
 
 
@@ -34,17 +34,15 @@ async def by_likelihood(ask: Ask, out: Outcome) -> bool:
     base = ask.request()
     out.request = base
     out.strategy = "likelihood"
-    start = '{"tool": "'
-    # the name and what follows it in a real answer: '",' is one token, so ending the option
-    # at the bare quote would score a token the model never writes there
-    heads = {spec.name: f'{spec.name}", "arguments": ' for spec in tools}
+    start = ANSWER_START
+    heads = {spec.name: tool_head(spec.name) for spec in tools}
     choices: list[tuple[ToolSpec, dict[str, Any] | None]] = []
     options: list[str] = []
     for spec in tools:
         head = heads[spec.name]
         for args in enumerate_calls(spec) or [None]:
             choices.append((spec, args))
-            options.append(head if args is None else f"{head}{json.dumps(args)}}}")
+            options.append(head if args is None else head + arguments_tail(args))
     scored = await backend.score(dataclasses.replace(base, prefill=start, response_schema=None),
                                  options)
     scores, out.prompt_tokens = scored.values, scored.prompt_tokens

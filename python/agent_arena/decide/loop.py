@@ -9,33 +9,20 @@ outcome whose reason names the cause: the game never waits on an exception.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent_arena.backends.types import ChatResponse, Sampling
+from agent_arena.backends.types import Sampling
 from agent_arena.decide.calls import call_problems, forced_arguments
 from agent_arena.decide.select import UNSUPPORTED, pick_strategy, selector_for
 from agent_arena.decide.types import CHOOSERS, Ask, CallingConfig, Outcome
 from agent_arena.decide.vote import vote
 from agent_arena.errors import BackendError
+from agent_arena.prompt.reask import reask
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec
 
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
-
-
-def reask(previous: ChatResponse, problems: list[str]) -> list[dict[str, Any]]:
-    said = previous.text
-    if previous.tool_calls:
-        tc = previous.tool_calls[0]
-        args = tc.arguments if isinstance(tc.arguments, str) else json.dumps(tc.arguments)
-        said = json.dumps({"tool": tc.name, "arguments": args})
-    return [
-        {"role": "assistant", "content": said or "(no answer)"},
-        {"role": "user", "content": "That call is invalid: " + "; ".join(problems)
-         + ". Answer again with one corrected call."},
-    ]
 
 
 async def decide_once(

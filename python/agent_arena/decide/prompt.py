@@ -1,12 +1,12 @@
 """``prompt``: the tools described in the prompt, the first JSON object parsed leniently
-(any backend can do this; the last resort of ``auto``)."""
+(any backend can do this; the last resort of ``auto``). The words: agent_arena.prompt."""
 
 from __future__ import annotations
 
 from agent_arena.backends.types import ChatRequest, ChatResponse
-from agent_arena.decide.instructions import with_tools_in_system
 from agent_arena.decide.parsing import call_from_object, first_json_object
 from agent_arena.decide.types import Extracted
+from agent_arena.prompt.tool_block import with_tools_in_system
 
 
 class PromptStrategy:

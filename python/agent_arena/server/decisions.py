@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agent_arena import protocol
-from agent_arena.agents import AgentState, Profile, build_messages
+from agent_arena.agents import AgentState, Profile
 from agent_arena.backends.base import Backend
 from agent_arena.backends.types import Sampling
 from agent_arena.calling import CallingConfig, Outcome, decide_once
 from agent_arena.errors import STATUSES, Status
+from agent_arena.prompt import Prompt, decision_prompt
 from agent_arena.server.deadlines import Deadlines
 from agent_arena.server.events import DecisionEvent, Listener
 from agent_arena.tools import ToolCall, ToolSpec
@@ -68,6 +69,7 @@ class Decision:
     deadline_ms: float = 0.0
     expires: float = 0.0  # loop time when the deadline passes (server.deadlines)
     done: bool = False
+    prompt: Prompt | None = None  # its parts, for the journal (built when the decision runs)
 
 
 class Decisions:
@@ -151,7 +153,8 @@ class Decisions:
     async def _run(self, d: Decision) -> None:
         try:
             # inside the try: an observation the prompt cannot render must still get its reply
-            messages = build_messages(d.profile, d.agent, d.msg.observation, d.possible)
+            d.prompt = decision_prompt(d.profile, d.agent, d.msg.observation, d.possible)
+            messages = d.prompt.messages()
             d.model_t0 = time.monotonic()
             outcome = await decide_once(
                 self.backend, messages, d.session.tools, d.allowed, self.calling,
@@ -236,6 +239,8 @@ class Decisions:
             "model": self.backend.model_name,
             "strategy": outcome.strategy if outcome is not None else None,
             "messages": list(req.messages) if req is not None else None,
+            "prompt": d.prompt.record(req.messages, self.calling.thought)
+            if req is not None and d.prompt is not None else None,
             "sampling": req.sampling.as_dict() if req is not None else None,
             "raw_text": outcome.raw_text if outcome is not None else None,
         })
