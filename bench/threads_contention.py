@@ -42,7 +42,7 @@ async def run(threads: int, busy: bool) -> list[float]:
     finally:
         if hog is not None:
             hog.kill()
-        await backend.aclose()
+        await backend.close()
 
 
 async def main() -> None:

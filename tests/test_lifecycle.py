@@ -41,6 +41,10 @@ class Counting(ScriptedBackend):
         super().__init__()
         self.calls: list[str] = []
 
+    @property
+    def starting(self) -> str | None:
+        return "loading the model"
+
     async def start(self) -> None:
         self.calls.append("start")
 
@@ -74,7 +78,11 @@ def test_serve_prepares_a_backend_by_starting_it() -> None:
     said: list[str] = []
     asyncio.run(prepare(backend, said.append))
     assert backend.calls == ["start"]
-    assert said and "took" in said[-1]
+    assert said[0].startswith("loading the model (backend=scripted") and "took" in said[-1]
+    quiet = ScriptedBackend()  # nothing worth waiting for: no lines
+    said.clear()
+    asyncio.run(prepare(quiet, said.append))
+    assert said == []
 
 
 def _probes(path: Path) -> list[str]:

@@ -73,7 +73,7 @@ class TestRealVLLM(RealServerConformance):
         b = VLLMBackend(VLLMBackendConfig(api_base=vllm_server.base_url,
                                           model=vllm_server.model))
         yield b
-        await b.aclose()
+        await b.close()
 
     async def test_structured_outputs_extra_field(self, backend: VLLMBackend):
         backend.config.constrained_via = "structured_outputs"
@@ -246,7 +246,7 @@ async def test_bridge_end_to_end(vllm_server: RunningVLLM, make_server, tools): 
         summary = await run_demo(server.endpoint, tools, agents=3, ticks=2, deadline_ms=600000,
                                  seed=1, client_kwargs={"timeout_s": 900})
     finally:
-        await backend.aclose()
+        await backend.close()
     assert summary.n == 6
     assert summary.count("ok") == 6, [(d.status, d.tool) for d in summary.decisions]
     assert summary.valid_pct == 100.0
@@ -271,7 +271,7 @@ async def test_a_mask_holds_on_vllm(vllm_server: RunningVLLM, strategy):  # noqa
         out = await decide_once(backend, messages("Use the tool you have."), registry, None,
                                 CallingConfig(strategy=strategy), CALL, possible=possible)
     finally:
-        await backend.aclose()
+        await backend.close()
     assert out.status == "ok", out.reason
     assert out.call.as_wire() in ({"tool": "say", "arguments": {"text": "alpha-1"}},
                                   {"tool": "say", "arguments": {"text": "beta-2"}},
@@ -317,7 +317,7 @@ class TestRealSGLang(RealServerConformance):
         b = SGLangBackend(SGLangBackendConfig(api_base=url,
                                               model=os.environ.get("SGLANG_MODEL")))
         yield b
-        await b.aclose()
+        await b.close()
 
 
 # ---- in-process engine -----------------------------------------------------------------------

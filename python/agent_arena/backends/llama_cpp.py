@@ -155,8 +155,16 @@ class LlamaCppBackend(Backend):
     def default_sampling(self) -> Sampling:
         return Sampling.of(self.config)
 
+    @property
+    def starting(self) -> str | None:
+        return "loading the model"
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.load)
+
     def load(self) -> Any:
-        """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2."""
+        """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2.
+        ``await start()`` runs it in a thread."""
         with self._load_lock:
             return self._load()
 
@@ -390,7 +398,7 @@ class LlamaCppBackend(Backend):
         self.stats["scored"] = self.stats.get("scored", 0) + 1
         return Scores(scores, prompt_tokens=k + sum(len(f) - k for f in full))
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
 
     def unload(self) -> None:

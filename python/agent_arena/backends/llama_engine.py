@@ -158,8 +158,16 @@ class XLlamaCppBackend(Backend):
 
     # ---- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def starting(self) -> str | None:
+        return "loading the model"
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.load)
+
     def load(self) -> Any:
-        """Start the engine now (otherwise on first use); blocking, under a second for SmolLM2."""
+        """Start the engine now (otherwise on first use); blocking, under a second for SmolLM2.
+        ``await start()`` runs it in a thread."""
         with self._load_lock:
             if self._server is None:
                 self._server = self._start()
@@ -210,7 +218,7 @@ class XLlamaCppBackend(Backend):
             return False
         return True
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await asyncio.to_thread(self.unload)
 
     def unload(self) -> None:

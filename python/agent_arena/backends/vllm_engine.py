@@ -188,7 +188,15 @@ class VLLMEngineBackend(Backend):
     def default_sampling(self) -> Sampling:
         return Sampling.of(self.config)
 
-    async def start(self) -> Any:
+    @property
+    def starting(self) -> str | None:
+        return "starting the engine"
+
+    async def start(self) -> None:
+        await self._started()
+
+    async def _started(self) -> Any:
+        """The engine, started once (the first caller starts it; the others wait)."""
         if self._engine is not None:
             return self._engine
         if self._start_lock is None:
@@ -230,7 +238,7 @@ class VLLMEngineBackend(Backend):
 
     async def check(self) -> bool:
         try:
-            await self.start()
+            await self._started()
         except BackendError:
             return False
         return True
@@ -286,7 +294,7 @@ class VLLMEngineBackend(Backend):
             raise BackendError(f"vLLM engine failed on a request: {exc}") from exc
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        engine = await self.start()
+        engine = await self._started()
         params, prompt, lora = self._prepare(request)
         final = None
         async for out in self._generate(engine, prompt, params, lora):
@@ -313,7 +321,7 @@ class VLLMEngineBackend(Backend):
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """The answer's text as vLLM produces it (one delta per engine step). Closing or
         cancelling the iteration aborts the request in the engine."""
-        engine = await self.start()
+        engine = await self._started()
         params, prompt, lora = self._prepare(request, delta=True)
         async for out in self._generate(engine, prompt, params, lora):
             for completion in out.outputs[:1]:
@@ -326,7 +334,7 @@ class VLLMEngineBackend(Backend):
             return 0
         return int(self._engine.get_num_unfinished_requests())
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Stop the engine core process; the backend can start again later."""
         if self._engine is not None:
             engine, self._engine = self._engine, None
