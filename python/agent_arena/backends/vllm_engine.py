@@ -18,7 +18,7 @@ request (a superseded decision, a deadline) is aborted inside vLLM: ``AsyncLLM.g
 aborts it when the task awaiting it is cancelled, so it stops using batch slots at once.
 
 ``device: cpu`` (the default without an NVIDIA GPU) sets what vLLM's CPU build needs: bf16,
-eager mode, and VLLM_CPU_* variables (backends/vllm.py: cpu_environment) unless already set.
+eager mode, and VLLM_CPU_* variables (launch/vllm.py: cpu_environment) unless already set.
 vLLM starts its engine core in a spawned process, so a script that builds this backend must
 guard its entry point with ``if __name__ == "__main__":``. Run for real on vllm-cpu 0.32 by
 tests/test_vllm_real.py (tests/vllm_engine_probe.py in the vLLM venv).
@@ -38,14 +38,10 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.openai_compat import split_reasoning
-from agent_arena.backends.vllm import (
-    TruncatedOutput,
-    cpu_environment,
-    nvidia_gpu_visible,
-    truncation_problem,
-)
+from agent_arena.backends.vllm import TruncatedOutput, truncation_problem
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendError, BackendRequestError, BackendUnavailable
+from agent_arena.launch.vllm import cpu_environment, nvidia_gpu_visible
 
 log = logging.getLogger("agent_arena.backends.vllm_engine")
 
