@@ -30,13 +30,13 @@ from typing import Any
 
 from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import (
-    Backend,
     Capabilities,
     ChatRequest,
     ChatResponse,
     Sampling,
     Scores,
 )
+from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.launch.embedded_gguf import find_embedded_gguf
@@ -103,7 +103,7 @@ class LlamaCppConfig:
         check_bounds(self, "backend")
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(InProcessBackend):
     name = "llama_cpp"
 
     def __init__(self, config: LlamaCppConfig | None = None, **overrides: Any) -> None:
@@ -135,16 +135,8 @@ class LlamaCppBackend(Backend):
     def default_sampling(self) -> Sampling:
         return Sampling.of(self.config)
 
-    @property
-    def starting(self) -> str | None:
-        return "loading the model"
-
-    async def start(self) -> None:
-        await asyncio.to_thread(self.load)
-
     def load(self) -> Any:
-        """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2.
-        ``await start()`` runs it in a thread."""
+        """Load the model now (otherwise on first use); blocking, a second or two for SmolLM2."""
         with self._load_lock:
             return self._load()
 

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_arena.adapters import resolve_lora
-from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.backends.base import Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.embedded_model import QUANTS, embedded_gguf
+from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.backends.llama_cpp import default_threads, model_file
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
@@ -128,7 +129,7 @@ class XLlamaCppConfig:
         check_bounds(self, "backend")
 
 
-class XLlamaCppBackend(Backend):
+class XLlamaCppBackend(InProcessBackend):
     name = "xllamacpp"
 
     def __init__(self, config: XLlamaCppConfig | None = None, **overrides: Any) -> None:
@@ -158,16 +159,8 @@ class XLlamaCppBackend(Backend):
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    @property
-    def starting(self) -> str | None:
-        return "loading the model"
-
-    async def start(self) -> None:
-        await asyncio.to_thread(self.load)
-
     def load(self) -> Any:
-        """Start the engine now (otherwise on first use); blocking, under a second for SmolLM2.
-        ``await start()`` runs it in a thread."""
+        """Start the engine now (otherwise on first use); blocking, under a second for SmolLM2."""
         with self._load_lock:
             if self._server is None:
                 self._server = self._start()
