@@ -85,6 +85,23 @@ def test_serve_prepares_a_backend_by_starting_it() -> None:
     assert said == []
 
 
+def test_eval_starts_its_backend_and_closes_it(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    """A command that owns a backend starts it before the first decision and closes it."""
+    import agent_arena.backends as backends
+    from agent_arena.cli import main
+
+    made: list[Counting] = []
+
+    def create(settings: object) -> Counting:
+        made.append(Counting())
+        return made[-1]
+
+    monkeypatch.setattr(backends, "create_backend", create)
+    main(["eval", str(ROOT / "tests/data/eval_small.yaml"), f"eval.out={tmp_path}"])
+    assert [b.calls for b in made] == [["start", "close"]]
+
+
 def _probes(path: Path) -> list[str]:
     """``getattr(x, "load")``, ``hasattr(x, "start")``... and ``x.aclose()`` on a backend."""
     found = []

@@ -73,7 +73,7 @@ def truncation_problem(request: ChatRequest, response: ChatResponse, label: str,
 
 @dataclass
 class ServerLaunchConfig(OpenAICompatConfig):
-    """Keys that describe how the server is (to be) started: run_vllm_server.py reads them;
+    """Keys that describe how the server is (to be) started: `agent-arena launch` reads them;
     the client ignores them. Kept on the backend config so one YAML file says everything."""
 
     tensor_parallel_size: int = setting(1, "GPUs one model is split across", ge=1)
