@@ -429,18 +429,20 @@ def _game_tool_names() -> list[str]:
 
 def test_vllm_cpu_config_loads_and_starts_the_right_server():
     """configs/backend/vllm_cpu.yaml: the client side is a vllm backend answering to the served
-    name; run_vllm_server.py reads the same file for the CPU command."""
+    name; agent-arena launch (run_vllm_server.py) reads the same file for the CPU command."""
     import yaml
 
-    from test_run_vllm_server import rvs
+    from agent_arena.launch.cli import parse_args
+    from agent_arena.launch.commands import build_command
+    from agent_arena.launch.settings import resolve
 
     path = ROOT / "configs" / "backend" / "vllm_cpu.yaml"
     b = create_backend(yaml.safe_load(path.read_text()))
     assert isinstance(b, VLLMBackend) and b.model_name == "smollm2"
     assert b.capabilities.native_tools and b.base_url == "http://127.0.0.1:8000/v1"
-    s = rvs.resolve(rvs.parse_args(["--config", str(path), "--dry-run"]))
+    s = resolve(parse_args(["vllm", "--config", str(path), "--dry-run"]))
     assert (s["device"], s["dtype"], s["max_model_len"], s["enforce_eager"]) == \
         ("cpu", "bfloat16", 2048, True)
     assert s["model"] == "embedded" and s["tool_call_parser"] == "hermes"
-    cmd = rvs.build_command({**s, "model": "/m"}, dry_run=True)
+    cmd = build_command({**s, "model": "/m"}, dry_run=True)
     assert "--served-model-name" in cmd and cmd[cmd.index("--served-model-name") + 1] == "smollm2"
