@@ -89,7 +89,7 @@ async def run_one(kind: str, agents: int, ticks: int, slots: int) -> dict[str, A
         stats1 = dict(getattr(backend, "stats", {}))
     finally:
         await server.stop()
-        await backend.aclose()
+        await backend.close()
     row: dict[str, Any] = {
         "backend": f"{kind} ({slots} slots)" if kind.startswith("llama_server") else kind,
         "agents": agents, "ticks": ticks, "decisions": summary.n,

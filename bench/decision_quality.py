@@ -28,7 +28,7 @@ from pathlib import Path
 from agent_arena import settings
 from agent_arena.agents import DEFAULT_SYSTEM_PROMPT
 from agent_arena.backends import create_backend
-from agent_arena.evaluation import EvalConfig, evaluate, plot_comparison, print_report, warm_up
+from agent_arena.evaluation import EvalConfig, evaluate, plot_comparison, print_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> list:
     # n_threads stays the config's (all cores but one): on a shared machine, spinning llama.cpp
     # threads on every core made single decisions take minutes. Idle machine: '{"n_threads": 2}'
     backend = create_backend({**cfg["backend"], **json.loads(args.backend_settings)})
-    await asyncio.to_thread(warm_up, backend)
+    await backend.start()
     base_calling = settings.calling_config(cfg)
     reports = []
     try:
@@ -67,7 +67,7 @@ async def run(args: argparse.Namespace) -> list:
             print(f"{name:<11} valid={m.schema_valid_pct:5.1f}% right_tool={m.right_tool_pct:5.1f}%"
                   f" right_args={m.right_args_pct:5.1f}% p50={m.p50_ms:.0f}ms", flush=True)
     finally:
-        await backend.aclose()
+        await backend.close()
     return reports
 
 

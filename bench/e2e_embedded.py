@@ -99,7 +99,7 @@ async def main() -> None:
               f"{r['prompt_tokens_per_request']:.0f}, evaluated "
               f"{r['evaluated_prompt_tokens_per_request']:.0f} | load={r['load_1m']:.2f}",
               flush=True)
-    await model.aclose()
+    await model.close()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

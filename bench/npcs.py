@@ -40,7 +40,6 @@ from agent_arena.evaluation import (  # noqa: E402
     load_scenarios,
     percentile,
     scenario_paths,
-    warm_up,
 )
 from agent_arena.server import ArenaServer, ServerConfig  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
@@ -149,7 +148,7 @@ async def main() -> int:
     sets = [load_scenarios(p) for p in scenario_paths(args.sets)]
     backend = create_backend(cfg["backend"])
     t0 = time.monotonic()
-    await asyncio.to_thread(warm_up, backend)
+    await backend.start()
     print(f"backend {backend.name} ({backend.model_name}) loaded in {time.monotonic() - t0:.1f} s;"
           f" sets: {', '.join(s.name for s in sets)}", flush=True)
     capture = RecordingBackend(backend)  # keeps the requests to replay them
@@ -159,9 +158,9 @@ async def main() -> int:
         # a fresh engine for the replay: the served one holds these very prompts in its slots'
         # caches, and replaying into it would skip their prompt evaluation
         fresh = create_backend(cfg["backend"])
-        await asyncio.to_thread(warm_up, fresh)
+        await fresh.start()
         e = await engine_run(fresh, list(capture.requests), n)
-        await fresh.aclose()
+        await fresh.close()
         # the same decisions' requests (re-asks included, forced calls need none) without the
         # bridge: decisions per second of engine time
         e["decisions_per_s"] = b["decisions"] / max(e["wall_s"], 1e-9)
@@ -178,7 +177,7 @@ async def main() -> int:
                                                "results": results}, indent=1))
     if args.plot:
         plot(results, Path(args.plot), f"{backend.name}, {', '.join(args.overrides) or 'defaults'}")
-    await backend.aclose()
+    await backend.close()
     return 0
 
 

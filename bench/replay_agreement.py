@@ -21,7 +21,7 @@ from pathlib import Path
 
 from agent_arena import settings
 from agent_arena.backends import create_backend
-from agent_arena.evaluation import _same, warm_up
+from agent_arena.evaluation import _same
 from agent_arena.export import load_traces
 from agent_arena.journal import Journal, JournalConfig
 from agent_arena.replay import ReplayConfig, ReplaySummary, replay
@@ -32,7 +32,7 @@ from agent_arena.world import run_demo
 async def record(path: Path, agents: int, ticks: int) -> int:
     cfg = settings.compose()
     backend = create_backend(cfg["backend"])
-    await asyncio.to_thread(warm_up, backend)
+    await backend.start()
     tools, profiles = settings.tool_specs(cfg), settings.profiles(cfg)
     jcfg = JournalConfig(path=str(path))
     journal = None
@@ -52,7 +52,7 @@ async def record(path: Path, agents: int, ticks: int) -> int:
         await server.stop()
         if journal is not None:
             journal.close()
-        await backend.aclose()
+        await backend.close()
     return summary.n
 
 
@@ -78,7 +78,7 @@ async def main_async(args: argparse.Namespace) -> None:
         tools = settings.tool_specs(cfg)
         results: list[tuple[str, ReplaySummary]] = []
         backend = create_backend(cfg["backend"])
-        await asyncio.to_thread(warm_up, backend)
+        await backend.start()
         try:
             for label, seed in (("llama_cpp recorded sampling #1", None),
                                 ("llama_cpp recorded sampling #2", None),
@@ -86,7 +86,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 results.append((label, await replay(backend, decisions, tools=tools,
                                                     config=ReplayConfig(seed=seed))))
         finally:
-            await backend.aclose()
+            await backend.close()
         if not args.no_llama_server:
             server_cfg = settings.compose(["backend=llama_server"])["backend"]
             sb = create_backend({**server_cfg, "n_parallel": 1, "n_ctx": 4096})
@@ -95,7 +95,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 results.append(("llama_server seed=0", await replay(
                     sb, decisions, tools=tools, config=ReplayConfig(seed=0))))
             finally:
-                await sb.aclose()  # stops the managed process
+                await sb.close()  # stops the managed process
     t = Table(title="replay vs the recording", title_justify="left")
     for h in ("replay", "n", "same tool %", "same call %", "valid %", "p50 ms", "recorded p50 ms"):
         t.add_column(h, justify="right")

@@ -67,7 +67,7 @@ async def run(agents: int, rounds: int, gap_s: float, max_tokens: int, strategy:
             wall = time.perf_counter() - t
     finally:
         await server.stop()
-        await model.aclose()
+        await model.close()
     return {"agents": agents, "rounds": rounds, "gap_s": gap_s, "max_tokens": max_tokens,
             "strategy": strategy,
             "decisions": len(lat), "decisions_per_s": round(len(lat) / wall, 2),

@@ -43,7 +43,7 @@ async def run(threads: int, busy: bool) -> list[float]:
     finally:
         if hog is not None:
             hog.kill()
-        await backend.aclose()
+        await backend.close()
 
 
 async def main() -> None:

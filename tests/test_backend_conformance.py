@@ -140,7 +140,7 @@ class LlamaServerFixtureFamilies(BackendConformance):
     async def backend(self, llama_server: RunningLlamaServer):  # noqa: F811
         b = self.make(llama_server.base_url)
         yield b
-        await b.aclose()
+        await b.close()
 
     def down_backend(self, port: int) -> OpenAICompatBackend:
         b = self.make(f"http://127.0.0.1:{port}/v1")
@@ -161,7 +161,7 @@ class LlamaServerFixtureFamilies(BackendConformance):
         assert "run_vllm_server.py" in err.value.message or "api_base" in err.value.message
         assert b.stats["retries"] == 2
         assert await asyncio.to_thread(b.is_available) is False  # the sync seed API too
-        await b.aclose()
+        await b.close()
 
     async def test_server_stopped_mid_run_retries_then_errors(self, llama_server_factory):  # noqa: F811
         server = llama_server_factory(n_parallel=1)
@@ -175,7 +175,7 @@ class LlamaServerFixtureFamilies(BackendConformance):
         with pytest.raises(BackendUnavailable, match="^Cannot connect to"):
             await task
         assert b.stats["retries"] == 2  # the dropped request was retried, then refused twice
-        await b.aclose()
+        await b.close()
 
 
 @pytest.mark.llama_server
@@ -214,7 +214,7 @@ def managed_backend():
                                              function_calling={"enabled": True}))
     assert b.is_available()  # starts the child and waits for /health
     yield b
-    b.close()
+    b.sync().close()  # the seed API (outside a loop): stops the child
     assert b.process is not None and not b.process.running
 
 

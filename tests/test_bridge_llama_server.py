@@ -20,7 +20,7 @@ def server_backend():
     b = create_backend({"type": "llama_server", "n_parallel": 4, "n_ctx": 8192})
     assert b.is_available()
     yield b
-    b.close()
+    b.sync().close()
 
 
 async def test_four_agents_over_real_sockets(make_server, tools, server_backend):

@@ -16,6 +16,7 @@ import yaml
 
 from agent_arena import cli
 from agent_arena.client import ArenaClient
+from agent_arena.launch.process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("agent-arena")
@@ -26,12 +27,6 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"}
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CMD, *args], capture_output=True, text=True, timeout=timeout,
                           check=False, env=ENV, cwd=ROOT)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def accepts_tcp(port: int) -> bool:

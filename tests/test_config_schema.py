@@ -159,11 +159,11 @@ def test_sections_are_typed_objects():
                                                                  EnvConfig)
 
 
-def test_the_one_builder_serves_backends_evaluation_and_run_vllm_server(tmp_path: Path):
+def test_the_one_builder_serves_backends_evaluation_and_launch(tmp_path: Path):
     from agent_arena import evaluation
     from agent_arena.backends import create_backend
     from agent_arena.config import build
-    from test_run_vllm_server import rvs
+    from agent_arena.launch.settings import load_config
 
     assert evaluation.build_config is build
     with pytest.raises(ConfigError, match="backend.max_concurrency=0"):
@@ -174,8 +174,10 @@ def test_the_one_builder_serves_backends_evaluation_and_run_vllm_server(tmp_path
     bad.write_text("type: vllm\nmodel: m\ngpu_memory_utilisation: 0.5\n")
     with pytest.raises(ConfigError, match="gpu_memory_utilisation.*did you mean "
                                           "gpu_memory_utilization"):
-        rvs.load_config(str(bad))
-    assert rvs.load_config("vllm_cpu")["served_model_name"] == "smollm2"  # a shipped file
+        load_config(str(bad))
+    assert load_config("vllm_cpu")["served_model_name"] == "smollm2"  # a shipped file
+    with pytest.raises(ConfigError, match="gpu_memory_utilization=2"):  # an override, checked
+        load_config(None, ["gpu_memory_utilization=2"], "vllm")
 
 
 def test_every_field_has_a_description():

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +18,7 @@ from openenv.core.generic_client import GenericEnvClient  # noqa: E402
 
 from agent_arena.env import ArenaConfig  # noqa: E402
 from agent_arena.env.openenv import make_app  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from agent_arena.launch.process import free_port  # noqa: E402
 
 
 def serve(config: ArenaConfig) -> Iterator[str]:

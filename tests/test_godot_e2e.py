@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +28,8 @@ import jsonschema
 import pytest
 import yaml
 
+from agent_arena.errors import BackendUnavailable
+from agent_arena.launch.process import ChildProcess
 from godot import harness
 from godot.harness import free_port, godot_web
 
@@ -76,36 +75,14 @@ def arena_server(
         # without auth the relay only accepts pages from origins it is told about
         cmd.append(f"server.ws_allowed_origins=['http://127.0.0.1:{site_port}']")
     env = {**os.environ, "AGENT_ARENA_PLAIN_USERS": f"{USER}:{PASSWORD}", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    log: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + SERVER_START_S
+    server = ChildProcess(cmd, name="agent-arena serve", log_path=journal.with_suffix(".log"),
+                          new_session=True, env=env, cwd=ROOT)
+    server.start()
     try:
-        while True:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                pytest.fail("agent-arena serve did not start:\n" + "".join(log))
-            log.append(line)
-            if "serving on" in line:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("agent-arena serve did not start:\n" + "".join(log))
+        try:
+            server.wait_for_line("serving on", SERVER_START_S)
+        except BackendUnavailable as exc:
+            pytest.fail(f"agent-arena serve did not start: {exc.message}")
         yield {
             "port": port,
             "ws_port": ws_port,
@@ -114,11 +91,7 @@ def arena_server(
             "journal": journal,
         }
     finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
+        server.stop(timeout=10)  # SIGTERM to its group, SIGKILL after 10 s
 
 
 def _tool_schemas() -> dict[str, dict]:

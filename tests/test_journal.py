@@ -375,7 +375,7 @@ async def test_a_real_demo_run_is_journaled_and_replays(tools, llama_backend, ll
             assert s.same_tool_pct == pytest.approx(100 * same / 6, abs=0.01)
             assert (tmp_path / f"{backend.name}.json").is_file()
     finally:
-        await server_backend.aclose()
+        await server_backend.close()
 
 
 @needs_hook

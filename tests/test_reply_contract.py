@@ -349,6 +349,6 @@ async def test_a_cancelled_http_decision_closes_its_request():
             await task
         await asyncio.wait_for(closed.wait(), REPLY_S)
     finally:
-        await backend.aclose()
+        await backend.close()
         srv.close()
         await srv.wait_closed()

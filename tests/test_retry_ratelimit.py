@@ -479,7 +479,7 @@ def test_seed_api_generate_with_tools_flat_and_openai_forms():
             assert result.metadata["tool_call"] == {"name": "move_to",
                                                     "arguments": {"target": [10, 20, 5]}}
     finally:
-        b.close()
+        b.sync().close()
 
 
 def test_function_calling_block_and_unknown_keys():

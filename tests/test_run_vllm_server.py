@@ -5,7 +5,6 @@ started through it too)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shlex
@@ -18,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent_arena.launch.cli import parse_args
+from agent_arena.launch.commands import build_command
+from agent_arena.launch.settings import resolve
+from agent_arena.launch.vllm import engine_env
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "run_vllm_server.py"
 
-_spec = importlib.util.spec_from_file_location("run_vllm_server", SCRIPT)
-assert _spec and _spec.loader
-rvs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(rvs)
 
 
 NO_VLLM = "/nonexistent/python"  # GPU-flag tests: as on a host whose vLLM is the `vllm` command
@@ -38,13 +38,13 @@ def _no_local_vllm(monkeypatch):
 def dry(*argv: str) -> list[str]:
     if "--device" not in argv and "--engine" not in argv:
         argv = ("--device", "gpu", *argv)
-    args = rvs.parse_args(["--dry-run", *argv])
-    cmd = rvs.build_command(rvs.resolve(args), dry_run=True)
+    args = parse_args(["--dry-run", *argv], script=True)
+    cmd = build_command(resolve(args), dry_run=True)
     return cmd
 
 
 def dry_env(*argv: str) -> dict[str, str]:
-    return rvs.engine_env(rvs.resolve(rvs.parse_args(["--dry-run", *argv])))
+    return engine_env(resolve(parse_args(["--dry-run", *argv], script=True)))
 
 
 def flag(cmd: list[str], name: str) -> str | None:
@@ -259,3 +259,31 @@ def test_model_embedded_is_the_converted_folder(monkeypatch):
     assert flag(cmd, "--model") == folder and Path(folder, "model.safetensors").is_file()
     assert Path(folder, "chat_template.jinja").is_file()  # vLLM uses the GGUF's template
     assert "HF_HUB_OFFLINE=1" in cmd
+
+
+def test_agent_arena_launch_takes_the_engine_and_backend_overrides(capsys):
+    """`agent-arena launch ENGINE key=value ...`: the same command as the script's flags; an
+    override is a backend key (checked by the one builder), and a flag wins over it."""
+    from agent_arena.cli import main
+
+    assert main(["launch", "vllm", "--device", "gpu", "model=Qwen/Qwen2.5-7B-Instruct",
+                 "gpu_memory_utilization=0.5", "--port", "8100", "--dry-run"]) == 0
+    cmd = shlex.split(capsys.readouterr().out.strip())
+    assert flag(cmd, "serve") == "Qwen/Qwen2.5-7B-Instruct"
+    assert flag(cmd, "--gpu-memory-utilization") == "0.5" and flag(cmd, "--port") == "8100"
+    assert cmd[cmd.index("vllm"):] == dry("--model", "Qwen/Qwen2.5-7B-Instruct", "--port",
+                                          "8100", "--gpu-memory-utilization", "0.5")
+    assert main(["launch", "vllm", "--model", "m", "--device", "gpu",
+                 "gpu_memory_utilization=0.25", "--gpu-memory-utilization", "0.75",
+                 "--dry-run"]) == 0
+    assert flag(shlex.split(capsys.readouterr().out.strip()), "--gpu-memory-utilization") == "0.75"
+    assert main(["launch", "vllm", "--model", "m", "no_such_key=1", "--dry-run"]) == 1
+    assert "no_such_key" in capsys.readouterr().err
+
+
+def test_the_script_is_launch(capsys):
+    """run_vllm_server.py --help is launch's, with --engine as a flag."""
+    out = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True,
+                         timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    assert out.returncode == 0 and out.stdout.startswith("usage: run_vllm_server.py")
+    assert "--engine" in out.stdout and "--dry-run" in out.stdout

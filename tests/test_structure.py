@@ -143,7 +143,7 @@ def test_long_modules_say_why():
 SUBCOMMANDS = {
     "serve": "server.bind", "demo": "demo.agents", "config": "key=value", "keys": "DIR",
     "eval": "eval.runs", "replay": "replay.seed", "export": "--format", "gen": "--seed",
-    "env": "env.agents", "train": "--steps",
+    "env": "env.agents", "train": "--steps", "launch": "--dry-run",
 }
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120",
        "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")])}

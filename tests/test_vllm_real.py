@@ -73,7 +73,7 @@ class TestRealVLLM(RealServerConformance):
         b = VLLMBackend(VLLMBackendConfig(api_base=vllm_server.base_url,
                                           model=vllm_server.model))
         yield b
-        await b.aclose()
+        await b.close()
 
     async def test_structured_outputs_extra_field(self, backend: VLLMBackend):
         backend.config.constrained_via = "structured_outputs"
@@ -246,7 +246,7 @@ async def test_bridge_end_to_end(vllm_server: RunningVLLM, make_server, tools): 
         summary = await run_demo(server.endpoint, tools, agents=3, ticks=2, deadline_ms=600000,
                                  seed=1, client_kwargs={"timeout_s": 900})
     finally:
-        await backend.aclose()
+        await backend.close()
     assert summary.n == 6
     assert summary.count("ok") == 6, [(d.status, d.tool) for d in summary.decisions]
     assert summary.valid_pct == 100.0
@@ -271,7 +271,7 @@ async def test_a_mask_holds_on_vllm(vllm_server: RunningVLLM, strategy):  # noqa
         out = await decide_once(backend, messages("Use the tool you have."), registry, None,
                                 CallingConfig(strategy=strategy), CALL, possible=possible)
     finally:
-        await backend.aclose()
+        await backend.close()
     assert out.status == "ok", out.reason
     assert out.call.as_wire() in ({"tool": "say", "arguments": {"text": "alpha-1"}},
                                   {"tool": "say", "arguments": {"text": "beta-2"}},
@@ -317,7 +317,7 @@ class TestRealSGLang(RealServerConformance):
         b = SGLangBackend(SGLangBackendConfig(api_base=url,
                                               model=os.environ.get("SGLANG_MODEL")))
         yield b
-        await b.aclose()
+        await b.close()
 
 
 # ---- in-process engine -----------------------------------------------------------------------
@@ -429,18 +429,20 @@ def _game_tool_names() -> list[str]:
 
 def test_vllm_cpu_config_loads_and_starts_the_right_server():
     """configs/backend/vllm_cpu.yaml: the client side is a vllm backend answering to the served
-    name; run_vllm_server.py reads the same file for the CPU command."""
+    name; agent-arena launch (run_vllm_server.py) reads the same file for the CPU command."""
     import yaml
 
-    from test_run_vllm_server import rvs
+    from agent_arena.launch.cli import parse_args
+    from agent_arena.launch.commands import build_command
+    from agent_arena.launch.settings import resolve
 
     path = ROOT / "configs" / "backend" / "vllm_cpu.yaml"
     b = create_backend(yaml.safe_load(path.read_text()))
     assert isinstance(b, VLLMBackend) and b.model_name == "smollm2"
     assert b.capabilities.native_tools and b.base_url == "http://127.0.0.1:8000/v1"
-    s = rvs.resolve(rvs.parse_args(["--config", str(path), "--dry-run"]))
+    s = resolve(parse_args(["vllm", "--config", str(path), "--dry-run"]))
     assert (s["device"], s["dtype"], s["max_model_len"], s["enforce_eager"]) == \
         ("cpu", "bfloat16", 2048, True)
     assert s["model"] == "embedded" and s["tool_call_parser"] == "hermes"
-    cmd = rvs.build_command({**s, "model": "/m"}, dry_run=True)
+    cmd = build_command({**s, "model": "/m"}, dry_run=True)
     assert "--served-model-name" in cmd and cmd[cmd.index("--served-model-name") + 1] == "smollm2"

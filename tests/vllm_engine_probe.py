@@ -116,7 +116,7 @@ async def main(model_dir: str) -> int:
     except TruncatedOutput as exc:
         emit("truncated", error=exc.message, kind=exc.kind)
 
-    await backend.aclose()
+    await backend.close()
     left = []
     for _ in range(100):  # the engine core process exits after shutdown returns
         left = [p for p in psutil.Process().children(recursive=True) if p.is_running()

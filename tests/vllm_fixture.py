@@ -15,19 +15,20 @@ how to make one; `make test` makes it first, so there they always run.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from agent_arena.errors import BackendUnavailable
+from agent_arena.launch.process import ChildProcess, free_port, kill_group
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "run_vllm_server.py"
@@ -73,47 +74,23 @@ class RunningVLLM:
     model: str  # the served name (the folder path, as the seed's model_path)
     lora: str | None
     log_path: Path | None
-    proc: subprocess.Popen | None = None
+    script: ChildProcess | None = None  # run_vllm_server.py, in a session of its own
     server_pid: int | None = None
 
     def log_tail(self, n: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        return self.script.tail(n) if self.script is not None else ""
 
     def stop(self) -> None:
-        """Ctrl-C to run_vllm_server.py (it forwards it and waits), then make sure nothing of
-        the server's process group is left."""
-        if self.proc is None:
+        """Ctrl-C to run_vllm_server.py (it forwards it and waits; after 60 s its group is
+        killed), then make sure nothing of the server's own process group is left."""
+        if self.script is None:
             return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        if self.server_pid is not None:  # vLLM runs in its own session (its pid is the group)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.server_pid, signal.SIGKILL)
-        self.proc = None
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """A killed test run must not leave vLLM holding 3 GB and both cores: the script gets
-    SIGTERM when pytest dies and forwards it to vLLM (which has the same guard)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        self.script.stop(timeout=60, sig=signal.SIGINT)
+        kill_group(self.server_pid)  # vLLM runs in its own session (its pid is the group)
+        self.script = None
 
 
 def start_vllm(work: Path, *, lora: bool = True, extra: list[str] | None = None) -> RunningVLLM:
-    from agent_arena.backends.llama_server import free_port
-
     py = vllm_python()
     model = hf_model_dir()
     port = free_port()
@@ -127,31 +104,22 @@ def start_vllm(work: Path, *, lora: bool = True, extra: list[str] | None = None)
         cmd += ["--lora-modules", f"{LORA_NAME}={lora_dir}", "--", "--max-lora-rank", "8"]
     if extra:
         cmd += ([] if "--" in cmd else ["--"]) + extra
-    log_path = work / "vllm-server.log"
-    log_file = open(log_path, "wb")  # noqa: SIM115 - the child writes to it
-    proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True,
-                            preexec_fn=_die_with_parent,
-                            env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
-    log_file.close()
+    # the script dies with pytest (and forwards the SIGTERM to vLLM, which has the same guard)
+    script = ChildProcess(cmd, name="run_vllm_server.py", log_path=work / "vllm-server.log",
+                          new_session=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "python")})
+    script.start()
     server = RunningVLLM(f"http://127.0.0.1:{port}/v1", model, LORA_NAME if lora else None,
-                         log_path, proc)
-    deadline = time.monotonic() + START_TIMEOUT_S + 60
+                         script.log_path, script)
     try:
-        while True:
-            text = log_path.read_text(errors="replace")
-            if server.server_pid is None and "server pid " in text:
-                server.server_pid = int(text.split("server pid ", 1)[1].split()[0])
-            if "ready: base_url" in text:
-                return server
-            if proc.poll() is not None:
-                raise RuntimeError(f"run_vllm_server.py exited with {proc.returncode}:\n"
-                                   f"{server.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"vLLM did not become ready:\n{server.log_tail()}")
-            time.sleep(0.5)
-    except BaseException:
+        pid_line = script.wait_for_line("server pid ", START_TIMEOUT_S)
+        server.server_pid = int(pid_line.split("server pid ", 1)[1].split()[0])
+        script.wait_for_line("ready: base_url", START_TIMEOUT_S + 60, poll_s=0.5)
+        return server
+    except BaseException as exc:
         server.stop()
+        if isinstance(exc, BackendUnavailable):
+            raise RuntimeError(f"vLLM did not become ready: {exc.message}") from None
         raise
 
 

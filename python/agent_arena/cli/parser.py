@@ -2,8 +2,8 @@
 
 Settings stay Hydra overrides (key=value) after the subcommand; their help lists the keys with
 their defaults, read from the composed configuration (or the section's dataclass) only when
-help is asked for, so parsing costs nothing. export, gen and train own their parsers (their
-modules' ``cli``), which answer --help themselves; they are listed here for the overview.
+help is asked for, so parsing costs nothing. export, gen, train and launch own their parsers
+(their modules' ``cli``), which answer --help themselves; they are listed here for the overview.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ examples:
     agent-arena gen --n 20000 --seed 0 --out data.jsonl   # generated games (+ data.val.jsonl)
     agent-arena env env.agents=2 env.port=8000            # the game for RL trainers (OpenEnv)
     agent-arena train data.jsonl --out outputs/train      # LoRA for the embedded model
+    agent-arena launch vllm --model Qwen/Qwen2.5-7B-Instruct  # start vLLM for backend=vllm
 """
 
 # subcommands whose own module parses every argument (and answers --help)
 OWN_ARGS = {"export": "agent_arena.export", "gen": "agent_arena.gamegen",
-            "train": "agent_arena.training.cli"}
+            "train": "agent_arena.training.cli", "launch": "agent_arena.launch.cli"}
 
 COMMANDS = {
     "serve": "serve the bridge on a ZeroMQ socket until SIGINT/SIGTERM",
@@ -43,6 +44,7 @@ COMMANDS = {
     "gen": "generate games as training data (docs/training.md)",
     "env": "serve the game to RL trainers through OpenEnv (docs/env.md)",
     "train": "train a LoRA for the embedded model (docs/training.md)",
+    "launch": "start an inference server: vllm, sglang or llama-server (docs/backends.md)",
 }
 
 OVERRIDES = """\

@@ -12,9 +12,11 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from agent_arena import settings
+from agent_arena.backends.base import Backend
 
 
 def build_server(cfg: dict[str, Any]) -> Any:
@@ -92,17 +94,11 @@ async def serve(cfg: dict[str, Any]) -> int:
 
             stop_ws_relay(relay)
         await server.stop()
-        await server.backend.aclose()
+        await server.backend.close()
     if failed is not None:
         print(f"agent-arena: error: the server stopped receiving: {failed}", file=sys.stderr)
         return 1
     return 0
-
-
-def _warm_up(backend: Any) -> None:
-    load = getattr(backend, "load", None)
-    if callable(load):
-        load()
 
 
 def stderr_line(text: str) -> None:
@@ -112,19 +108,15 @@ def stderr_line(text: str) -> None:
 PROGRESS_EVERY_S = 5.0
 
 
-async def prepare(backend: Any, say: Any = None) -> None:
-    """Load the model (llama.cpp) or start the managed server (llama-server) before serving,
-    saying what is happening every few seconds so a slow first load does not look like a hang."""
-    if callable(getattr(backend, "load", None)):
-        job: Any = asyncio.to_thread(_warm_up, backend)
-        verb = "loading the model"
-    elif asyncio.iscoroutinefunction(getattr(backend, "start", None)) \
-            and getattr(getattr(backend, "config", None), "managed", True):
-        job = backend.start()
-        verb = "starting llama-server" if backend.name == "llama_server" else "starting the engine"
-    else:
+async def prepare(backend: Backend, say: Callable[[str], None] | None = None) -> None:
+    """Start the backend (load the model, start the managed llama-server or the engine) before
+    serving, saying what is happening every few seconds so a slow first load does not look like
+    a hang; a backend with nothing worth waiting for (``starting`` None) starts quietly."""
+    verb = backend.starting
+    if verb is None:
+        await backend.start()
         return
-    task = asyncio.ensure_future(job)
+    task = asyncio.ensure_future(backend.start())
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     if say:

