@@ -3,7 +3,8 @@ demo scene carries no end-to-end test switches.
 
 Perception (items in reach, threats, earshot) was written inline in arena_agent.gd, and the
 earshot check twice more (the agent's listeners, demo_agent.gd's wave targets). Now each is one
-ArenaSensor under godot_plugin/addons/agent_arena/sensors/ and the agents ask their sensors.
+ArenaSensor under godot_plugin/addons/agent_arena/sensors/ and the agents ask their sensors; the
+switches only tests used (e2e, expect_refused, shot, pause_s) live in tests/godot/demo_probe/.
 What the sensors perceive is checked in the engine by tests/godot/unit/test_sensors.gd.
 """
 
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ADDON = ROOT / "godot_plugin" / "addons" / "agent_arena"
 SENSORS = ADDON / "sensors"
 DEMO = ROOT / "godot_plugin" / "demo"
+PROBE = ROOT / "tests" / "godot" / "demo_probe"
 AGENTS = (ADDON / "arena_agent.gd", DEMO / "demo_agent.gd")
 
 
@@ -67,3 +69,13 @@ def test_the_demo_composes_its_sensors() -> None:
     # each NPC's ArenaAgent has the sensors as children
     for npc in ("Ada", "Bo"):
         assert f'parent="{npc}/ArenaAgent"' in scene, npc
+
+
+def test_the_demo_scene_has_no_end_to_end_switches() -> None:
+    """The demo is a game: the switches only tests use are the probe's (tests/godot/demo_probe)."""
+    code = _code(DEMO / "main.gd")
+    for switch in ("e2e", "expect_refused", "shot", "pause_s", "E2E", "DEMO SHOT"):
+        assert switch not in code, f"main.gd still knows the test switch {switch!r}"
+    probe = "\n".join(p.read_text() for p in sorted(PROBE.glob("*.gd")))
+    for switch in ("e2e", "expect_refused", "shot", "pause_s", "E2E OK", "DEMO SHOT"):
+        assert switch in probe, f"the probe lacks {switch!r}"

@@ -24,6 +24,8 @@ sys.path.insert(0, str(REPO / "tools" / "godot_web"))
 import godot_web
 
 SETUP = REPO / "tools" / "godot_web" / "setup.sh"
+DEMO = REPO / "godot_plugin" / "demo"
+PROBE = Path(__file__).resolve().parent / "demo_probe"
 
 
 def runtime_ready() -> bool:
@@ -44,6 +46,22 @@ def godot_runtime() -> Path:
         if proc.returncode != 0 or not runtime_ready():
             pytest.fail(f"tools/godot_web/setup.sh failed:\n{proc.stdout}\n{proc.stderr}")
     return godot_web.RUNTIME
+
+
+def demo_probe_files() -> dict[str, bytes]:
+    """The files that make the demo project a test run: the probe (tests/godot/demo_probe) at
+    res://probe/ and the demo's project.godot with the probe's scene as the main scene (it holds
+    the demo's own main.tscn). Pass them as ``extra`` to godot_web.collect_project (through
+    run_project or DemoWeb); the demo itself knows no test switch."""
+    project = (DEMO / "project.godot").read_text()
+    main_scene = 'run/main_scene="res://main.tscn"'
+    assert main_scene in project, "the demo's main scene moved: update the probe"
+    probe_scene = 'run/main_scene="res://probe/probe.tscn"'
+    files = {"res://project.godot": project.replace(main_scene, probe_scene).encode()}
+    for path in sorted(PROBE.iterdir()):
+        if path.suffix in {".gd", ".tscn"}:
+            files[f"res://probe/{path.name}"] = path.read_bytes()
+    return files
 
 
 def free_port() -> int:

@@ -52,6 +52,7 @@ class DemoWeb:
         overrides: list[str] | None = None,
         query: dict[str, str] | None = None,
         log_path: Path | None = None,
+        extra: dict[str, bytes] | None = None,
     ) -> None:
         self.site_dir = site_dir
         self.http_port = http_port
@@ -62,6 +63,8 @@ class DemoWeb:
         self.overrides = list(overrides or [])
         self.query = dict(query or {})
         self.log_path = log_path or site_dir.parent / "demo-web-server.log"
+        # files packed over the demo's (the screenshot test's probe); none for people
+        self.extra = dict(extra or {})
         self.server_lines: list[str] = []
         self._proc: subprocess.Popen[str] | None = None
         self._site: godot_web.Site | None = None
@@ -91,7 +94,8 @@ class DemoWeb:
 
     def start(self) -> str:
         """Build the page, start the server (wait until it serves), start the static server."""
-        godot_web.build_site(godot_web.collect_project(DEMO), self.site_dir, resize_policy=2)
+        files = godot_web.collect_project(DEMO, self.extra)
+        godot_web.build_site(files, self.site_dir, resize_policy=2)
         env = {
             **os.environ,
             # The password travels in the environment, not on the command line (ps shows that).

@@ -10,10 +10,10 @@ extends Node
 ## [code]say[/code] (a [Label3D] bubble), [code]idle[/code]. Any other tool is handed to the game
 ## through [signal tool_requested]; finish it with [method complete_tool].
 ## What it perceives comes from its [ArenaSensor] children, each adding its piece to the
-## observation and to the action mask (docs/godot.md, "Sensors"); an agent with none gets the
-## default three ([ItemSensor], [ThreatSensor], [EarshotSensor]) when [member
-## add_default_sensors] is on. Override [method _collect_observation] to describe the world your
-## way.
+## observation and to the action mask (godot_plugin/README.md, "Sensors"); an agent with none
+## gets the default three ([ItemSensor], [ThreatSensor], [EarshotSensor]) when [member
+## add_default_sensors] is on. Override [method _collect_observation] to describe the world
+## your way.
 ## [br][br]With every observation it also sends an action mask (when [member send_mask] is on):
 ## what is possible right now, from what the agent perceives. By default [code]pick_up[/code]
 ## may only name the items in reach, [code]flee[/code] only the threats in sight, and
