@@ -10,10 +10,10 @@ extends ArenaSensor
 ## Observation: [member key] (default [code]heard[/code]): what was said to the agent since its
 ## last observation ([member ArenaAgent.heard]), only when something was.
 
-## Characters are the nodes of this group; the agent's own character joins it in [method setup].
-@export var character_group: StringName = &"arena_characters"
 ## Characters closer than this hear what the agent says, and it hears them.
 @export var hearing_radius: float = 10.0
+## Characters are the nodes of this group; the agent's own character joins it in [method setup].
+@export var character_group: StringName = &"arena_characters"
 ## Observation key of what was heard.
 @export var key: String = "heard"
 ## The tool that needs a listener ("": this sensor adds nothing to the mask).
