@@ -2,8 +2,9 @@
 
 tools/godot_web/demo_web.py builds the demo for Godot's 4.6 web runtime, starts `agent-arena
 serve` with the embedded model and its WebSocket relay (PLAIN) and serves the page; this test
-opens the page with ``shot=4``. Once four decisions arrived, an NPC walked and both overlays show
-a decision, the demo prints "DEMO SHOT {state}" and the runner saves a screenshot. The test
+opens the page, packed with the tests' probe (tests/godot/demo_probe), with ``shot=4``. Once four
+decisions arrived, an NPC walked and both overlays show a decision, the probe prints
+"DEMO SHOT {state}" and the runner saves a screenshot. The test
 checks, from the engine's own output, that NPCs moved and that the overlay shows the decisions
 the server really sent (tool, latency, status), and, from the picture, that the scene was drawn
 with both NPCs and the overlay text. The screenshot is kept as a test artifact
@@ -103,6 +104,7 @@ def test_demo_page_shows_live_decisions(tmp_path: Path) -> None:
         overrides=["server.heartbeat_timeout_ms=60000"],
         query={"shot": "4"},
         log_path=tmp_path / "server.log",
+        extra=harness.demo_probe_files(),  # the probe prints "DEMO SHOT" (the demo does not)
     )
     with demo:
         result = godot_web.run_headless(demo.url, timeout_s=RUN_GUARD_S, screenshot=shot)

@@ -1,6 +1,7 @@
 """End to end in the real Godot 4.6 engine: the demo scene against a real `agent-arena serve`.
 
-The demo project (godot_plugin/demo: the AgentArena autoload, two ArenaAgent NPCs, items) runs
+The demo project (godot_plugin/demo: the AgentArena autoload, two ArenaAgent NPCs, items), under
+the tests' probe (tests/godot/demo_probe: the e2e switches, the "E2E ..." lines), runs
 in Godot's official web runtime in headless chromium, connects through the server's WebSocket
 relay (websockify) to the real ZeroMQ ROUTER server with the embedded SmolLM2 model, with PLAIN
 authentication and ZMTP heartbeats on. It registers a tool, observes (each observation with the
@@ -9,8 +10,8 @@ action mask its NPC built: docs/godot.md, "Action masks"), receives actions thro
 server's PINGs are answered. Every decision the model made must lie within the mask sent with
 its observation. A wrong password must be refused.
 
-Nothing here races the clock: the demo's decisions get a 10-minute deadline in this mode, the
-demo quits as soon as the round trip (including one decision made by the model, status ``ok``)
+Nothing here races the clock: the probe gives the demo's decisions a 10-minute deadline, the
+probe quits as soon as the round trip (including one decision made by the model, status ``ok``)
 is complete, and every timeout below only guards against a hang.
 """
 
@@ -43,7 +44,7 @@ HEARTBEAT_TIMEOUT_MS = 20000
 PAUSE_S = 30  # longer than the server's heartbeat timeout
 # Hang guards only (a slow machine takes longer, it never fails on time): model load, engine run.
 SERVER_START_S = 900
-ENGINE_RUN_S = 1600  # > the demo's own E2E_TIMEOUT_S (1500 s)
+ENGINE_RUN_S = 1600  # > the probe's own E2E_TIMEOUT_S (1500 s)
 # pytest-timeout's project default (600 s) would race a slow machine; the fixture's server start
 # counts against the first test of each server.
 pytestmark.append(pytest.mark.timeout(SERVER_START_S + ENGINE_RUN_S + 120))
@@ -153,7 +154,12 @@ def _run_demo(
     if server["auth"] == "plain":
         args += [f"--user={USER}", f"--password={password}"]
     return godot_web.run_project(
-        DEMO, tmp_path / "site", timeout_s=ENGINE_RUN_S, args=args, port=server["site_port"]
+        DEMO,
+        tmp_path / "site",
+        extra=harness.demo_probe_files(),
+        timeout_s=ENGINE_RUN_S,
+        args=args,
+        port=server["site_port"],
     )
 
 

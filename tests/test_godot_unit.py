@@ -69,6 +69,8 @@ def unit_run(godot_runtime: Path, tmp_path_factory: pytest.TempPathFactory) -> g
         "res://vectors.json": vectors,
         "res://templates/custom_agent.gd.txt": (template / "custom_agent.gd").read_bytes(),
         "res://fuzz.json": json.dumps(fuzz_cases()).encode(),
+        # the demo's NPC, for test_sensors.gd (it extends the addon's ArenaAgent by path)
+        "res://demo/demo_agent.gd": (ROOT.parent / "godot_plugin/demo/demo_agent.gd").read_bytes(),
     }
     return godot_web.run_project(UNIT, tmp_path_factory.mktemp("unit") / "site", extra)
 
@@ -85,6 +87,9 @@ def test_gdscript_unit_suites_pass_in_engine(unit_run: godot_web.RunResult) -> N
     assert result.errors == [], output
     assert failed == 0 and result.exit_code == 0, output
     assert passed > 300, output
+    # Every suite ran (a suite that fails to compile would leave its checks out silently).
+    for suite in ("agent.observation", "masks.hearing", "sensors.earshot", "sensors.demo_agent"):
+        assert f"SUITE {suite}" in result.printed, suite
     # The bounded queue warns once when it starts dropping observations.
     assert any("dropped" in w for w in result.warnings), output
 

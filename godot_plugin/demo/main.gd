@@ -6,13 +6,8 @@
 ## Above each NPC: its last action, thought and decision latency; top left: decisions/s, p50
 ## latency and the count of each status. Settings come from command-line user arguments (after
 ## "--") or, in a web build, from the page URL query: url (e.g. ws://127.0.0.1:5556/), user,
-## password, e2e, expect_refused, shot, pause_s.
-## With e2e set, it quits with 0 once the whole round trip was seen, including a decision made
-## by the model for an observation that carried a mask (used by the tests). With
-## shot=N it prints "DEMO SHOT" with the overlay's state once N decisions arrived and an NPC
-## walked (the screenshot test takes its picture then). With pause_s=S (e2e), the game pauses
-## the whole tree for S seconds after the welcome; the round trip then also needs the pause to
-## have ended on the same connection.
+## password. The tests run this scene under their own probe (tests/godot/demo_probe), which
+## reads its switches the same way; the demo knows nothing of them.
 extends Node3D
 
 const Client := preload("res://addons/agent_arena/client.gd")
@@ -20,10 +15,6 @@ const Agent := preload("res://addons/agent_arena/arena_agent.gd")
 const PICK_UP_REACH: float = 1.6
 const REWARD_PICKED: float = 1.0
 const REWARD_FAILED: float = -0.1
-## Guards against a hang only: the e2e run ends as soon as its round trip is complete, so a slow
-## machine takes longer but never fails on time. Decisions get a deadline no model misses.
-const E2E_TIMEOUT_S: float = 1500.0
-const E2E_DEADLINE_MS: int = 600000
 const RATE_WINDOW_S: float = 30.0
 ## The tools the panel counts (the demo's NPCs may use these).
 const PANEL_TOOLS: Array[String] = ["move_to", "pick_up", "say", "wave", "idle"]
@@ -48,16 +39,6 @@ var _client: Client = null
 var _agents: Array[Agent] = []
 var _log: PackedStringArray = PackedStringArray()
 var _elapsed: float = 0.0
-var _done: bool = false
-var _welcomed: bool = false
-var _tools_acked: bool = false
-var _results_acked: int = 0
-var _actions: Dictionary = {}
-var _ok_actions: int = 0
-## Decisions of the model (status ok, at least one model call: not a call the server forced
-## because the mask left only one) for observations sent with a mask.
-var _masked_ok_actions: int = 0
-var _agents_by_id: Dictionary = {}
 var _connection: String = "connecting"
 ## Decisions seen: [seconds since start, latency ms, status].
 var _decisions: Array = []
@@ -65,13 +46,6 @@ var _status_counts: Dictionary = {}
 ## Actions executed, by tool (superseded replies carry none): the demo's tool mix.
 var _tool_counts: Dictionary = {}
 var _overlays: Dictionary = {}
-var _start_positions: Dictionary = {}
-var _shot_taken: bool = false
-var _disconnects: int = 0
-## -1: no pause asked; 0: pause pending or running; 1: pause over.
-var _pause_state: int = -1
-var _pings_at_pause: int = 0
-var _pings_during_pause: int = 0
 
 @onready var _status: Label = $Hud/Status
 @onready var _stats: Label = _make_stats_label()
@@ -79,12 +53,6 @@ var _pings_during_pause: int = 0
 
 func _ready() -> void:
 	settings = read_settings()
-	if settings.has("e2e") or settings.has("expect_refused"):
-		# Headless test runs render in software on the CPU the model needs: draw little.
-		get_viewport().disable_3d = true
-		Engine.max_fps = 15
-	elif settings.has("shot"):
-		Engine.max_fps = 10  # drawn in software in the screenshot test: leave the CPU to the model
 	_client = get_node("/root/AgentArena") as Client
 	_client.connected.connect(_on_connected)
 	_client.disconnected.connect(_on_disconnected)
@@ -96,17 +64,10 @@ func _ready() -> void:
 		if node is Agent:
 			var agent := node as Agent
 			_agents.append(agent)
-			_agents_by_id[agent.agent_id] = agent
 			agent.tool_requested.connect(_on_tool_requested.bind(agent))
 			agent.action_finished.connect(_on_action_finished.bind(agent))
-			var body := agent.get_parent() as Node3D
-			_start_positions[agent.agent_id] = body.global_position
 			_overlays[agent.agent_id] = _make_overlay(agent.agent_id)
-			if settings.has("e2e"):
-				agent.move_timeout = 4.0
-				agent.deadline_ms = E2E_DEADLINE_MS
-			else:
-				agent.deadline_ms = PAGE_DEADLINE_MS
+			agent.deadline_ms = PAGE_DEADLINE_MS
 	var options := {"client_name": "agent-arena-demo", "tools": [WAVE_TOOL]}
 	if settings.has("url"):
 		options["url"] = settings["url"]
@@ -115,8 +76,6 @@ func _ready() -> void:
 	if settings.has("user"):
 		options["username"] = settings["user"]
 		options["password"] = settings.get("password", "")
-	if settings.has("pause_s"):
-		_pause_state = 0
 	_client.verbose = true
 	_client.connect_to_server("127.0.0.1", Client.DEFAULT_PORT, options)
 	_note("connecting to %s" % options.get("url", "tcp://127.0.0.1:5555"))
@@ -127,25 +86,6 @@ func _process(delta: float) -> void:
 	_status.text = "\n".join(_log.slice(maxi(0, _log.size() - 6)))
 	_stats.text = stats_text()
 	_place_overlays()
-	if settings.has("shot") and not _shot_taken:
-		_maybe_shot()
-	if not settings.has("e2e") or _done:
-		return
-	if _elapsed > E2E_TIMEOUT_S:
-		_finish(
-			1, "E2E FAIL no complete round trip after %.0f s; seen: %s" % [_elapsed, _progress()]
-		)
-	elif (
-		_welcomed
-		and _tools_acked
-		and _results_acked >= _agents.size()
-		and _actions.size() == _agents.size()
-		and _ok_actions >= 1
-		and _masked_ok_actions >= 1
-		and _client.pings_answered >= 1
-		and _pause_state != 0
-	):
-		_finish(0, "E2E OK " + _progress())
 
 
 ## The panel's text: connection, decisions/s over the last RATE_WINDOW_S, p50 latency, statuses
@@ -186,6 +126,7 @@ func stats_text() -> String:
 
 
 ## Reads settings from "--key=value" user arguments and the web page's query string.
+## (Public: the tests' probe reads its own switches through it.)
 static func read_settings() -> Dictionary:
 	var found := {}
 	var args := OS.get_cmdline_args() + OS.get_cmdline_user_args()
@@ -198,20 +139,15 @@ static func read_settings() -> Dictionary:
 		if arg.begins_with("--") and arg.contains("="):
 			var key := arg.substr(2, arg.find("=") - 2)
 			found[key] = arg.substr(arg.find("=") + 1)
-		elif arg == "--e2e" or arg == "--expect_refused":
-			found[arg.substr(2)] = "1"
 	return found
 
 
 func _on_connected() -> void:
 	_note("connected")
 	_connection = "connected"
-	if settings.has("expect_refused"):
-		_finish(1, "E2E FAIL connected although the password is wrong")
 
 
 func _on_disconnected(reason: String) -> void:
-	_disconnects += 1
 	_note("disconnected: " + reason)
 	_connection = "reconnecting"
 
@@ -224,23 +160,11 @@ func _on_connection_failed(reason: String, permanent: bool) -> void:
 func _on_message_received(message: Dictionary) -> void:
 	match str(message.get("type", "")):
 		"welcome":
-			_welcomed = true
 			_note("welcome from %s (%s)" % [message.get("server"), message.get("model")])
-			if _pause_state == 0 and not get_tree().paused:
-				_pause_game(float(settings["pause_s"]))
-		"ack":
-			if message.get("of") == "register_tools":
-				_tools_acked = "wave" in message.get("tools", [])
-			elif message.get("of") == "tool_result":
-				_results_acked += 1
 
 
 func _on_error_received(code: String, message: String) -> void:
 	_note("error %s: %s" % [code, message])
-	if settings.has("expect_refused") and code == "auth_refused":
-		_finish(0, "E2E REFUSED " + message)
-	elif settings.has("e2e"):
-		_finish(1, "E2E FAIL error %s: %s" % [code, message])
 
 
 func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -> void:
@@ -250,26 +174,8 @@ func _on_action_received(agent_id: String, call: Dictionary, info: Dictionary) -
 	_status_counts[status] = int(_status_counts.get(status, 0)) + 1
 	if status == "superseded":
 		return  # nothing to show: a newer decision for this NPC is on its way
-	_actions[agent_id] = int(_actions.get(agent_id, 0)) + 1
 	var tool_name := str(call.get("tool", "?"))
 	_tool_counts[tool_name] = int(_tool_counts.get(tool_name, 0)) + 1
-	# The agent handled the action first (it connected before us) and asks again only in a
-	# later frame, so its last mask is still the one of this decision's observation.
-	var agent := _agents_by_id.get(agent_id) as Agent
-	var mask: Variant = null
-	if agent != null and int(info.get("tick", -1)) == agent.tick and not agent.last_mask.is_empty():
-		mask = agent.last_mask
-	var usage: Variant = info.get("usage")
-	var attempts := int(usage.get("attempts", 0)) if usage is Dictionary else 0
-	if status == "ok":
-		_ok_actions += 1
-		_masked_ok_actions += 1 if mask != null and attempts >= 1 else 0
-	var line := {"agent_id": agent_id, "call": call, "status": status, "tick": info.get("tick")}
-	line["attempts"] = attempts
-	line["latency_ms"] = info.get("latency_ms")
-	line["thought"] = info.get("thought")
-	line["mask"] = mask
-	print("E2E ACTION ", JSON.stringify(line))
 	_note("%s -> %s %s (%s)" % [agent_id, call.get("tool"), call.get("arguments"), status])
 	var overlay := _overlays.get(agent_id) as Label
 	if overlay != null:
@@ -315,19 +221,6 @@ func _on_tool_requested(tool_name: String, arguments: Dictionary, _tick: int, ag
 			agent.complete_tool(false, "unknown tool %s" % tool_name)
 
 
-## Pauses the whole tree (as a game's pause menu does) for [param seconds]; the AgentArena
-## autoload must keep the connection alive meanwhile.
-func _pause_game(seconds: float) -> void:
-	_note("pausing the game for %.0f s" % seconds)
-	_pings_at_pause = _client.pings_answered
-	get_tree().paused = true
-	await get_tree().create_timer(seconds, true).timeout  # this timer runs while paused
-	_pings_during_pause = _client.pings_answered - _pings_at_pause
-	get_tree().paused = false
-	_pause_state = 1
-	_note("game resumed; %d PINGs answered while paused" % _pings_during_pause)
-
-
 ## Hides a picked-up item and brings it back later at a random place on the floor.
 func _take_away(item: Node3D) -> void:
 	item.remove_from_group(&"arena_items")
@@ -346,44 +239,6 @@ func _take_away(item: Node3D) -> void:
 
 func _on_action_finished(tool_name: String, ok: bool, result: Variant, agent: Agent) -> void:
 	_note("%s finished %s ok=%s %s" % [agent.agent_id, tool_name, ok, result])
-
-
-func _maybe_shot() -> void:
-	var wanted := int(settings.get("shot", "4"))
-	var moved := _moved()
-	var walked := false
-	for agent_id: String in moved:
-		walked = walked or moved[agent_id] >= 0.5
-	var shown := 0
-	for agent_id: String in _overlays:
-		if not (_overlays[agent_id] as Label).text.ends_with("waiting for its first decision"):
-			shown += 1
-	if _decisions.size() - int(_status_counts.get("superseded", 0)) < wanted:
-		return
-	if not walked or shown < _overlays.size():
-		return
-	_shot_taken = true
-	var overlays := {}
-	for agent_id: String in _overlays:
-		overlays[agent_id] = (_overlays[agent_id] as Label).text
-	var state := {
-		"decisions": _decisions.size(),
-		"statuses": _status_counts,
-		"moved": moved,
-		"overlays": overlays,
-		"panel": _stats.text,
-	}
-	print("DEMO SHOT ", JSON.stringify(state))
-
-
-## Metres each NPC is away from where it started.
-func _moved() -> Dictionary:
-	var out := {}
-	for agent in _agents:
-		var body := agent.get_parent() as Node3D
-		var start: Vector3 = _start_positions[agent.agent_id]
-		out[agent.agent_id] = snappedf(body.global_position.distance_to(start), 0.01)
-	return out
 
 
 ## A 2D label that follows the NPC on screen (crisp at any distance, unlike text in 3D).
@@ -444,36 +299,6 @@ func _make_stats_label() -> Label:
 	label.horizontal_alignment = HORIZONTAL_ALIGNMENT_LEFT
 	$Hud.add_child(label)
 	return label
-
-
-func _progress() -> String:
-	var state := {
-		"welcome": _welcomed,
-		"tools_acked": _tools_acked,
-		"actions": _actions,
-		"results_acked": _results_acked,
-		"ok_actions": _ok_actions,
-		"masked_ok_actions": _masked_ok_actions,
-		"tools": _tool_counts,
-		"disconnects": _disconnects,
-		"pause_over": _pause_state == 1,
-		"pings_during_pause": _pings_during_pause,
-		"pings_answered": _client.pings_answered,
-	}
-	return JSON.stringify(state)
-
-
-func _finish(code: int, line: String) -> void:
-	if _done:
-		return
-	_done = true
-	print(line)
-	_client.disconnect_from_server()
-	for agent in _agents:
-		agent.stop()
-	await get_tree().physics_frame
-	await get_tree().process_frame
-	get_tree().quit(code)
 
 
 func _note(text: String) -> void:

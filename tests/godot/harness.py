@@ -26,6 +26,8 @@ import godot_web
 from agent_arena.launch.process import ChildProcess, free_port
 
 SETUP = REPO / "tools" / "godot_web" / "setup.sh"
+DEMO = REPO / "godot_plugin" / "demo"
+PROBE = Path(__file__).resolve().parent / "demo_probe"
 
 
 def runtime_ready() -> bool:
@@ -48,6 +50,31 @@ def godot_runtime() -> Path:
     return godot_web.RUNTIME
 
 
+<<<<<<< HEAD
+=======
+def demo_probe_files() -> dict[str, bytes]:
+    """The files that make the demo project a test run: the probe (tests/godot/demo_probe) at
+    res://probe/ and the demo's project.godot with the probe's scene as the main scene (it holds
+    the demo's own main.tscn). Pass them as ``extra`` to godot_web.collect_project (through
+    run_project or DemoWeb); the demo itself knows no test switch."""
+    project = (DEMO / "project.godot").read_text()
+    main_scene = 'run/main_scene="res://main.tscn"'
+    assert main_scene in project, "the demo's main scene moved: update the probe"
+    probe_scene = 'run/main_scene="res://probe/probe.tscn"'
+    files = {"res://project.godot": project.replace(main_scene, probe_scene).encode()}
+    for path in sorted(PROBE.iterdir()):
+        if path.suffix in {".gd", ".tscn"}:
+            files[f"res://probe/{path.name}"] = path.read_bytes()
+    return files
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+>>>>>>> s4-godot
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -54,6 +54,7 @@ class DemoWeb:
         overrides: list[str] | None = None,
         query: dict[str, str] | None = None,
         log_path: Path | None = None,
+        extra: dict[str, bytes] | None = None,
     ) -> None:
         self.site_dir = site_dir
         self.http_port = http_port
@@ -65,6 +66,8 @@ class DemoWeb:
         self.query = dict(query or {})
         self.log_path = log_path or site_dir.parent / "demo-web-server.log"
         self._server: ChildProcess | None = None
+        # files packed over the demo's (the screenshot test's probe); none for people
+        self.extra = dict(extra or {})
         self._site: godot_web.Site | None = None
 
     @property
@@ -92,7 +95,8 @@ class DemoWeb:
 
     def start(self) -> str:
         """Build the page, start the server (wait until it serves), start the static server."""
-        godot_web.build_site(godot_web.collect_project(DEMO), self.site_dir, resize_policy=2)
+        files = godot_web.collect_project(DEMO, self.extra)
+        godot_web.build_site(files, self.site_dir, resize_policy=2)
         env = {
             **os.environ,
             # The password travels in the environment, not on the command line (ps shows that).

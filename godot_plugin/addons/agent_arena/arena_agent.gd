@@ -9,11 +9,16 @@ extends Node
 ## [NavigationAgent3D] child of the character when there is one, else by steering straight),
 ## [code]say[/code] (a [Label3D] bubble), [code]idle[/code]. Any other tool is handed to the game
 ## through [signal tool_requested]; finish it with [method complete_tool].
-## Override [method _collect_observation] to describe the world your way.
+## What it perceives comes from its [ArenaSensor] children, each adding its piece to the
+## observation and to the action mask (godot_plugin/README.md, "Sensors"); an agent with none
+## gets the default three ([ItemSensor], [ThreatSensor], [EarshotSensor]) when [member
+## add_default_sensors] is on. Override [method _collect_observation] to describe the world
+## your way.
 ## [br][br]With every observation it also sends an action mask (when [member send_mask] is on):
-## what is possible right now, from what the agent perceives. [code]pick_up[/code] may only name
-## the items in reach, [code]flee[/code] only the threats in sight, and [code]say[/code] is
-## impossible when nobody can hear. Override [method _collect_mask] to describe your own.
+## what is possible right now, from what the agent perceives. By default [code]pick_up[/code]
+## may only name the items in reach, [code]flee[/code] only the threats in sight, and
+## [code]say[/code] is impossible when nobody can hear. Override [method _collect_mask] to
+## describe your own.
 
 ## A tool the agent does not execute itself; call [method complete_tool] when it is done.
 signal tool_requested(tool_name: String, arguments: Dictionary, tick: int)
@@ -21,6 +26,9 @@ signal tool_requested(tool_name: String, arguments: Dictionary, tick: int)
 signal action_finished(tool_name: String, ok: bool, result: Variant)
 
 const Client := preload("res://addons/agent_arena/client.gd")
+const DefaultItems := preload("res://addons/agent_arena/sensors/item_sensor.gd")
+const DefaultThreats := preload("res://addons/agent_arena/sensors/threat_sensor.gd")
+const DefaultEarshot := preload("res://addons/agent_arena/sensors/earshot_sensor.gd")
 const BUILTIN_TOOLS: PackedStringArray = ["move_to", "say", "idle"]
 const AUTOLOAD_PATH: NodePath = ^"/root/AgentArena"
 ## Every ArenaAgent is in this group (so agents hear each other's [code]say[/code]).
@@ -48,26 +56,15 @@ const MAX_HEARD: int = 16
 @export var autostart: bool = true
 
 @export_group("Perception")
-## Items are the nodes of this group (or the bodies inside [member perception_area]).
-@export var item_group: StringName = &"arena_items"
-## Only items closer than this are observed.
-@export var perception_radius: float = 15.0
-## Optional area whose overlapping bodies and areas are the perceived items.
-@export var perception_area: Area3D
-## Threats are the nodes of this group closer than [member perception_radius] (sent as
-## [code]threats[/code] when there are any; [code]flee[/code] may name them).
-@export var threat_group: StringName = &"arena_threats"
-## Characters are the nodes of this group; the agent's own character joins it in
-## [method _ready]. One closer than [member hearing_radius] can hear a [code]say[/code].
-@export var character_group: StringName = &"arena_characters"
-## Characters closer than this hear what the agent says, and it hears them.
-@export var hearing_radius: float = 10.0
+## Without an [ArenaSensor] child, add the default three at start: [code]Items[/code]
+## ([ItemSensor]: [code]arena_items[/code] within 15 m, in reach at 1.6 m),
+## [code]Threats[/code] ([ThreatSensor]: [code]arena_threats[/code] within 15 m) and
+## [code]Earshot[/code] ([EarshotSensor]: [code]arena_characters[/code] within 10 m).
+@export var add_default_sensors: bool = true
 
 @export_group("Action mask")
 ## Send an action mask with every observation: what is possible now (docs/godot.md).
 @export var send_mask: bool = true
-## Items at most this far away are in reach: the only ones [code]pick_up[/code] may name.
-@export var reach_distance: float = 1.6
 
 @export_group("Movement")
 ## Speed of built-in steering (when there is no NavigationAgent3D).
@@ -86,8 +83,10 @@ var last_call: Dictionary = {}
 ## The mask sent with the latest observation (empty: none was sent).
 var last_mask: Dictionary = {}
 ## What was said to this agent since its last observation: [code]{from, text}[/code] entries,
-## sent as [code]heard[/code] by [method _collect_observation]. See [method hear].
+## sent as [code]heard[/code] by its [EarshotSensor]. See [method hear].
 var heard: Array[Dictionary] = []
+## The sensor children it perceives through, in child order (set in [method _ready]).
+var sensors: Array[ArenaSensor] = []
 
 var _client: Client = null
 var _body: Node3D = null
@@ -114,11 +113,10 @@ func _ready() -> void:
 	_body = get_parent() as Node3D
 	add_to_group(AGENT_GROUP)
 	if _body != null:
-		if not String(character_group).is_empty():
-			_body.add_to_group(character_group)
 		for child in _body.get_children():
 			if child is NavigationAgent3D:
 				_nav = child
+	_setup_sensors()
 	_client = get_node_or_null(AUTOLOAD_PATH) as Client
 	if _client == null:
 		push_warning(
@@ -192,27 +190,21 @@ func _get_configuration_warnings() -> PackedStringArray:
 		warnings.append("decision_interval must be positive.")
 	if not ProjectSettings.has_setting("autoload/AgentArena"):
 		warnings.append("The AgentArena autoload is missing: enable the Agent Arena plugin.")
-	if perception_area == null and String(item_group).is_empty():
-		warnings.append("Set item_group or perception_area, or the agent observes no items.")
 	return warnings
 
 
 #region virtual
-## Returns what the agent perceives. Override to add game state; call the parent version
-## ([code]super()[/code]) to keep position, velocity, nearby items, threats, what it heard,
-## inventory and goal.
+## Returns what the agent perceives: inventory, goal, position and velocity, then what each
+## sensor senses (by default nearby items, threats, what it heard). Override to add game state;
+## call the parent version ([code]super()[/code]) to keep those.
 func _collect_observation() -> Dictionary:
 	var observation := {"inventory": Array(inventory), "goal": goal}
 	if _body != null:
-		observation["position"] = _round_vec(_body.global_position)
+		observation["position"] = ArenaSensor.round_vec(_body.global_position)
 		if _body is CharacterBody3D:
-			observation["velocity"] = _round_vec((_body as CharacterBody3D).velocity)
-		observation["nearby_items"] = _nearby_items()
-		var threats := _nearby_threats()
-		if not threats.is_empty():
-			observation["threats"] = threats
-	if not heard.is_empty():
-		observation["heard"] = heard.duplicate(true)
+			observation["velocity"] = ArenaSensor.round_vec((_body as CharacterBody3D).velocity)
+	for sensor in sensors:
+		observation.merge(sensor.sense(self), true)
 	if not last_call.is_empty():
 		observation["last_action"] = last_call.get("tool", "")
 	return observation
@@ -221,24 +213,19 @@ func _collect_observation() -> Dictionary:
 ## Returns the action mask for this decision: tool name -> [code]false[/code] (not possible
 ## now), [code]true[/code] (possible, arguments as registered) or [code]{argument: [allowed
 ## values]}[/code]; tools left out stay as registered. [param observation] is what
-## [method _collect_observation] returned. The default, from the agent's own perception:
+## [method _collect_observation] returned. The default merges each sensor's
+## [method ArenaSensor.mask]; with the default sensors:
 ## [br]- [code]pick_up[/code]: [code]{item_id: [the items in reach]}[/code], false when none is;
 ## [br]- [code]flee[/code]: [code]{threat_id: [the threats in sight]}[/code], false when none is;
-## [br]- [code]say[/code]: false when no character is within [member hearing_radius] and
-##   nobody spoke to the agent since its last observation.
+## [br]- [code]say[/code]: false when no character is within earshot and nobody spoke to the
+##   agent since its last observation.
 ## [br]Override it to describe your game (call [code]super(observation)[/code] to start from
 ## the default). Before it is sent, the mask keeps only the tools that are registered on the
 ## server and in [member allowed_tools]; a mask that would leave no tool possible is not sent.
 func _collect_mask(_observation: Dictionary) -> Dictionary:
 	var mask := {}
-	var in_reach := items_in_reach()
-	mask["pick_up"] = {"item_id": in_reach} if not in_reach.is_empty() else false
-	var threat_ids: Array = []
-	for threat: Dictionary in _nearby_threats():
-		threat_ids.append(threat["id"])
-	mask["flee"] = {"threat_id": threat_ids} if not threat_ids.is_empty() else false
-	if not can_be_heard():
-		mask["say"] = false
+	for sensor in sensors:
+		mask.merge(sensor.mask(self), true)
 	return mask
 
 
@@ -290,40 +277,28 @@ func complete_tool(ok: bool, result: Variant = {}, reward: Variant = null) -> vo
 	action_finished.emit(tool_name, ok, result)
 
 
-## Someone said [param text] to this agent (another ArenaAgent's [code]say[/code] within
-## [member hearing_radius] calls this; a game calls it for the player's chat). The next
-## observation carries it under [code]heard[/code], and [code]say[/code] is possible then.
+## Someone said [param text] to this agent (another ArenaAgent's [code]say[/code] within its
+## earshot calls this; a game calls it for the player's chat). The next observation carries it
+## under [code]heard[/code] (through its [EarshotSensor]), and [code]say[/code] is possible then.
 func hear(speaker: String, text: String) -> void:
 	heard.append({"from": speaker, "text": text})
 	if heard.size() > MAX_HEARD:
 		heard = heard.slice(heard.size() - MAX_HEARD)
 
 
-## Ids of the perceived items at most [member reach_distance] away, nearest first.
-func items_in_reach() -> Array:
-	var ids: Array = []
-	if _body == null:
-		return ids
-	for item: Dictionary in _nearby_items():
-		if float(item["distance"]) <= reach_distance:
-			ids.append(item["id"])
-	return ids
+## The character this agent drives (its parent, when that is a [Node3D]; null before
+## [method _ready]).
+func get_character() -> Node3D:
+	return _body
 
 
-## True when another character is within [member hearing_radius], or somebody spoke to the
-## agent since its last observation.
-func can_be_heard() -> bool:
-	if not heard.is_empty():
-		return true
-	if _body == null or String(character_group).is_empty() or not is_inside_tree():
-		return false
-	for node in get_tree().get_nodes_in_group(character_group):
-		var other := node as Node3D
-		if other == null or other == _body or not other.is_inside_tree():
-			continue
-		if other.global_position.distance_to(_body.global_position) <= hearing_radius:
-			return true
-	return false
+## The first of [member sensors] that is an instance of [param type] (a sensor script, e.g.
+## [code]get_sensor(ItemSensor)[/code]), or null.
+func get_sensor(type: Script) -> ArenaSensor:
+	for sensor in sensors:
+		if is_instance_of(sensor, type):
+			return sensor
+	return null
 
 
 ## [param mask] as the server accepts it: only tools that are possible candidates (registered
@@ -465,58 +440,34 @@ func _stop_body() -> void:
 		(_body as CharacterBody3D).velocity = Vector3.ZERO
 
 
-## Every other ArenaAgent whose character is within [member hearing_radius] hears [param text].
+## Every other ArenaAgent within earshot (as this agent's [EarshotSensor] decides) hears
+## [param text]; without one, nobody does.
 func _tell_listeners(text: String) -> void:
-	if _body == null or text.is_empty() or not is_inside_tree():
+	var earshot := get_sensor(DefaultEarshot) as EarshotSensor
+	if _body == null or text.is_empty() or earshot == null:
 		return
-	for node in get_tree().get_nodes_in_group(AGENT_GROUP):
-		var other := node as ArenaAgent
-		var other_body := other.get_parent() as Node3D if other != null else null
-		if other == self or other_body == null:
-			continue
-		if other_body.global_position.distance_to(_body.global_position) <= hearing_radius:
-			other.hear(agent_id, text)
+	for other in earshot.agents_in_earshot(self):
+		other.hear(agent_id, text)
 
 
-func _nearby_items() -> Array:
-	var candidates: Array[Node] = []
-	if perception_area != null:
-		candidates.append_array(perception_area.get_overlapping_bodies())
-		candidates.append_array(perception_area.get_overlapping_areas())
-	elif not String(item_group).is_empty() and is_inside_tree():
-		candidates = get_tree().get_nodes_in_group(item_group)
-	return _perceived(candidates)
-
-
-## The nodes of [member threat_group] within [member perception_radius], nearest first.
-func _nearby_threats() -> Array:
-	if String(threat_group).is_empty() or _body == null or not is_inside_tree():
-		return []
-	return _perceived(get_tree().get_nodes_in_group(threat_group))
-
-
-## {id, position, distance, kind} of each of [param candidates] within the radius, nearest first.
-func _perceived(candidates: Array[Node]) -> Array:
-	var items: Array = []
-	for node in candidates:
-		var item := node as Node3D
-		if item == null or item == _body or not item.is_inside_tree():
-			continue
-		var distance := item.global_position.distance_to(_body.global_position)
-		if distance > perception_radius:
-			continue
-		var entry := {
-			"id": str(item.name),
-			"position": _round_vec(item.global_position),
-			"distance": snappedf(distance, 0.01),
+## Collects the sensor children (adding the default three when there are none and
+## [member add_default_sensors] is on) and sets each up.
+func _setup_sensors() -> void:
+	sensors.clear()
+	for child in get_children():
+		if child is ArenaSensor:
+			sensors.append(child)
+	if sensors.is_empty() and add_default_sensors:
+		var defaults := {
+			"Items": DefaultItems, "Threats": DefaultThreats, "Earshot": DefaultEarshot
 		}
-		if item.has_meta("kind"):
-			entry["kind"] = str(item.get_meta("kind"))
-		items.append(entry)
-	items.sort_custom(
-		func(a: Dictionary, b: Dictionary) -> bool: return a["distance"] < b["distance"]
-	)
-	return items
+		for sensor_name: String in defaults:
+			var sensor: ArenaSensor = defaults[sensor_name].new()
+			sensor.name = sensor_name
+			add_child(sensor)
+			sensors.append(sensor)
+	for sensor in sensors:
+		sensor.setup(self)
 
 
 ## Seconds without a reply after which a decision counts as lost.
@@ -532,7 +483,4 @@ static func _as_array(value: Variant) -> Array:
 		return Array(value)  # a packed array
 	return [value]
 
-
-static func _round_vec(v: Vector3) -> Array:
-	return [snappedf(v.x, 0.01), snappedf(v.y, 0.01), snappedf(v.z, 0.01)]
 #endregion

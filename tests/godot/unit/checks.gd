@@ -7,8 +7,10 @@ var failed: int = 0
 var _suite: String = ""
 
 
+## Starts the checks of [param suite]; prints "SUITE <name>" so the runner sees which ran.
 func begin(suite: String) -> void:
 	_suite = suite
+	print("SUITE " + suite)
 
 
 func check(condition: bool, what: String) -> bool:

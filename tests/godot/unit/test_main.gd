@@ -9,6 +9,7 @@ const SUITES: Array[Script] = [
 	preload("res://test_client.gd"),
 	preload("res://test_agent.gd"),
 	preload("res://test_masks.gd"),
+	preload("res://test_sensors.gd"),
 	preload("res://test_fuzz.gd"),
 ]
 

@@ -11,6 +11,7 @@ const Msgpack := preload("res://addons/agent_arena/msgpack.gd")
 const Zmtp := preload("res://addons/agent_arena/zmtp.gd")
 const FakeTransport := preload("res://fake_transport.gd")
 const TestClient := preload("res://test_client.gd")
+const Items := preload("res://addons/agent_arena/sensors/item_sensor.gd")
 ## The server's default tools (configs/tools/game.yaml), as its welcome lists them.
 const DEFAULT_TOOLS: Array = ["move_to", "pick_up", "say", "flee", "idle"]
 ## Far from whatever the other suites left in the tree.
@@ -77,7 +78,8 @@ func _server_tools(checks: Checks) -> void:
 
 func _defaults(checks: Checks, npc: Agent) -> void:
 	checks.begin("masks.items_in_reach")
-	checks.check_equal(npc.items_in_reach(), ["apple-1", "apple-2"], "in reach, nearest first")
+	var items := npc.get_sensor(Items) as Items
+	checks.check_equal(items.in_reach(npc), ["apple-1", "apple-2"], "in reach, nearest first")
 	var sent := _observe(npc, "items_in_reach")
 	var expected := {"pick_up": {"item_id": ["apple-1", "apple-2"]}, "flee": false, "say": false}
 	checks.check_equal(sent.get("mask"), expected, "pick_up: the items in reach; no threat, alone")
@@ -88,12 +90,12 @@ func _defaults(checks: Checks, npc: Agent) -> void:
 	checks.check(not sent.has("tools"), "no allowed list")
 
 	checks.begin("masks.nothing_in_reach")
-	npc.reach_distance = 0.5
+	items.reach_distance = 0.5
 	sent = _observe(npc, "nothing_in_reach")
 	checks.check_equal(
 		sent.get("mask"), {"pick_up": false, "flee": false, "say": false}, "pick_up false"
 	)
-	npc.reach_distance = 1.6
+	items.reach_distance = 1.6
 
 
 func _threats(checks: Checks, npc: Agent) -> void:
@@ -172,11 +174,12 @@ func _allowed_tools(checks: Checks, npc: Agent) -> void:
 		"only allowed tools are named"
 	)
 	npc.allowed_tools = PackedStringArray(["pick_up", "flee"])
-	npc.reach_distance = 0.5
+	var items := npc.get_sensor(Items) as Items
+	items.reach_distance = 0.5
 	sent = _observe(npc, "nothing_possible")
 	checks.check(not sent.has("mask"), "a mask that leaves nothing possible is not sent")
 	checks.check(npc.last_mask.is_empty(), "last_mask empty then")
-	npc.reach_distance = 1.6
+	items.reach_distance = 1.6
 	npc.allowed_tools = PackedStringArray()
 
 	checks.begin("masks.registered_tools")
