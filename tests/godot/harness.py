@@ -50,8 +50,6 @@ def godot_runtime() -> Path:
     return godot_web.RUNTIME
 
 
-<<<<<<< HEAD
-=======
 def demo_probe_files() -> dict[str, bytes]:
     """The files that make the demo project a test run: the probe (tests/godot/demo_probe) at
     res://probe/ and the demo's project.godot with the probe's scene as the main scene (it holds
@@ -68,13 +66,6 @@ def demo_probe_files() -> dict[str, bytes]:
     return files
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
->>>>>>> s4-godot
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
