@@ -196,3 +196,36 @@ def test_eval_command_line(tmp_path, capsys):
     report = load_report(tmp_path / "report.json")
     assert report.label == "cli" and report.metrics.decisions == 5
     assert report.metrics.schema_valid_pct == 100.0
+
+
+def test_a_set_declares_its_fallback_and_eval_sends_it_in_hello(tmp_path, capsys):
+    """A game whose waiting tool needs an argument has no valid default fallback (idle {}):
+    its file names one (`fallback:`), eval sends it in hello, and the run goes through."""
+    from agent_arena.cli import main
+
+    path = tmp_path / "guard.yaml"
+    path.write_text("""
+name: guard
+fallback: {tool: stay_put, arguments: {why: quiet}}
+tools:
+  stay_put:
+    description: Stay where you are.
+    parameters:
+      type: object
+      properties: {why: {type: string, enum: [quiet, ordered]}}
+      required: [why]
+  walk_over:
+    description: Walk to a room.
+    parameters:
+      type: object
+      properties: {room: {type: string}}
+      required: [room]
+scenarios:
+- id: quiet
+  observation: {rooms_near: [B2], task: none}
+  expect: {tool: stay_put}
+""")
+    assert load_scenarios(path).fallback == {"tool": "stay_put", "arguments": {"why": "quiet"}}
+    rc = main(["eval", str(path), f"eval.out={tmp_path / 'out'}", "calling.strategy=constrained"])
+    assert rc == 0
+    assert load_report(tmp_path / "out" / "report.json").metrics.decisions == 1

@@ -111,7 +111,7 @@ async def run_eval(
         async with ArenaClient(endpoint, name="agent-arena eval",
                                timeout_s=cfg.deadline_ms / 1000 + 60) as client:
             for ss in sets:
-                await client.hello(tools=ss.tool_specs)
+                await client.hello(tools=ss.tool_specs, fallback=ss.fallback)
                 # the game's own copy, as the server has it: a set that declares tools has
                 # exactly those (protocol.md), one that declares none the server's
                 check = ToolRegistry(ss.tool_specs or list(tools))

@@ -215,10 +215,11 @@ class ScenarioSet:
     scenarios: list[Scenario]
     tool_specs: list[dict[str, Any]] = field(default_factory=list)  # sent in hello
     path: str | None = None
+    fallback: dict[str, Any] | None = None  # {tool, arguments}, sent in hello
 
 
 _SCENARIO_KEYS = {"id", "name", "observation", "expect", "tools", "profile", "tags", "observe"}
-_FILE_KEYS = {"name", "tools", "allowed", "scenarios", "description"}
+_FILE_KEYS = {"name", "tools", "allowed", "scenarios", "description", "fallback"}
 
 
 def _scenario(data: Any, where: str, default_tools: tuple[str, ...] | None) -> Scenario:
@@ -253,6 +254,7 @@ def load_scenarios(path: str | Path) -> ScenarioSet:
     text = path.read_text()
     specs: list[dict[str, Any]] = []
     allowed: tuple[str, ...] | None = None
+    fallback: dict[str, Any] | None = None
     name = path.stem
     if path.suffix == ".jsonl":
         try:
@@ -278,6 +280,12 @@ def load_scenarios(path: str | Path) -> ScenarioSet:
             elif specs:
                 allowed = tuple(s["name"] for s in specs)
             items = data.get("scenarios") or []
+            if data.get("fallback") is not None:
+                fb = data["fallback"]
+                if not isinstance(fb, Mapping) or not isinstance(fb.get("tool"), str):
+                    raise ScenarioError(f"{path}: fallback must be {{tool: NAME, arguments: "
+                                        f"{{...}}}}, the call a game gets on a failed decision")
+                fallback = {"tool": fb["tool"], "arguments": dict(fb.get("arguments") or {})}
         else:
             items = data or []
     if not isinstance(items, list) or not items:
@@ -287,7 +295,8 @@ def load_scenarios(path: str | Path) -> ScenarioSet:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ScenarioError(f"{path}: duplicate scenario ids {dupes}")
-    return ScenarioSet(name=name, scenarios=scenarios, tool_specs=specs, path=str(path))
+    return ScenarioSet(name=name, scenarios=scenarios, tool_specs=specs, path=str(path),
+                       fallback=fallback)
 
 
 def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
