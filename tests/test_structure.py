@@ -176,3 +176,86 @@ def test_top_level_help_lists_every_subcommand(helps):
     assert p.returncode == 0, p.stderr
     for sub in SUBCOMMANDS:
         assert f"    {sub}" in p.stdout, (sub, p.stdout)
+
+
+# ---- the test tree (tests/unit, tests/integration, tests/support) ------------------------------
+
+TESTS = ROOT / "tests"
+HEAVY_MARKS = {"llama", "llama_server", "vllm", "sglang", "godot"}
+
+
+def _fixture_noqa_imports(path: Path) -> list[str]:
+    """Imports silenced with ``# noqa`` for an unused name (F401) or a shadowed one (F811), or
+    with a bare ``# noqa``: how a fixture is pulled in by import. E402 (an import after
+    ``pytest.importorskip``) is about position, not fixtures, and is allowed."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        for line in lines[node.lineno - 1:node.end_lineno]:
+            noqa = line.partition("# noqa")[2] if "# noqa" in line else None
+            if noqa is not None and (not noqa.startswith(":") or "F401" in noqa or "F811" in noqa):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {line.strip()}")
+    return found
+
+
+def _marks_and_imports(path: Path) -> tuple[set[str], set[str]]:
+    """The ``pytest.mark.NAME`` names a module uses and the top-level modules it imports."""
+    marks, imports = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "mark"):
+            marks.add(node.attr)
+        elif isinstance(node, ast.Import):
+            imports |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imports.add(node.module.split(".")[0])
+    return marks, imports
+
+
+def test_no_test_module_at_the_top_of_tests():
+    flat = sorted(p.name for p in TESTS.glob("test_*.py"))
+    assert not flat, f"tests/ holds test modules; put them in tests/unit or tests/integration: {flat}"
+
+
+def test_no_test_module_imports_a_fixture_with_noqa():
+    found = [f for p in sorted(TESTS.rglob("*.py")) for f in _fixture_noqa_imports(p)]
+    assert not found, ("fixtures come from tests/conftest.py's pytest_plugins, not imports "
+                       "silenced with noqa:\n" + "\n".join(found))
+
+
+def test_the_noqa_finder_finds_fixture_imports(tmp_path: Path):
+    global ROOT
+    code = ("from a import b  # noqa: F401\nfrom c import (  # noqa: F401\n    d)\n"
+            "import e  # noqa: E402\nimport f  # noqa\n")
+    (tmp_path / "m.py").write_text(code)
+    root, ROOT = ROOT, tmp_path
+    try:
+        assert [f.split(": ", 1)[0] for f in _fixture_noqa_imports(tmp_path / "m.py")] == \
+            ["m.py:1", "m.py:2", "m.py:5"]
+    finally:
+        ROOT = root
+
+
+def test_unit_tests_need_no_model_engine_or_child_process():
+    """tests/unit runs in seconds anywhere: no heavy marker, no subprocess."""
+    found = []
+    for path in sorted((TESTS / "unit").glob("test_*.py")):
+        marks, imports = _marks_and_imports(path)
+        if marks & HEAVY_MARKS or "subprocess" in imports:
+            found.append(f"{path.name}: {sorted(marks & HEAVY_MARKS)} "
+                         f"{'subprocess' if 'subprocess' in imports else ''}")
+    assert (TESTS / "unit").is_dir() and not found, found
+
+
+def test_every_fixture_module_of_support_is_a_plugin():
+    """A support module that defines fixtures is named in tests/conftest.py's pytest_plugins."""
+    tree = ast.parse((TESTS / "conftest.py").read_text(encoding="utf-8"))
+    plugins = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                    and any(getattr(t, "id", "") == "pytest_plugins" for t in n.targets)), [])
+    defining = sorted(
+        "support." + p.relative_to(TESTS / "support").with_suffix("").as_posix().replace("/", ".")
+        for p in (TESTS / "support").rglob("*.py") if "@pytest.fixture" in p.read_text())
+    assert defining and sorted(set(defining) - set(plugins)) == [], (defining, plugins)
