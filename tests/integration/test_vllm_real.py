@@ -27,6 +27,15 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from test_backend_conformance import (
+    CALL,
+    CASES,
+    DATA,
+    SHORT,
+    TOOLS,
+    BackendConformance,
+    messages,
+)
 
 from agent_arena.backends import ChatRequest, Sampling, create_backend
 from agent_arena.backends.recording import RecordingBackend
@@ -45,15 +54,6 @@ from agent_arena.backends.vllm_engine import (
 from agent_arena.calling import CallingConfig, decide_once
 from agent_arena.errors import BackendRequestError, BackendUnavailable, ConfigError
 from agent_arena.tools import ToolRegistry, ToolSpec, call_schema
-from test_backend_conformance import (
-    CALL,
-    CASES,
-    DATA,
-    SHORT,
-    TOOLS,
-    BackendConformance,
-    messages,
-)
 from support.vllm_fixture import ROOT, RunningVLLM, hf_model_dir, vllm_python
 
 STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
