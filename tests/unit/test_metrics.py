@@ -1,7 +1,8 @@
 """Prometheus metrics over real HTTP after real demo runs: the counts equal what the client got.
 
 The scripted run mixes every outcome a game can see (ok, re-asked, invalid -> fallback, backend
-error -> fallback, timeout, superseded, error replies); the llama run is the embedded model.
+error -> fallback, timeout, superseded, error replies); the embedded model's run and `serve` in
+a real process are tests/integration/test_metrics_real.py.
 Nothing here asserts on durations: replies are awaited, gates are opened by the test.
 """
 
@@ -11,15 +12,12 @@ import asyncio
 import collections
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.errors import BackendError, ConfigError
@@ -29,6 +27,7 @@ from agent_arena.server import ServerConfig
 from agent_arena.server.decisions import DecisionEvent
 from agent_arena.world import run_demo
 from support.arena_sockets import TOOLS, GatedBackend
+from support.prometheus import by_label, scrape
 
 MOVE = '{"tool": "move_to", "arguments": {"target": [4, 0, 2]}}'
 GRAFANA = Path(__file__).resolve().parents[2] / "docs" / "grafana-agent-arena.json"
@@ -53,19 +52,6 @@ class MixedBackend(GatedBackend):
             return ChatResponse(text="I would rather not say.", prompt_tokens=5,
                                 completion_tokens=3)
         return await super().chat(request)
-
-
-def scrape(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    """metric sample name -> {sorted labels: value}"""
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = collections.defaultdict(dict)
-    for fam in text_string_to_metric_families(httpx.get(url, timeout=10).text):
-        for s in fam.samples:
-            out[s.name][tuple(sorted(s.labels.items()))] = s.value
-    return out
-
-
-def by_label(samples: dict[tuple[tuple[str, str], ...], float], label: str) -> dict[str, float]:
-    return {dict(k)[label]: v for k, v in samples.items() if v}
 
 
 def client_reason_class(reply: dict[str, Any]) -> str | None:
@@ -223,23 +209,6 @@ async def test_grafana_dashboard_queries_only_what_a_server_exports(arena, peers
     assert exported - {family(n) for n in used} == set()
 
 
-@pytest.mark.llama
-async def test_scrape_after_a_demo_with_the_embedded_model(make_server, llama_backend, tools):
-    server = await make_server(llama_backend, default_deadline_ms=300000, metrics_port=0)
-    summary = await run_demo(server.endpoint, tools, agents=2, ticks=2, deadline_ms=300000)
-    m = await asyncio.to_thread(scrape, server.views.urls["metrics"])
-    statuses = collections.Counter(d.status for d in summary.decisions)
-    assert sum(statuses.values()) == 4
-    assert by_label(m["agent_arena_decisions_total"], "status") == statuses
-    assert {dict(k)["backend"] for k in m["agent_arena_decisions_total"]} == {"llama_cpp"}
-    assert m["agent_arena_completion_tokens_total"][(("backend", "llama_cpp"),)] == \
-        sum(d.usage["completion_tokens"] for d in summary.decisions) > 0
-    assert m["agent_arena_model_seconds_count"][()] == statuses["ok"] + statuses["fallback"]
-    # one generation at a time: decisions beyond it are queued (none now)
-    assert m["agent_arena_queued_decisions"][()] == 0
-    assert m["agent_arena_backend_up"][(("backend", "llama_cpp"),)] == 1.0
-
-
 # ---- configuration and access --------------------------------------------------------------
 
 
@@ -269,15 +238,6 @@ def test_bad_ports_are_refused(override, words):
         settings.server_config(settings.compose(override.split()))
     for w in words:
         assert w in exc.value.message
-
-
-def test_serve_refuses_public_metrics_without_auth_in_a_real_process():
-    p = subprocess.run([sys.executable, "-m", "agent_arena.cli", "serve", "backend=scripted",
-                        "server.metrics_port=9464", "server.metrics_host=0.0.0.0"],
-                       capture_output=True, text=True, timeout=120, check=False)
-    assert p.returncode == 2
-    assert "refusing to serve the metrics on 0.0.0.0" in p.stderr and "Traceback" not in p.stderr
-    assert "serving on" not in p.stdout
 
 
 async def test_plain_auth_protects_metrics_with_http_basic(arena):
