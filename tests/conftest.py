@@ -10,4 +10,5 @@ pytest_plugins = [
     "support.arena_sockets",
     "support.llama_server_fixture",
     "support.vllm_fixture",
+    "support.godot_harness",
 ]

@@ -27,11 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from godot import harness
-from godot.harness import free_port, godot_web
+from support.godot_harness import demo_probe_files, free_port, godot_web
 
 pytestmark = [pytest.mark.godot, pytest.mark.llama, pytest.mark.usefixtures("godot_runtime")]
-godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on first use
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools" / "godot_web"))
@@ -104,7 +102,7 @@ def test_demo_page_shows_live_decisions(tmp_path: Path) -> None:
         overrides=["server.heartbeat_timeout_ms=60000"],
         query={"shot": "4"},
         log_path=tmp_path / "server.log",
-        extra=harness.demo_probe_files(),  # the probe prints "DEMO SHOT" (the demo does not)
+        extra=demo_probe_files(),  # the probe prints "DEMO SHOT" (the demo does not)
     )
     with demo:
         result = godot_web.run_headless(demo.url, timeout_s=RUN_GUARD_S, screenshot=shot)

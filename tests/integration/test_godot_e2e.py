@@ -31,11 +31,9 @@ import yaml
 
 from agent_arena.errors import BackendUnavailable
 from agent_arena.launch.process import ChildProcess
-from godot import harness
-from godot.harness import free_port, godot_web
+from support.godot_harness import demo_probe_files, free_port, godot_web
 
 pytestmark = [pytest.mark.godot, pytest.mark.llama, pytest.mark.usefixtures("godot_runtime")]
-godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on first use
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "godot_plugin" / "demo"
@@ -156,7 +154,7 @@ def _run_demo(
     return godot_web.run_project(
         DEMO,
         tmp_path / "site",
-        extra=harness.demo_probe_files(),
+        extra=demo_probe_files(),
         timeout_s=ENGINE_RUN_S,
         args=args,
         port=server["site_port"],

@@ -16,11 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from godot import harness
-from godot.harness import godot_web
+from support.godot_harness import godot_web
 
 pytestmark = [pytest.mark.godot, pytest.mark.usefixtures("godot_runtime")]
-godot_runtime = harness.godot_runtime  # the fixture: installs the runtime on first use
 
 ROOT = Path(__file__).resolve().parents[1]  # tests/
 UNIT = ROOT / "godot" / "unit"

@@ -211,11 +211,26 @@ def test_unit_tests_need_no_model_engine_or_child_process():
 
 
 def test_every_fixture_module_of_support_is_a_plugin():
-    """A support module that defines fixtures is named in tests/conftest.py's pytest_plugins."""
+    """A helper module that defines fixtures is named in tests/conftest.py's pytest_plugins (and
+    all such modules live in tests/support/)."""
     tree = ast.parse((TESTS / "conftest.py").read_text(encoding="utf-8"))
     plugins = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
                     and any(getattr(t, "id", "") == "pytest_plugins" for t in n.targets)), [])
     defining = sorted(
-        "support." + p.relative_to(TESTS / "support").with_suffix("").as_posix().replace("/", ".")
-        for p in (TESTS / "support").rglob("*.py") if "@pytest.fixture" in p.read_text())
-    assert defining and sorted(set(defining) - set(plugins)) == [], (defining, plugins)
+        p.relative_to(TESTS).with_suffix("").as_posix().replace("/", ".")
+        for p in TESTS.rglob("*.py")
+        if not p.name.startswith("test_") and p.name != "conftest.py"
+        and "@pytest.fixture" in p.read_text(encoding="utf-8"))
+    assert defining and all(d.startswith("support.") for d in defining), defining
+    assert sorted(set(defining) - set(plugins)) == [], (defining, plugins)
+
+
+def test_no_test_module_rebinds_a_fixture():
+    """``godot_runtime = harness.godot_runtime`` is a fixture import by another name."""
+    found = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Attribute)
+                    and [getattr(t, "id", None) for t in node.targets] == [node.value.attr]):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, found

@@ -1,8 +1,10 @@
 """Pytest fixtures for the tests that run GDScript in the Godot 4.6 web runtime.
 
-Imported by tests/test_godot_*.py (``from godot.harness import ...``). The runtime, chromium
-and playwright-core are installed by tools/godot_web/setup.sh into ~/.cache/agent-arena (never
-into the repository); the ``godot_runtime`` fixture runs it when something is missing.
+tests/conftest.py loads it as a plugin (the ``godot_runtime`` fixture); tests/integration/
+test_godot_*.py import its helpers. The runtime, chromium and playwright-core are installed by
+tools/godot_web/setup.sh into ~/.cache/agent-arena (never into the repository); the
+``godot_runtime`` fixture runs it when something is missing. The Godot projects it runs stay in
+tests/godot/ (tools/godot_web lints and benches them there).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from agent_arena.launch.process import ChildProcess, free_port
 
 SETUP = REPO / "tools" / "godot_web" / "setup.sh"
 DEMO = REPO / "godot_plugin" / "demo"
-PROBE = Path(__file__).resolve().parent / "demo_probe"
+PROBE = REPO / "tests" / "godot" / "demo_probe"
 
 
 def runtime_ready() -> bool:
