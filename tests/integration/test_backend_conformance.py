@@ -6,7 +6,7 @@ model: plain chat, native tools (tool_choice required and named), json_schema ou
 prompt fallback, a validated call through ``calling.decide_once`` for every strategy, the
 server down (the clear error) and the server stopped mid-run (retries, then the error).
 
-tests/test_vllm_real.py runs the same mixin against a real vLLM server (vLLM's CPU build serving
+tests/integration/test_vllm_real.py runs the same mixin against a real vLLM server (vLLM's CPU build serving
 the same SmolLM2, started by tests/support/vllm_fixture.py; native calls expected: vLLM enforces
 tool_choice) and against SGLang when SGLANG_BASE_URL answers. The tools, situations and what
 each server does with native tools are data: tests/data/conformance.yaml.
@@ -245,7 +245,7 @@ class TestLlamaServerManaged(BackendConformance):
 
 def test_every_http_backend_family_runs_the_suite():
     covered = {"vllm", "sglang", "openai", "llama_server"}
-    # in-process, tested elsewhere (xllamacpp: tests/test_llama_engine.py; external:
-    # tests/test_env_external.py)
+    # in-process, tested elsewhere (xllamacpp: tests/integration/test_llama_engine.py; external:
+    # tests/unit/test_env_external.py)
     not_http = {"llama_cpp", "scripted", "vllm_engine", "engine", "xllamacpp", "external"}
     assert set(list_backends()) - not_http <= covered, "a new backend needs a conformance class"

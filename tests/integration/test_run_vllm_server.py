@@ -1,6 +1,6 @@
 """run_vllm_server.py: the exact commands per engine and model family, config files, what vLLM's
 CPU build needs, a real ``--engine llama-server`` start (health, printed base_url, Ctrl-C) and a
-real ``--engine vllm`` start on the CPU build (tests/test_vllm_real.py's session server is
+real ``--engine vllm`` start on the CPU build (tests/integration/test_vllm_real.py's session server is
 started through it too)."""
 
 from __future__ import annotations

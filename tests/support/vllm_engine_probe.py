@@ -1,4 +1,4 @@
-"""The in-process vLLM engine (backend ``vllm_engine``) for real: run by tests/test_vllm_real.py
+"""The in-process vLLM engine (backend ``vllm_engine``) for real: run by tests/integration/test_vllm_real.py
 in the vLLM virtualenv (vllm imports only there), with agent_arena on PYTHONPATH:
 
     .venv-vllm/bin/python tests/support/vllm_engine_probe.py MODEL_DIR

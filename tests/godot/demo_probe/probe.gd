@@ -1,5 +1,5 @@
 ## The demo's test run: the main scene of the demo project as the tests pack it
-## (tests/godot/harness.py, demo_probe_files), with the demo's own scene (res://main.tscn) as its
+## (tests/support/godot_harness.py, demo_probe_files), with the demo's own scene (res://main.tscn) as its
 ## child. The demo stays a game; what only tests want lives here, switched on by the same
 ## "--key=value" user arguments or page query the demo reads (main.gd, read_settings):
 ## [br]- e2e: quit with 0 once the whole round trip was seen (welcome, the demo's tool
