@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVE = r"""
 import asyncio, json, sys
 sys.path.insert(0, sys.argv[2])
-from arena_sockets import TOOLS
+from support.arena_sockets import TOOLS
 from agent_arena.backends.scripted import ScriptedBackend
 from agent_arena.server import ArenaServer, ServerConfig
 import dataclasses

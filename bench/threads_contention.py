@@ -23,7 +23,7 @@ from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig  # no
 from agent_arena.calling import CallingConfig, decide_once  # noqa: E402
 from agent_arena.prompt import build_messages  # noqa: E402
 from agent_arena.tools import ToolRegistry  # noqa: E402
-from conftest import default_profiles, game_tools  # noqa: E402
+from support.fixtures import default_profiles, game_tools  # noqa: E402
 
 
 async def run(threads: int, busy: bool) -> list[float]:

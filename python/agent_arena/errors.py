@@ -16,7 +16,7 @@ statuses that name what went wrong, as ``Literal`` types.
 Foreign errors (zmq, httpx, llama_cpp) are translated at the boundary that calls them, with
 ``raise ... from exc``; the server turns an ``ArenaError`` into an ``error`` reply. Only private
 signals that never leave one module's control flow are defined elsewhere
-(tests/test_errors_tree.py lists them, with why).
+(tests/unit/test_errors_tree.py lists them, with why).
 
 An error has a ``code`` (``ErrorCode``: what the caller did wrong or which part failed; the
 wire codes are docs/protocol.md's table). A backend error also has a ``kind``

@@ -1,7 +1,7 @@
 """Word lists the game generator (gamegen.py) draws names from, written for it.
 
 Large enough that a new game's vocabulary is unlikely to be here, and written without looking
-at any evaluation set: tests/test_gamegen.py checks that no evaluation set's tool name,
+at any evaluation set: tests/integration/test_gamegen.py checks that no evaluation set's tool name,
 argument name or observation key can come out of these lists. The demo's own names (its tools
 and observation keys) are left out on purpose: one evaluation game uses them.
 """

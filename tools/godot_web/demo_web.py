@@ -10,7 +10,7 @@ latency; top left decisions/s, p50 latency and the count of each status.
                                        [--no-thought] [server overrides ...]
 
 Everything listens on 127.0.0.1 only. Ctrl+C stops the server and the page.
-The screenshot test (tests/test_godot_demo_web.py) drives the same :class:`DemoWeb`. It runs
+The screenshot test (tests/integration/test_godot_demo_web.py) drives the same :class:`DemoWeb`. It runs
 with the project's venv (``make demo-web``), so it starts the server through
 agent_arena.launch.process like every other child.
 """

@@ -21,7 +21,7 @@ aborts it when the task awaiting it is cancelled, so it stops using batch slots 
 eager mode, and VLLM_CPU_* variables (launch/vllm.py: cpu_environment) unless already set.
 vLLM starts its engine core in a spawned process, so a script that builds this backend must
 guard its entry point with ``if __name__ == "__main__":``. Run for real on vllm-cpu 0.32 by
-tests/test_vllm_real.py (tests/vllm_engine_probe.py in the vLLM venv).
+tests/integration/test_vllm_real.py (tests/support/vllm_engine_probe.py in the vLLM venv).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ The decision prompt, stable part first so KV caches reuse it across ticks and ag
 
 The server sends ``build_messages`` plus the strategy's tool block; the training rows
 (gamegen.py) are ``decision_messages`` plus ``answer_text``: the same bytes. A test pins every
-prompt byte for byte (tests/test_prompt_golden.py). Modules here import each other directly
+prompt byte for byte (tests/unit/test_prompt_golden.py). Modules here import each other directly
 (never this package), so agents.py can use the renderers without an import cycle.
 """
 

@@ -1,7 +1,8 @@
 ## The demo's test run: the main scene of the demo project as the tests pack it
-## (tests/godot/harness.py, demo_probe_files), with the demo's own scene (res://main.tscn) as its
-## child. The demo stays a game; what only tests want lives here, switched on by the same
-## "--key=value" user arguments or page query the demo reads (main.gd, read_settings):
+## (tests/support/godot_harness.py, demo_probe_files), with the demo's own scene
+## (res://main.tscn) as its child. The demo stays a game; what only tests want lives here,
+## switched on by the same "--key=value" user arguments or page query the demo reads (main.gd,
+## read_settings):
 ## [br]- e2e: quit with 0 once the whole round trip was seen (welcome, the demo's tool
 ##   registered, an action for each NPC, their tool results acknowledged, a PING answered and
 ##   a decision the model made for an observation that carried a mask), printing "E2E OK

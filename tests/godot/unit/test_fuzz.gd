@@ -1,5 +1,6 @@
 ## Round trip of values drawn by hypothesis and packed by the Python msgpack library
-## (res://fuzz.json, written by tests/test_godot_unit.py): decode, re-encode, same bytes.
+## (res://fuzz.json, written by tests/integration/test_godot_unit.py): decode, re-encode, same
+## bytes.
 extends RefCounted
 
 const Checks := preload("res://checks.gd")

@@ -1,7 +1,8 @@
 ## Action masks: the mask an ArenaAgent builds for a scene state, and the observe frame that
 ## carries it (decoded from the bytes the client writes). Frames are also printed as
-## "MASK FRAME <label> <hex>" so tests/test_godot_unit.py decodes them with msgpack-python and
-## applies them with the server's own code (protocol.decode, tools.apply_mask).
+## "MASK FRAME <label> <hex>" so tests/integration/test_godot_unit.py decodes them with
+## msgpack-python and applies them with the server's own code (protocol.decode,
+## tools.apply_mask).
 extends RefCounted
 
 const Checks := preload("res://checks.gd")
