@@ -3,11 +3,7 @@ import pytest
 
 from agent_arena import protocol
 from agent_arena.errors import ProtocolError
-
-
-def pack(obj) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True)
-
+from support.arena_sockets import pack
 
 GOOD = [
     ({"type": "hello", "id": 1, "v": 1, "client": "g"}, protocol.Hello),
