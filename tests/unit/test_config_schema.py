@@ -112,6 +112,7 @@ def test_a_mistyped_value_is_a_config_error_naming_the_key(override, words):
     ("backend.temperature=-1", ["backend.temperature=-1", ">= 0"]),
     ("env.port=70000", ["env.port=70000", "<= 65535"]),
     ("replay.sampling=random", ["replay.sampling", "recorded", "backend"]),
+    ("replay.statuses=[ok,okay]", ["replay.statuses", "'okay'", "superseded"]),
 ])
 def test_an_out_of_bounds_value_is_a_config_error_naming_the_key(override, words):
     with pytest.raises(ConfigError) as err:

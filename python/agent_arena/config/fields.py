@@ -79,8 +79,12 @@ def bound_problem(name: str, value: Any, meta: Any) -> str | None:
     if value is None:
         return None
     choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        return f"{name}={value!r}: choose one of {', '.join(map(str, choices))}"
+    if choices is not None:  # on a list: every item is one of them
+        bad = ([v for v in value if v not in choices] if isinstance(value, (list, tuple))
+               else [value] if value not in choices else [])
+        if bad:
+            which = f" ({', '.join(map(repr, bad))})" if isinstance(value, (list, tuple)) else ""
+            return f"{name}={value!r}{which}: choose one of {', '.join(map(str, choices))}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     for key, ok, word in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),

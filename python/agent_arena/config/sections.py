@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent_arena.config.fields import check_bounds, setting
+from agent_arena.errors import STATUSES
 
 PORT = {"ge": 0, "le": 65535}
 
@@ -104,7 +105,7 @@ class ReplayConfig:
     seed: int | None = setting(None, "force this sampling seed on every request")
     limit: int = setting(0, "replay only the first N decisions (0: all)", ge=0)
     statuses: list[str] = setting(factory=lambda: ["ok", "fallback", "timeout"],
-                                  help="the recorded statuses replayed")
+                                  help="the recorded statuses replayed", choices=STATUSES)
     out: str | None = setting(None, "write the JSON report here")
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from agent_arena.decide.types import STRATEGIES, Strategy, list_strategies
-from agent_arena.errors import ConfigError
+from agent_arena.errors import BackendErrorKind, ConfigError
 
 if TYPE_CHECKING:
     from agent_arena.backends.base import Backend
@@ -61,7 +61,8 @@ class StrategySelector:
 
 _SELECTORS: weakref.WeakKeyDictionary[Any, StrategySelector] = weakref.WeakKeyDictionary()
 # a backend error kind that says the server lacks a strategy's feature -> that strategy
-UNSUPPORTED = {"tools_unsupported": "native", "schema_unsupported": "constrained"}
+UNSUPPORTED: dict[BackendErrorKind, str] = {"tools_unsupported": "native",
+                                            "schema_unsupported": "constrained"}
 
 
 def selector_for(backend: Backend) -> StrategySelector:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent_arena.errors import ConfigError
+from agent_arena.errors import ConfigError, Status
 
 _TOOL_VALUE = re.compile(r'"tool"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
@@ -96,7 +96,7 @@ def _files(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load_rows(paths: Sequence[str | Path], *, keep_status: str | None = "ok") -> list[Row]:
+def load_rows(paths: Sequence[str | Path], *, keep_status: Status | None = "ok") -> list[Row]:
     """Every trainable row of ``paths`` (files or folders). Exported journal rows whose status
     is not ``keep_status`` (fallbacks, timeouts) are left out: they teach the fallback."""
     rows: list[Row] = []
