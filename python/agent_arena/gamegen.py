@@ -969,6 +969,47 @@ def generate(out: str | Path, n: int, seed: int = 0, *, val_out: str | Path | No
     return {"train": str(out), "rows": written, "val": str(val_out), "val_rows": val}
 
 
+DEV_SEED_OFFSET = 7_000_001  # dev-set games: neither training's nor validation's seeds
+
+
+def scenario_sets(n: int, seed: int = 0, *, per_game: int = 10) -> list[dict[str, Any]]:
+    """``n`` generated decisions as eval scenario files (docs/eval.md), one per game: a dev
+    set of unseen generated games that `agent-arena eval` runs like any game, so a trained
+    model's in-distribution skill is measured with the same decoding as the independent sets.
+    Every scenario carries its game's mask (``eval.masks=false`` drops it); expectations are
+    the labelled tool only."""
+    sets: dict[str, dict[str, Any]] = {}
+    for i, e in enumerate(examples(n, seed + DEV_SEED_OFFSET, per_game=per_game,
+                                   masked_share=1.0, memory_share=0.0)):
+        g = sets.get(e.game.name)
+        if g is None:
+            wait = e.game.specs["wait"]
+            call = ToolCall(wait.name, {})
+            if ToolRegistry(e.game.tools).validate(call):
+                call = _wait_call(e.game)
+            g = sets[e.game.name] = {
+                "name": e.game.name,
+                "tools": {t.name: {"description": t.description,
+                                   "parameters": dict(t.parameters)} for t in e.game.tools},
+                "fallback": call.as_wire(), "scenarios": []}
+        g["scenarios"].append({"id": f"{i:05d}-{e.situation}", "tags": [e.situation, e.variant],
+                               "observation": e.observation, "expect": {"tool": e.call.tool},
+                               "observe": {"mask": e.mask}})
+    return list(sets.values())
+
+
+def write_scenarios(out: str | Path, n: int, seed: int = 0, *, per_game: int = 10) -> int:
+    """Write ``scenario_sets`` as YAML files under ``out``; the number of files."""
+    import yaml
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sets = scenario_sets(n, seed, per_game=per_game)
+    for s in sets:
+        (out / f"{s['name']}.yaml").write_text(yaml.safe_dump(s, sort_keys=False))
+    return len(sets)
+
+
 def vocabulary() -> set[str]:
     """Every tool name, argument name and observation key the generator can produce (the
     vocabulary test compares it with the evaluation sets)."""
@@ -1005,7 +1046,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--per-game", type=int, default=5, help="examples per invented game")
     ap.add_argument("--masked", type=float, default=0.5, help="share of rows with a mask")
     ap.add_argument("--memory", type=float, default=0.2, help="share of rows with memory lines")
+    ap.add_argument("--scenarios", default=None, metavar="DIR",
+                    help="instead: write N decisions of unseen generated games as eval scenario "
+                         "files under DIR (a dev set for `agent-arena eval`)")
     a = ap.parse_args(argv)
+    if a.scenarios:
+        files = write_scenarios(a.scenarios, a.n, a.seed, per_game=a.per_game)
+        print(json.dumps({"scenarios": a.scenarios, "files": files, "decisions": a.n}))
+        return 0
     if a.n < 1 or a.per_game < 1 or not 0 <= a.masked <= 1 or not 0 <= a.memory <= 1:
         ap.error("--n and --per-game must be at least 1; --masked and --memory in 0..1")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

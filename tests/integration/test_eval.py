@@ -198,6 +198,7 @@ def test_eval_command_line(tmp_path, capsys):
     assert report.metrics.schema_valid_pct == 100.0
 
 
+@pytest.mark.llama
 def test_a_set_declares_its_fallback_and_eval_sends_it_in_hello(tmp_path, capsys):
     """A game whose waiting tool needs an argument has no valid default fallback (idle {}):
     its file names one (`fallback:`), eval sends it in hello, and the run goes through."""

@@ -343,3 +343,39 @@ def test_fleeing_by_compass_heads_away_from_the_threat():
     for e in runs:
         threat = next(t for t in e.world.things if t.hostile and t.dist < e.game.rules.close)
         assert list(e.call.arguments.values()) == [gamegen.away(e.world.xy, threat.pos)]
+
+
+# ---- a dev set: unseen generated games as eval scenario files -----------------------------------
+
+
+def test_generated_scenario_files_load_and_their_labels_fit_tools_masks_and_fallback(tmp_path):
+    from agent_arena.scenarios import load_scenarios
+
+    assert gamegen.main(["--scenarios", str(tmp_path), "--n", "40", "--per-game", "10"]) == 0
+    files = sorted(tmp_path.glob("*.yaml"))
+    assert len(files) == 4
+    total = 0
+    for path in files:
+        ss = load_scenarios(path)
+        registry = ToolRegistry(ss.tool_specs)
+        assert ss.fallback is not None
+        assert not registry.validate(ToolCall(ss.fallback["tool"], ss.fallback["arguments"]))
+        for sc in ss.scenarios:
+            total += 1
+            (tool,) = sc.expect.tools
+            possible = apply_mask(registry.select(None), sc.observe["mask"])
+            assert tool in [s.name for s in possible], (path.name, sc.id)
+    assert total == 40
+
+
+@pytest.mark.llama
+def test_a_generated_dev_set_runs_through_eval_on_the_embedded_model(tmp_path):
+    from agent_arena.cli import main
+    from agent_arena.evaluation import load_report
+
+    gamegen.write_scenarios(tmp_path / "dev", 5, seed=3, per_game=5)
+    rc = main(["eval", str(tmp_path / "dev"), f"eval.out={tmp_path / 'out'}",
+               "backend.n_threads=1"])
+    assert rc == 0
+    report = load_report(tmp_path / "out" / "report.json")
+    assert report.metrics.decisions == 5 and report.metrics.schema_valid_pct == 100.0
