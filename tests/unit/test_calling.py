@@ -201,7 +201,7 @@ def test_unknown_strategy_names_the_choices():
 
 @pytest.mark.parametrize("field,value,words", [
     ("strategy", "constraind", ["constraind", "auto, constrained, prompt, native"]),
-    ("max_attempts", 0, ["max_attempts=0", "at least 1"]),
+    ("max_attempts", 0, ["max_attempts=0", ">= 1"]),
     ("fallback_tool", "", ["fallback_tool"]),
 ])
 def test_mistyped_calling_config_is_refused(field, value, words):

@@ -113,6 +113,10 @@ def test_a_mistyped_value_is_a_config_error_naming_the_key(override, words):
     ("env.port=70000", ["env.port=70000", "<= 65535"]),
     ("replay.sampling=random", ["replay.sampling", "recorded", "backend"]),
     ("replay.statuses=[ok,okay]", ["replay.statuses", "'okay'", "superseded"]),
+    ("server.max_pending=0", ["server.max_pending=0", ">= 1", "decisions in flight"]),
+    ("server.event_loop=trio", ["server.event_loop", "asyncio", "uvloop"]),
+    ("calling.candidates=17", ["calling.candidates=17", "<= 16", "majority vote"]),
+    ("calling.choice=best", ["calling.choice", "likelihood", "description"]),
 ])
 def test_an_out_of_bounds_value_is_a_config_error_naming_the_key(override, words):
     with pytest.raises(ConfigError) as err:
@@ -187,11 +191,13 @@ def test_every_field_has_a_description():
         ReplayConfig,
         ServeConfig,
     )
+    from agent_arena.decide.types import CallingConfig
     from agent_arena.journal import JournalConfig
     from agent_arena.security import AuthConfig
+    from agent_arena.server.config import ServerConfig
 
     classes = [ServeConfig, DemoConfig, EnvConfig, EvalConfig, ReplayConfig, AuthConfig,
-               JournalConfig]
+               JournalConfig, ServerConfig, CallingConfig]
     classes += [backend_classes(n)[1] for n in list_backends()]
     missing = {c.__name__: undescribed(c) for c in classes if undescribed(c)}
     assert not missing

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agent_arena.backends.types import ChatRequest, ChatResponse, Sampling
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.decide.calls import call_problems
 from agent_arena.decide.registry import Registry
 from agent_arena.errors import BackendErrorKind, ConfigError, OutcomeStatus
@@ -27,34 +28,40 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CallingConfig:
-    strategy: str = "auto"  # auto | constrained | native | prompt
-    max_attempts: int = 2  # model calls per decision (first try + re-asks)
-    thought: bool = False  # ask for a short "thought" before the call (constrained/prompt)
-    fallback_tool: str = "idle"
-    fallback_arguments: Mapping[str, Any] = field(default_factory=dict)
-    # how the tool is chosen: "generate" (the model writes the whole call), "likelihood"
-    # (the model's log-likelihood of each possible call or tool name after the game's prompt
-    # decides, open arguments are then generated) or "description" (the likelihood of what
-    # each tool does, in a short prompt of its own; arguments grounded in the observation);
-    # both need Capabilities.scores, else generate. "auto": likelihood when the game sent a
-    # mask, description otherwise (each measured best that way, docs/benchmarks.md)
-    choice: str = "auto"
-    calibrate: bool = True  # likelihood/description: subtract scores on a content-free turn
-    candidates: int = 1  # N samples of the first attempt, majority vote on tool, then arguments
+    strategy: str = setting("auto", "how to ask for the call: auto | constrained | native | "
+                                    "prompt (auto picks what the backend supports)")
+    max_attempts: int = setting(2, "model calls per decision (first try + re-asks)", ge=1)
+    thought: bool = setting(False, "ask for a short thought before the call (constrained, "
+                                   "prompt)")
+    fallback_tool: str = setting("idle", "the call a game gets on a timeout or a failed "
+                                         "decision (a session's own fallback wins)")
+    fallback_arguments: Mapping[str, Any] = setting(factory=dict,
+                                                    help="the fallback tool's arguments")
+    # "likelihood": the model's log-likelihood of each possible call or tool name after the
+    # game's prompt decides, open arguments are then generated; "description": the likelihood
+    # of what each tool does, in a short prompt of its own, arguments grounded in the
+    # observation; both need Capabilities.scores, else generate. "auto": likelihood when the
+    # game sent a mask, description otherwise (each measured best that way, docs/benchmarks.md)
+    choice: str = setting("auto", "how the tool is chosen: generate (the model writes the "
+                                  "call), likelihood or description (by scores, where the "
+                                  "backend scores), auto")
+    calibrate: bool = setting(True, "likelihood/description: subtract scores on a "
+                                    "content-free turn")
+    candidates: int = setting(1, "samples of the first attempt, majority vote on tool, then "
+                                 "arguments (1: no vote)", ge=1, le=16)
 
     def __post_init__(self) -> None:
         if self.choice not in CHOICES:
             raise ConfigError(f"calling.choice={self.choice!r}; choose one of: "
                               f"{', '.join(CHOICES)}")
-        if not isinstance(self.candidates, int) or not 1 <= self.candidates <= 16:
-            raise ConfigError(f"calling.candidates={self.candidates!r}: samples per decision, "
-                              "1 (no vote) to 16")
+        for name in ("candidates", "max_attempts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"calling.{name}={value!r}: a whole number")
+        check_bounds(self, "calling")
         if self.strategy not in list_strategies():
             raise ConfigError(f"calling.strategy={self.strategy!r} is not a strategy; choose one "
                               f"of: {', '.join(list_strategies())}")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigError(f"calling.max_attempts={self.max_attempts!r}: it counts model calls "
-                              "per decision (first try + re-asks) and must be at least 1")
         if not isinstance(self.fallback_tool, str) or not self.fallback_tool:
             raise ConfigError(f"calling.fallback_tool={self.fallback_tool!r}: name a tool")
         if not isinstance(self.fallback_arguments, Mapping):

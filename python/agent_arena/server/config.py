@@ -5,87 +5,86 @@ from __future__ import annotations
 import asyncio
 import gc
 import ipaddress
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
+from agent_arena.config.fields import check_bounds, setting, with_help
 from agent_arena.errors import ConfigError
 from agent_arena.journal import JournalConfig
 from agent_arena.security import AuthConfig
 
-# setting -> smallest value allowed (the bound is part of the message a user sees)
-_MINIMUM = {"max_message_bytes": 256, "default_deadline_ms": 1, "max_pending": 1,
-            "heartbeat_ivl_ms": 0, "heartbeat_timeout_ms": 0, "session_ttl_s": 1,
-            "shutdown_grace_ms": 0, "max_sessions": 1, "max_agents_per_session": 1,
-            "max_result_bytes": 16, "max_tools_per_session": 1, "max_schema_bytes": 256,
-            "max_schema_depth": 2}
-
 
 @dataclass
 class ServerConfig:
-    bind: str = "tcp://127.0.0.1:5555"
-    max_message_bytes: int = 1 << 20  # per frame; the socket drops frames over 4x this
-    default_deadline_ms: int = 15000
-    max_pending: int = 10000  # decisions in flight over all sessions
-    # The server's own ZMTP PINGs (0: off, the default): with them on, a client that floods
-    # and closes can abort the process in libzmq (docs/security.md). Dead peers are found by
-    # TCP keepalive instead, probing a connection silent for heartbeat_timeout_ms.
-    heartbeat_ivl_ms: int = 0
-    heartbeat_timeout_ms: int = 15000
-    session_ttl_s: float = 3600.0  # forget sessions idle this long
-    # On stop (SIGTERM/SIGINT): decisions that finish within the grace are answered as usual,
-    # the rest get status "stopping" with the fallback call; replies are flushed within it too.
-    shutdown_grace_ms: int = 2000
-    max_sessions: int = 1000  # idle sessions are evicted (least recently seen first)
-    max_agents_per_session: int = 4096  # idle agents are evicted (least recently observed)
-    max_result_bytes: int = 1024  # tool_result payload kept in an agent's memory (truncated)
+    bind: str = setting("tcp://127.0.0.1:5555", "the ZeroMQ endpoint the ROUTER socket binds "
+                        "(loopback by default; anything else needs server.auth)")
+    max_message_bytes: int = setting(1 << 20, "per frame; the socket drops frames over 4x this",
+                                     ge=256)
+    default_deadline_ms: int = setting(15000, "a decision's deadline when observe names none",
+                                       ge=1)
+    max_pending: int = setting(10000, "decisions in flight over all sessions", ge=1)
+    # With the server's own ZMTP PINGs on, a client that floods and closes can abort the
+    # process in libzmq (docs/security.md); dead peers are found by TCP keepalive instead.
+    heartbeat_ivl_ms: int = setting(0, "the server's own ZMTP PINGs (0: off, the default; TCP "
+                                       "keepalive finds dead peers)", ge=0)
+    heartbeat_timeout_ms: int = setting(15000, "keepalive probes a connection silent this long",
+                                        ge=0)
+    session_ttl_s: float = setting(3600.0, "forget sessions idle this long", ge=1)
+    shutdown_grace_ms: int = setting(2000, "on stop: decisions that finish within it are "
+                                           "answered as usual, the rest get status stopping",
+                                     ge=0)
+    max_sessions: int = setting(1000, "idle sessions are evicted (least recently seen first)",
+                                ge=1)
+    max_agents_per_session: int = setting(4096, "idle agents are evicted (least recently "
+                                                "observed)", ge=1)
+    max_result_bytes: int = setting(1024, "tool_result payload kept in an agent's memory "
+                                          "(truncated)", ge=16)
     # What one registration (hello / register_tools) may hold, so it costs milliseconds of the
-    # event loop, not seconds (docs/security.md): tools a session may have (its defaults
-    # included), the JSON size of one tool spec, and maps/lists nested in its parameters.
-    max_tools_per_session: int = 256
-    max_schema_bytes: int = 65536
-    max_schema_depth: int = 24
-    ws_port: int | None = None  # start a WebSocket relay for web-exported games
-    # Origins (e.g. "http://localhost:8060") whose pages may open the relay. Without server.auth
-    # the relay needs this list: otherwise any web page the user visits could drive the agents.
-    ws_allowed_origins: list[str] = field(default_factory=list)
-    # asyncio | uvloop (the optional extra agent-arena[fast]; docs/benchmarks.md has what it buys)
-    event_loop: str = "asyncio"
-    # Python's gen0 collection threshold while the server runs (restored when the last server
-    # of the process stops); null: leave it. Decisions in flight keep thousands of young objects
-    # alive, so at Python's 700 the collector ran every few dozen decisions and took ~15% of the
-    # server's time with 1000 agents (docs/benchmarks.md, "Bridge overhead").
-    gc_threshold: int | None = 10_000
-    auth: AuthConfig = field(default_factory=AuthConfig)
-    # every hello, register_tools, observe, action and tool_result as msgpack records, written
-    # off the event loop (docs/eval.md); off unless journal.path is set
-    journal: JournalConfig = field(default_factory=JournalConfig)
-    # Prometheus metrics (http://HOST:PORT/metrics) and the live dashboard (http://HOST:PORT/),
-    # served on the server's event loop (docs/observability.md); null: off, 0: any free port.
+    # event loop, not seconds (docs/security.md).
+    max_tools_per_session: int = setting(256, "tools a session may have (its defaults "
+                                              "included)", ge=1)
+    max_schema_bytes: int = setting(65536, "the JSON size of one tool spec", ge=256)
+    max_schema_depth: int = setting(24, "maps and lists nested in a tool's parameters", ge=2)
+    ws_port: int | None = setting(None, "start a WebSocket relay for web-exported games on this "
+                                        "port; null: off", ge=1, le=65535)
+    ws_allowed_origins: list[str] = setting(
+        factory=list, help="origins (e.g. http://localhost:8060) whose pages may open the "
+        "relay; without server.auth the relay needs this list, or any web page could drive "
+        "the agents")
+    event_loop: str = setting("asyncio", "uvloop needs the extra agent-arena[fast] "
+                                         "(docs/benchmarks.md has what it buys)",
+                              choices=("asyncio", "uvloop"))
+    # At Python's 700 the collector ran every few dozen decisions and took ~15% of the server's
+    # time with 1000 agents (docs/benchmarks.md, "Bridge overhead").
+    gc_threshold: int | None = setting(10_000, "Python's gen0 collection threshold while the "
+                                               "server runs (Python's own is 700); null: leave "
+                                               "it", ge=100)
+    auth: AuthConfig = setting(factory=AuthConfig, help="who may connect (docs/security.md)")
+    journal: JournalConfig = setting(factory=JournalConfig,
+                                     help="every message as msgpack records, written off the "
+                                          "event loop (docs/eval.md); off unless journal.path "
+                                          "is set")
     # A host other than loopback needs server.auth.mechanism=plain: HTTP Basic, same users.
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    dashboard_port: int | None = None
-    dashboard_host: str = "127.0.0.1"
+    metrics_port: int | None = setting(None, "Prometheus /metrics (docs/observability.md); "
+                                             "null: off, 0: any free port", ge=0, le=65535)
+    metrics_host: str = setting("127.0.0.1", "anything but loopback needs "
+                                             "server.auth.mechanism=plain")
+    dashboard_port: int | None = setting(None, "the live dashboard; null: off, 0: any free port",
+                                         ge=0, le=65535)
+    dashboard_host: str = setting("127.0.0.1", "anything but loopback needs "
+                                               "server.auth.mechanism=plain")
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            low = _MINIMUM.get(f.name)
-            value = getattr(self, f.name)
-            if low is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                    or value < low):
-                raise ConfigError(f"server.{f.name}={value!r}: must be a number >= {low}")
+        for f in fields(self):  # a number where a number belongs, before its bounds
+            value, default = getattr(self, f.name), f.default
+            if (isinstance(default, (int, float)) and not isinstance(default, bool)
+                    and value is not None
+                    and (isinstance(value, bool) or not isinstance(value, (int, float)))):
+                raise ConfigError(with_help(f"server.{f.name}={value!r}: must be a number", f))
+        check_bounds(self, "server")
         if not isinstance(self.bind, str) or "://" not in self.bind:
             raise ConfigError(f"server.bind={self.bind!r}: use a ZeroMQ endpoint such as "
                               "tcp://127.0.0.1:5555")
-        gct = self.gc_threshold
-        if gct is not None and (isinstance(gct, bool) or not isinstance(gct, int) or gct < 100):
-            raise ConfigError(f"server.gc_threshold={self.gc_threshold!r}: a number of objects "
-                              ">= 100 (Python's own is 700), or null to leave Python's setting")
-        if self.event_loop not in ("asyncio", "uvloop"):
-            raise ConfigError(f"server.event_loop={self.event_loop!r}; choose asyncio or uvloop")
-        if self.ws_port is not None and not (isinstance(self.ws_port, int)
-                                             and 0 < self.ws_port < 65536):
-            raise ConfigError(f"server.ws_port={self.ws_port!r}: a TCP port 1-65535, or null")
         for view in ("metrics", "dashboard"):
             _check_http_view(self, view)
         if self.metrics_port and self.metrics_port == self.dashboard_port:
