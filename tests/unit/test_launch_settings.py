@@ -22,14 +22,18 @@ def _launch_classes() -> list[type]:
 
 
 def _client_classes() -> list[type]:
+    """The HTTP clients' configs, less llama_server's: that backend starts its own child
+    (``managed: true``), so its server keys (n_parallel, server_args, ...) are its own."""
     from agent_arena.backends import backend_classes, list_backends
+    from agent_arena.backends.llama_server import LlamaServerConfig
     from agent_arena.backends.openai_compat import OpenAICompatConfig
 
     out = [OpenAICompatConfig]
     for name in list_backends():
         cls = backend_classes(name)[1]
-        if issubclass(cls, OpenAICompatConfig):
+        if issubclass(cls, OpenAICompatConfig) and cls is not LlamaServerConfig:
             out.append(cls)
+    assert len(out) >= 4  # openai, vllm, sglang at least
     return out
 
 
