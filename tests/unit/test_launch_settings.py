@@ -121,3 +121,9 @@ def test_launch_overrides_reach_the_launch_section():
     assert cfg["launch"]["max_model_len"] == 4096  # the file's, kept beside the override
     built = settings.compose(["backend=vllm", "backend.launch.tensor_parallel_size=2"])
     assert built["backend"]["launch"]["tensor_parallel_size"] == 2
+    # a preset names only what it changes; a key of the class it leaves out still overrides
+    preset = settings.compose(["backend=vllm_cpu", "backend.launch.tensor_parallel_size=2"])
+    assert preset["backend"]["launch"]["tensor_parallel_size"] == 2
+    assert preset["backend"]["launch"]["device"] == "cpu"
+    with pytest.raises(ConfigError, match="did you mean launch.tensor_parallel_size"):
+        settings.compose(["backend=vllm", "backend.tensor_paralel_size=2"])
