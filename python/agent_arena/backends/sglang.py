@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
 from agent_arena.config.build import build
-from agent_arena.config.fields import check_bounds, setting
+from agent_arena.config.fields import setting
 from agent_arena.launch.config import SGLangLaunchConfig
 
 
 @dataclass
 class SGLangBackendConfig(OpenAICompatConfig):
-    """``backend=sglang``; how the server is started is ``launch`` (launch/config.py)."""
+    """``backend=sglang``. How the server is started is ``launch`` (launch/config.py): the
+    client never reads it."""
 
     launch: SGLangLaunchConfig = setting(factory=SGLangLaunchConfig,
                                          help="how `agent-arena launch --engine sglang` starts "
@@ -31,7 +32,6 @@ class SGLangBackendConfig(OpenAICompatConfig):
         super().__post_init__()
         if isinstance(self.launch, Mapping):
             self.launch = build(SGLangLaunchConfig, self.launch, "backend.launch")
-        check_bounds(self.launch, "backend.launch")
 
 
 class SGLangBackend(OpenAICompatBackend):

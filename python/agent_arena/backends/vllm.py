@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
 from agent_arena.config.build import build
-from agent_arena.config.fields import check_bounds, setting
+from agent_arena.config.fields import setting
 from agent_arena.errors import TruncatedOutput
 from agent_arena.launch.config import VLLMLaunchConfig
 
@@ -78,7 +78,6 @@ class VLLMBackendConfig(OpenAICompatConfig):
         super().__post_init__()
         if isinstance(self.launch, Mapping):
             self.launch = build(VLLMLaunchConfig, self.launch, "backend.launch")
-        check_bounds(self.launch, "backend.launch")
 
 
 class VLLMBackend(OpenAICompatBackend):
