@@ -44,26 +44,15 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
     extra = parse_overrides(overrides)
     if not data and not extra:
         return {}
+    from agent_arena.backends.http import deep_merge
     from agent_arena.config.app import backend_config
 
-    data = _merged(data, extra)
+    data = deep_merge(data, extra)  # launch.dtype=... keeps the file's other launch keys
     typed = dict(data)
     if not path:  # overrides alone: the keys of the engine's backend
         typed["type"] = TYPES[engine or "vllm"]
     backend_config(typed)
     return data
-
-
-def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, nested sections merged key by key (``launch.dtype=float16``
-    keeps the file's other launch keys)."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
