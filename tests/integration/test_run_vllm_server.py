@@ -125,7 +125,7 @@ def test_values_come_from_the_hydra_backend_config(tmp_path: Path):
     cfg = tmp_path / "b.yaml"
     cfg.write_text("type: sglang\nmodel: Qwen/Qwen2.5-7B-Instruct\nport: 30001\n"
                    "function_calling: {enabled: true, format: qwen25}\n"
-                   "lora_modules: {npc: /l/npc}\n")
+                   "launch: {lora_modules: {npc: /l/npc}}\n")
     s = dry("--config", str(cfg), "--port", "31000")  # the flag wins over the file
     assert s[1:3] == ["-m", "sglang.launch_server"] and flag(s, "--port") == "31000"
     assert flag(s, "--tool-call-parser") == "qwen25" and flag(s, "--lora-paths") == "npc=/l/npc"
@@ -267,18 +267,22 @@ def test_agent_arena_launch_takes_the_engine_and_backend_overrides(capsys):
     from agent_arena.cli import main
 
     assert main(["launch", "vllm", "--device", "gpu", "model=Qwen/Qwen2.5-7B-Instruct",
-                 "gpu_memory_utilization=0.5", "--port", "8100", "--dry-run"]) == 0
+                 "launch.gpu_memory_utilization=0.5", "--port", "8100", "--dry-run"]) == 0
     cmd = shlex.split(capsys.readouterr().out.strip())
     assert flag(cmd, "serve") == "Qwen/Qwen2.5-7B-Instruct"
     assert flag(cmd, "--gpu-memory-utilization") == "0.5" and flag(cmd, "--port") == "8100"
     assert cmd[cmd.index("vllm"):] == dry("--model", "Qwen/Qwen2.5-7B-Instruct", "--port",
                                           "8100", "--gpu-memory-utilization", "0.5")
     assert main(["launch", "vllm", "--model", "m", "--device", "gpu",
-                 "gpu_memory_utilization=0.25", "--gpu-memory-utilization", "0.75",
+                 "launch.gpu_memory_utilization=0.25", "--gpu-memory-utilization", "0.75",
                  "--dry-run"]) == 0
     assert flag(shlex.split(capsys.readouterr().out.strip()), "--gpu-memory-utilization") == "0.75"
     assert main(["launch", "vllm", "--model", "m", "no_such_key=1", "--dry-run"]) == 1
     assert "no_such_key" in capsys.readouterr().err
+    # an old flat launch key is refused, naming its new place
+    assert main(["launch", "vllm", "--model", "m", "gpu_memory_utilization=0.5",
+                 "--dry-run"]) == 1
+    assert "backend.launch.gpu_memory_utilization" in capsys.readouterr().err
 
 
 def test_the_script_is_launch(capsys):

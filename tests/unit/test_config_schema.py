@@ -172,13 +172,17 @@ def test_the_one_builder_serves_backends_evaluation_and_launch(tmp_path: Path):
     with pytest.raises(ConfigError, match="backend.timeout_s='slow'"):
         create_backend({"type": "openai", "timeout_s": "slow"})
     bad = tmp_path / "b.yaml"
-    bad.write_text("type: vllm\nmodel: m\ngpu_memory_utilisation: 0.5\n")
-    with pytest.raises(ConfigError, match="gpu_memory_utilisation.*did you mean "
+    bad.write_text("type: vllm\nmodel: m\nlaunch: {gpu_memory_utilisation: 0.5}\n")
+    with pytest.raises(ConfigError, match="backend.launch has no setting "
+                                          "'gpu_memory_utilisation'.*did you mean "
                                           "gpu_memory_utilization"):
         load_config(str(bad))
-    assert load_config("vllm_cpu")["served_model_name"] == "smollm2"  # a shipped file
-    with pytest.raises(ConfigError, match="gpu_memory_utilization=2"):  # an override, checked
-        load_config(None, ["gpu_memory_utilization=2"], "vllm")
+    bad.write_text("type: vllm\nmodel: m\ngpu_memory_utilisation: 0.5\n")  # flat, and a typo
+    with pytest.raises(ConfigError, match="did you mean launch.gpu_memory_utilization"):
+        load_config(str(bad))
+    assert load_config("vllm_cpu")["launch"]["served_model_name"] == "smollm2"  # shipped
+    with pytest.raises(ConfigError, match="launch.gpu_memory_utilization=2"):  # an override
+        load_config(None, ["launch.gpu_memory_utilization=2"], "vllm")
 
 
 def test_every_field_has_a_description():

@@ -185,15 +185,18 @@ class OpenAICompatBackend(Backend):
         )
         c = self.config
         # the name the server answers to: model, else --served-model-name, else the seed's path
-        self._resolved_model: str | None = (
-            c.model or getattr(c, "served_model_name", None) or c.model_path
-        )
+        self._resolved_model: str | None = c.model or self._served_name() or c.model_path
         self.stats: dict[str, int] = {
             "requests": 0, "retries": 0, "errors": 0,
             "prompt_tokens": 0, "completion_tokens": 0, "prompt_tokens_evaluated": 0,
         }
 
     # ---- settings ----------------------------------------------------------------------
+
+    def _served_name(self) -> str | None:
+        """The name the server was started to answer to (vLLM/SGLang: launch.served_model_name);
+        used when ``model`` is null."""
+        return None
 
     @property
     def base_url(self) -> str:

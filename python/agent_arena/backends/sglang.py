@@ -9,20 +9,29 @@ started with ``--reasoning-parser`` put their thoughts in ``reasoning_content``;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
-from agent_arena.backends.vllm import ServerLaunchConfig
+from agent_arena.config.build import build
 from agent_arena.config.fields import setting
+from agent_arena.launch.config import SGLangLaunchConfig
 
 
 @dataclass
-class SGLangBackendConfig(ServerLaunchConfig):
-    """``backend=sglang``; ``gpu_memory_utilization`` maps to ``--mem-fraction-static``."""
+class SGLangBackendConfig(OpenAICompatConfig):
+    """``backend=sglang``. How the server is started is ``launch`` (launch/config.py): the
+    client never reads it."""
 
-    gpu_memory_utilization: float = setting(0.85, "--mem-fraction-static: share of GPU memory "
-                                                  "the server may take", gt=0, le=1)
+    launch: SGLangLaunchConfig = setting(factory=SGLangLaunchConfig,
+                                         help="how `agent-arena launch --engine sglang` starts "
+                                              "the server")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.launch, Mapping):
+            self.launch = build(SGLangLaunchConfig, self.launch, "backend.launch")
 
 
 class SGLangBackend(OpenAICompatBackend):
@@ -36,6 +45,10 @@ class SGLangBackend(OpenAICompatBackend):
         "start it with run_vllm_server.py --engine sglang or check the port"
     )
     config_cls: ClassVar[type[OpenAICompatConfig]] = SGLangBackendConfig
+    config: SGLangBackendConfig
 
     def __init__(self, config: SGLangBackendConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
+
+    def _served_name(self) -> str | None:
+        return self.config.launch.served_model_name

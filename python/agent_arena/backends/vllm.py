@@ -25,8 +25,10 @@ from typing import Any, ClassVar
 
 from agent_arena.backends.base import ChatRequest, ChatResponse
 from agent_arena.backends.openai_compat import OpenAICompatBackend, OpenAICompatConfig
+from agent_arena.config.build import build
 from agent_arena.config.fields import setting
 from agent_arena.errors import TruncatedOutput
+from agent_arena.launch.config import VLLMLaunchConfig
 
 
 def _complete_json(text: str | Mapping[str, Any]) -> bool:
@@ -65,42 +67,17 @@ def truncation_problem(request: ChatRequest, response: ChatResponse, label: str,
 
 
 @dataclass
-class ServerLaunchConfig(OpenAICompatConfig):
-    """Keys that describe how the server is (to be) started: `agent-arena launch` reads them;
-    the client ignores them. Kept on the backend config so one YAML file says everything."""
+class VLLMBackendConfig(OpenAICompatConfig):
+    """The seed's ``VLLMBackendConfig(model_path=..., api_base=...)``, and ``backend=vllm``.
+    How the server is started is ``launch`` (launch/config.py): the client never reads it."""
 
-    tensor_parallel_size: int = setting(1, "GPUs one model is split across", ge=1)
-    pipeline_parallel_size: int = setting(1, "pipeline stages", ge=1)
-    data_parallel_size: int = setting(1, "model replicas", ge=1)
-    dtype: str = setting("auto", "weights' dtype (auto, bfloat16, float16, ...)")
-    max_model_len: int | None = setting(4096, "context length the server starts with (the "
-                                              "bridge's prompts are short; null: the model's "
-                                              "own)", ge=1)
-    gpu_memory_utilization: float = setting(0.9, "share of GPU memory the server may take",
-                                            gt=0, le=1)
-    enable_lora: bool = setting(False, "serve LoRA adapters (on when lora_modules is set)")
-    lora_modules: dict[str, str] = setting(factory=dict, help="adapter name -> path or HF id; "
-                                                              "agents pick one with model")
-    served_model_name: str | None = setting(None, "the name the server answers to")
-    server_args: list[str] = setting(factory=list, help="appended to the server command")
-    chat_template: str | None = setting(None, "a Jinja file; null: the model's own")
-    device: str = setting("auto", "vLLM: auto = cpu unless an NVIDIA GPU is visible; cpu adds "
-                                  "what vLLM's CPU build needs (bf16, max_model_len 2048, eager, "
-                                  "VLLM_CPU_* environment)", choices=("auto", "cpu", "gpu"))
-    enforce_eager: bool | None = setting(None, "no torch.compile / CUDA graphs; null: on for "
-                                               "cpu (a compiled CPU start takes minutes)")
-    cpu_kvcache_space_gb: float = setting(1.0, "vLLM on cpu: GiB of KV cache", gt=0)
-    disable_any_whitespace: bool = setting(True, "server-level; without it small models' JSON "
-                                                 "runs away into whitespace")
-    vllm_python: str | None = setting(None, "the interpreter with vLLM; null: this one or "
-                                            ".venv-vllm")
-    work_dir: str | None = setting(None, "vLLM's caches (VLLM_CACHE_ROOT, "
-                                         "TORCHINDUCTOR_CACHE_DIR, HF_HOME)")
+    launch: VLLMLaunchConfig = setting(factory=VLLMLaunchConfig,
+                                       help="how `agent-arena launch` starts the server")
 
-
-@dataclass
-class VLLMBackendConfig(ServerLaunchConfig):
-    """The seed's ``VLLMBackendConfig(model_path=..., api_base=...)``, and ``backend=vllm``."""
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.launch, Mapping):
+            self.launch = build(VLLMLaunchConfig, self.launch, "backend.launch")
 
 
 class VLLMBackend(OpenAICompatBackend):
@@ -112,9 +89,13 @@ class VLLMBackend(OpenAICompatBackend):
     default_api_key: ClassVar[str | None] = "EMPTY"
     start_hint: ClassVar[str] = "start it with run_vllm_server.py or check the port"
     config_cls: ClassVar[type[OpenAICompatConfig]] = VLLMBackendConfig
+    config: VLLMBackendConfig
 
     def __init__(self, config: VLLMBackendConfig | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
+
+    def _served_name(self) -> str | None:
+        return self.config.launch.served_model_name
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
         response = await super().chat(request)

@@ -35,12 +35,42 @@ def reject_unknown(cls: type, keys: Iterable[str], where: str) -> None:
     unknown = sorted(set(keys) - set(known))
     if not unknown:
         return
+    for key in unknown:
+        section = moved_to(cls, key)
+        if section:
+            raise ConfigError(f"{where} has no setting {key!r}: it is {where}.{section}.{key} "
+                              f"(in YAML: under {section}:); {WHERE_TO_LOOK}")
+    nested = _nested_names(cls)  # leaf -> section.leaf, for a typo of a nested key
     hints = []
     for key in unknown:
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hints.append(f"{key!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+        close = difflib.get_close_matches(key, [*known, *nested], n=1, cutoff=0.6)
+        name = nested.get(close[0], close[0]) if close else None
+        hints.append(f"{key!r}" + (f" (did you mean {name}?)" if name else ""))
     raise ConfigError(f"{where} has no setting {', '.join(hints)}: fix the spelling or remove "
                       f"it; known: {', '.join(sorted(known))}; {WHERE_TO_LOOK}")
+
+
+def _nested_names(cls: type) -> dict[str, str]:
+    hints, known = _hints(cls), {f.name for f in dataclasses.fields(cls)}
+    out: dict[str, str] = {}
+    for name in sorted(known):
+        hint = hints.get(name)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            out.update({f.name: f"{name}.{f.name}" for f in dataclasses.fields(hint)
+                        if f.name not in known})
+    return out
+
+
+def moved_to(cls: type, key: str) -> str | None:
+    """The nested section of ``cls`` that has ``key`` (``launch`` for ``tensor_parallel_size``
+    on VLLMBackendConfig), or None: an old flat key is pointed at its new place."""
+    hints = _hints(cls)
+    for name in (f.name for f in dataclasses.fields(cls)):
+        hint = hints.get(name)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type) \
+                and key in {f.name for f in dataclasses.fields(hint)}:
+            return name
+    return None
 
 
 def build(cls: type, data: Mapping[str, Any] | None, where: str) -> Any:

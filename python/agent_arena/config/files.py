@@ -8,6 +8,7 @@ your own instead. The top-level ``configs/`` of a checkout is a link to the same
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,29 @@ def compose_raw(overrides: list[str] | None = None) -> dict[str, Any]:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    try:
-        with initialize_config_dir(config_dir=str(yaml_root()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"bad configuration override: {exc}") from exc
+    overrides = list(overrides or [])
+    while True:
+        try:
+            with initialize_config_dir(config_dir=str(yaml_root()), version_base="1.3"):
+                cfg = hydra_compose(config_name="config", overrides=overrides)
+            break
+        except (HydraException, OmegaConfBaseException) as exc:
+            appended = _appended(overrides, str(exc))
+            if appended is None:
+                raise ConfigError(f"bad configuration override: {exc}") from exc
+            overrides = appended
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def _appended(overrides: list[str], error: str) -> list[str] | None:
+    """``overrides`` with the one Hydra could not override (a key the file does not name)
+    given as ``+key=value``, or None. Why: the builder then judges the key against the schema,
+    so a preset takes any key of its class, a typo gets "did you mean", and an old flat key
+    (``backend.tensor_parallel_size``) is pointed at its new place (``backend.launch.``)."""
+    match = re.search(r"Could not override '([^']+)'", error)
+    if not match:
+        return None
+    for i, item in enumerate(overrides):
+        if item.partition("=")[0] == match.group(1):
+            return [*overrides[:i], "+" + item, *overrides[i + 1:]]
+    return None

@@ -9,6 +9,8 @@
 - vllm.py          vLLM's Python, its CPU build's environment, the embedded model as an HF folder
 - families.py      tool-call / reasoning parsers by model family
 - commands.py      the exact command per engine (vllm, sglang, llama-server)
+- config.py        LaunchConfig (vLLM, SGLang): the ``backend.launch`` section, apart from
+                   the client's keys
 - settings.py      flags over key=value overrides over a backend YAML over defaults
 - cli.py           ``agent-arena launch`` (and run_vllm_server.py, the seed's helper script)
 

@@ -5,6 +5,7 @@ inference server for the bridge (or print its exact command with ``--dry-run``).
     agent-arena launch sglang --model meta-llama/Llama-3.1-8B-Instruct
     agent-arena launch llama-server                     # CPU, the embedded SmolLM2
     agent-arena launch vllm --config vllm model=Qwen/Qwen2.5-7B-Instruct --dry-run
+    agent-arena launch vllm --model m launch.max_model_len=8192 launch.lora_modules={npc: /l}
 
 Without ``--dry-run`` the server is started (launch/process.py), ``/health`` is polled until it
 answers, the ``base_url`` and the ``agent-arena serve`` line that uses it are printed, and
@@ -41,14 +42,16 @@ def parser(script: bool = False) -> argparse.ArgumentParser:
         description="Start (or print the command for) an OpenAI-compatible inference server "
                     "for Agent Arena.",
         epilog="Overrides are the backend's keys (those of configs/backend/ENGINE.yaml), after "
-               "--config's file and before the flags. Arguments after `--` go to the server "
-               "as is. docs/backends.md has the details.")
+               "--config's file and before the flags: how the server starts is under launch "
+               "(launch.max_model_len=8192); model, host, port, api_key are the client's keys. "
+               "Arguments after `--` go to the server as is. docs/backends.md has the details.")
     if script:
         p.add_argument("--engine", choices=ENGINES, help="default: from --config's type, else vllm")
     else:
         p.add_argument("engine", choices=ENGINES, help="the server to start")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="backend keys, e.g. gpu_memory_utilization=0.8 n_parallel=8")
+                   help="backend keys, e.g. launch.gpu_memory_utilization=0.8 model=NAME "
+                        "(llama-server: n_parallel=8)")
     p.add_argument("--config", help="a backend YAML for defaults: a path, or a shipped one by "
                                     "name (vllm, vllm_cpu, sglang, llama_server)")
     p.add_argument("--model", help="HF model id or path (llama-server: a GGUF; default: the "

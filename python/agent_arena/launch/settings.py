@@ -1,12 +1,16 @@
 """Every setting a launch needs, from three places: flags win over ``key=value`` overrides,
 which win over the backend YAML (``--config``), which wins over the defaults here.
 
-The YAML and the overrides are a backend's own keys (``configs/backend/vllm.yaml``: model,
-port, gpu_memory_utilization, lora_modules, ...), checked by Agent Arena's one settings builder
-(unknown keys, types, bounds), so one file says how the server is started and how the bridge
-talks to it. ``--device cpu`` (the default when no NVIDIA GPU is visible) adds what vLLM's CPU
-build needs: ``--dtype bfloat16 --max-model-len 2048 --enforce-eager`` (a compiled start takes
-110-340 s here and its cache never reloads; eager 35-120 s).
+The YAML and the overrides are a backend's own keys, checked by Agent Arena's one settings
+builder (unknown keys, types, bounds). How the server is started is the backend's ``launch``
+section (launch/config.py: ``launch.gpu_memory_utilization``, ``launch.lora_modules``, ...);
+what the client also needs (model, host, port, api_key, function_calling) is read from the
+client keys beside it, so one file says how the server is started and how the bridge talks to
+it, each fact once. ``llama_server``'s keys (n_parallel, n_ctx, binary, ...) are the managed
+backend's own: it starts the same server itself. ``--device cpu`` (the default when no NVIDIA
+GPU is visible) adds what vLLM's CPU build needs: ``--dtype bfloat16 --max-model-len 2048
+--enforce-eager`` (a compiled start takes 110-340 s here and its cache never reloads; eager
+35-120 s).
 """
 
 from __future__ import annotations
@@ -40,9 +44,10 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
     extra = parse_overrides(overrides)
     if not data and not extra:
         return {}
+    from agent_arena.backends.http import deep_merge
     from agent_arena.config.app import backend_config
 
-    data.update(extra)
+    data = deep_merge(data, extra)  # launch.dtype=... keeps the file's other launch keys
     typed = dict(data)
     if not path:  # overrides alone: the keys of the engine's backend
         typed["type"] = TYPES[engine or "vllm"]
@@ -51,14 +56,20 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
 
 
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` (the value read as YAML, as Hydra does: 8, 0.8, true, [a, b], {a: b})."""
+    """``key=value`` (the value read as YAML, as Hydra does: 8, 0.8, true, [a, b], {a: b});
+    a dotted key is a nested one (``launch.dtype=float16``), ``backend.`` is optional."""
     out: dict[str, Any] = {}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key or key.startswith("-"):
             raise ConfigError(f"{item!r} is not key=value: overrides are a backend's keys, "
-                              "e.g. model=Qwen/Qwen2.5-7B-Instruct gpu_memory_utilization=0.8")
-        out[key.removeprefix("backend.")] = yaml.safe_load(value) if value else None
+                              "e.g. model=Qwen/Qwen2.5-7B-Instruct "
+                              "launch.gpu_memory_utilization=0.8")
+        *parents, leaf = key.removeprefix("backend.").split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value) if value else None
     return out
 
 
@@ -73,17 +84,20 @@ def _pick(args: argparse.Namespace, cfg: Mapping[str, Any], flag: str, *keys: st
     return default
 
 
-def _lora_list(args: argparse.Namespace, cfg: Mapping[str, Any]) -> list[str]:
+def _lora_list(args: argparse.Namespace, launch: Mapping[str, Any]) -> list[str]:
     if args.lora_modules:
         return list(args.lora_modules)
-    return [f"{k}={v}" for k, v in (cfg.get("lora_modules") or {}).items()]
+    return [f"{k}={v}" for k, v in (launch.get("lora_modules") or {}).items()]
 
 
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
-    """Flags over overrides over config over defaults: every setting the command needs."""
+    """Flags over overrides over config over defaults: every setting the command needs. Client
+    facts (model, host, port, api_key, function_calling) from the client keys; how the server
+    is started from ``launch``; llama-server's slots and threads from the managed backend's."""
     cfg = load_config(args.config, getattr(args, "overrides", ()), args.engine)
     engine = args.engine or CONFIG_TYPES.get(str(cfg.get("type")), "vllm")
     fc = cfg.get("function_calling") or {}
+    lc: Mapping[str, Any] = cfg.get("launch") or {}
     model = _pick(args, cfg, "model", "model", "model_path")
     if engine != "llama-server" and not model:
         raise SystemExit("--model is required (a Hugging Face id or a local path)")
@@ -93,39 +107,41 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         "host": _pick(args, cfg, "host", default="127.0.0.1"),
         "port": int(_pick(args, cfg, "port", default=DEFAULT_PORTS[engine]) or
                     DEFAULT_PORTS[engine]),
-        "gpu_memory_utilization": _pick(args, cfg, "gpu_memory_utilization",
+        "gpu_memory_utilization": _pick(args, lc, "gpu_memory_utilization",
                                         "gpu_memory_utilization"),
-        "max_model_len": _pick(args, cfg, "max_model_len", "max_model_len", "n_ctx"),
-        "tensor_parallel_size": _pick(args, cfg, "tensor_parallel_size", "tensor_parallel_size",
+        "max_model_len": _pick(args, lc, "max_model_len", "max_model_len",
+                               default=cfg.get("n_ctx")),  # llama_server: its n_ctx
+        "tensor_parallel_size": _pick(args, lc, "tensor_parallel_size", "tensor_parallel_size",
                                       default=1),
-        "pipeline_parallel_size": _pick(args, cfg, "pipeline_parallel_size",
+        "pipeline_parallel_size": _pick(args, lc, "pipeline_parallel_size",
                                         "pipeline_parallel_size", default=1),
-        "data_parallel_size": _pick(args, cfg, "data_parallel_size", "data_parallel_size",
+        "data_parallel_size": _pick(args, lc, "data_parallel_size", "data_parallel_size",
                                     default=1),
-        "dtype": _pick(args, cfg, "dtype", "dtype"),
-        "lora_modules": _lora_list(args, cfg),
-        "served_model_name": _pick(args, cfg, "served_model_name", "served_model_name"),
+        "dtype": _pick(args, lc, "dtype", "dtype"),
+        "lora_modules": _lora_list(args, lc),
+        "served_model_name": _pick(args, lc, "served_model_name", "served_model_name"),
         "api_key": _pick(args, cfg, "api_key", "api_key"),
         "parallel": _pick(args, cfg, "parallel", "n_parallel", default=4),
         "threads": _pick(args, cfg, "threads", "n_threads"),
-        "extra": [str(a) for a in (cfg.get("server_args") or [])] + list(args.extra),
+        "extra": [str(a) for a in (lc.get("server_args") or cfg.get("server_args") or [])]
+        + list(args.extra),
         "binary": cfg.get("binary"),
     }
-    s["enable_lora"] = bool(_pick(args, cfg, "enable_lora", "enable_lora", default=False)
+    s["enable_lora"] = bool(_pick(args, lc, "enable_lora", "enable_lora", default=False)
                             or s["lora_modules"])
-    device = _pick(args, cfg, "device", "device", default="auto")
+    device = _pick(args, lc, "device", "device", default="auto")
     if device == "auto":
         device = "gpu" if nvidia_gpu_visible() else "cpu"
     s["device"] = device
-    s["chat_template"] = _pick(args, cfg, "chat_template", "chat_template")
-    s["work_dir"] = _pick(args, cfg, "work_dir", "work_dir")
-    s["vllm_python"] = _pick(args, cfg, "vllm_python", "vllm_python")
-    s["cpu_kvcache_space"] = _pick(args, cfg, "cpu_kvcache_space", "cpu_kvcache_space_gb",
+    s["chat_template"] = _pick(args, lc, "chat_template", "chat_template")
+    s["work_dir"] = _pick(args, lc, "work_dir", "work_dir")
+    s["vllm_python"] = _pick(args, lc, "vllm_python", "vllm_python")
+    s["cpu_kvcache_space"] = _pick(args, lc, "cpu_kvcache_space", "cpu_kvcache_space_gb",
                                    default=1)
-    s["disable_any_whitespace"] = bool(_pick(args, cfg, "disable_any_whitespace",
+    s["disable_any_whitespace"] = bool(_pick(args, lc, "disable_any_whitespace",
                                              "disable_any_whitespace", default=True))
     cpu = engine == "vllm" and device == "cpu"
-    s["enforce_eager"] = bool(_pick(args, cfg, "enforce_eager", "enforce_eager", default=cpu))
+    s["enforce_eager"] = bool(_pick(args, lc, "enforce_eager", "enforce_eager", default=cpu))
     if cpu:  # measured on the 2-core machines: bf16, a short context, no GPU memory fraction
         if s["dtype"] in (None, "auto"):
             s["dtype"] = "bfloat16"
