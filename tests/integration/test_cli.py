@@ -163,7 +163,7 @@ def test_serve_refuses_a_relay_open_to_every_web_page():
 
 @pytest.mark.parametrize("override,words", [
     ("calling.strategy=constraind", ["constraind", "auto, constrained, prompt, native"]),
-    ("calling.max_attempts=0", ["calling.max_attempts=0", "at least 1"]),
+    ("calling.max_attempts=0", ["calling.max_attempts=0", ">= 1"]),
     ("server.shutdown_grace_ms=-5", ["server.shutdown_grace_ms=-5", ">= 0"]),
     ("calling.fallback_tool=teleport", ["teleport", "fallback"]),
 ])
