@@ -13,7 +13,9 @@ import tomllib
 import yaml
 
 from agent_arena import settings
+from agent_arena.decide.types import CallingConfig
 from agent_arena.errors import ConfigError
+from agent_arena.server.config import ServerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -218,3 +220,20 @@ def test_a_section_describes_itself_for_help_and_docs():
     vllm = describe(VLLMBackendConfig, "backend")
     assert any(x.startswith("backend.function_calling.enabled=true  ") for x in vllm)
     assert any(x.startswith("backend.temperature=0.2  ") and "(>= 0)" in x for x in vllm)
+
+
+@pytest.mark.parametrize("cls,kwargs,words", [
+    (ServerConfig, {"ws_port": "x"}, ["server.ws_port='x'", "a whole number"]),
+    (ServerConfig, {"gc_threshold": 150.5}, ["server.gc_threshold=150.5", "a whole number"]),
+    (ServerConfig, {"session_ttl_s": "long"}, ["server.session_ttl_s='long'", "a number"]),
+    (CallingConfig, {"candidates": 1.5}, ["calling.candidates=1.5", "a whole number"]),
+    (CallingConfig, {"max_attempts": True}, ["calling.max_attempts=True", "a whole number"]),
+])
+def test_a_section_built_in_code_refuses_a_non_number_where_bounds_ask_for_one(cls, kwargs,
+                                                                                words):
+    """The bounds check (config.fields) also checks that a bounded field holds a number, an int
+    where the field is typed int, so code that builds a section directly is checked like YAML."""
+    with pytest.raises(ConfigError) as err:
+        cls(**kwargs)
+    for w in words:
+        assert w in err.value.message, err.value.message

@@ -11,6 +11,7 @@ Keys: ``help`` (str), ``ge``/``gt``/``le``/``lt`` (numbers), ``choices`` (allowe
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -74,8 +75,12 @@ def _yaml(value: Any) -> str:
     return str(value)
 
 
-def bound_problem(name: str, value: Any, meta: Any) -> str | None:
-    """Why ``value`` is outside the field's bounds, or None. ``None`` values are never out."""
+_NUMERIC = ("ge", "gt", "le", "lt")
+
+
+def bound_problem(name: str, value: Any, meta: Any, *, whole: bool = False) -> str | None:
+    """Why ``value`` is outside the field's bounds, or None. ``None`` values are never out; a
+    field with numeric bounds takes a number (``whole``: an int), never a bool."""
     if value is None:
         return None
     choices = meta.get("choices")
@@ -85,8 +90,10 @@ def bound_problem(name: str, value: Any, meta: Any) -> str | None:
         if bad:
             which = f" ({', '.join(map(repr, bad))})" if isinstance(value, (list, tuple)) else ""
             return f"{name}={value!r}{which}: choose one of {', '.join(map(str, choices))}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not any(meta.get(key) is not None for key in _NUMERIC):
         return None
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        return f"{name}={value!r}: must be {'a whole number' if whole else 'a number'}"
     for key, ok, word in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
                           ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
         bound = meta.get(key)
@@ -100,10 +107,17 @@ def check_bounds(obj: Any, where: str) -> None:
     construction in code is checked the same way as a YAML file)."""
     from agent_arena.errors import ConfigError
 
+    hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
-        problem = bound_problem(f"{where}.{f.name}", getattr(obj, f.name), f.metadata)
+        problem = bound_problem(f"{where}.{f.name}", getattr(obj, f.name), f.metadata,
+                                whole=_is_int(hints.get(f.name)))
         if problem:
             raise ConfigError(with_help(problem, f))
+
+
+def _is_int(hint: Any) -> bool:
+    """``int`` or ``int | None``."""
+    return hint is int or set(typing.get_args(hint)) == {int, type(None)}
 
 
 def with_help(problem: str, field: dataclasses.Field[Any]) -> str:

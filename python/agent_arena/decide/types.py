@@ -54,10 +54,6 @@ class CallingConfig:
         if self.choice not in CHOICES:
             raise ConfigError(f"calling.choice={self.choice!r}; choose one of: "
                               f"{', '.join(CHOICES)}")
-        for name in ("candidates", "max_attempts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"calling.{name}={value!r}: a whole number")
         check_bounds(self, "calling")
         if self.strategy not in list_strategies():
             raise ConfigError(f"calling.strategy={self.strategy!r} is not a strategy; choose one "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import ipaddress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from agent_arena.config.fields import check_bounds, setting, with_help
+from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import ConfigError
 from agent_arena.journal import JournalConfig
 from agent_arena.security import AuthConfig
@@ -75,12 +75,6 @@ class ServerConfig:
                                                "server.auth.mechanism=plain")
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # a number where a number belongs, before its bounds
-            value, default = getattr(self, f.name), f.default
-            if (isinstance(default, (int, float)) and not isinstance(default, bool)
-                    and value is not None
-                    and (isinstance(value, bool) or not isinstance(value, (int, float)))):
-                raise ConfigError(with_help(f"server.{f.name}={value!r}: must be a number", f))
         check_bounds(self, "server")
         if not isinstance(self.bind, str) or "://" not in self.bind:
             raise ConfigError(f"server.bind={self.bind!r}: use a ZeroMQ endpoint such as "
