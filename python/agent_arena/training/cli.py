@@ -22,6 +22,10 @@ def parser() -> argparse.ArgumentParser:
         if f.name == "data":
             continue
         value = f.default
+        if isinstance(value, bool):
+            p.add_argument(f"--{f.name.replace('_', '-')}", action=argparse.BooleanOptionalAction,
+                           default=value, help=f"(default: {value})")
+            continue
         kind = type(value) if value is not None else str
         p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=value,
                        help=f"(default: {value})")

@@ -22,7 +22,9 @@ class TrainConfig:
     warmup: int = 30
     batch: int = 8
     steps: int = 200  # optimiser steps (stops early at max_minutes)
-    max_minutes: float = 0.0  # 0: no time limit
+    max_minutes: float = 0.0  # 0: no time limit; training time over all calls of a run
+    pause_minutes: float = 0.0  # >0: after this long in this call, save OUT/checkpoint.pt and stop
+    resume: bool = False  # go on from OUT/checkpoint.pt (same command otherwise)
     max_len: int = 1024
     tool_weight: float = 3.0
     held_out: float = 0.02

@@ -108,6 +108,34 @@ def evaluate(model: Any, items: Sequence[Encoded], pad_id: int, device: Any,
             "tool_acc": right / max(1, total), "eval_rows": float(len(items))}
 
 
+def _save_checkpoint(path: Path, model: Any, opt: Any, step: int, seen: int, trained_s: float,
+                     first: dict[str, float]) -> None:
+    """The adapter's weights and the optimiser's state: what an unbroken run would carry on
+    with (the data and its order are rebuilt from the seed)."""
+    import torch
+    from peft import get_peft_model_state_dict
+
+    torch.save({"adapter": get_peft_model_state_dict(model), "opt": opt.state_dict(),
+                "step": step, "seen": seen, "trained_s": trained_s, "first": first},
+               str(path) + ".tmp")
+    Path(str(path) + ".tmp").replace(path)
+
+
+def _load_checkpoint(path: Path, model: Any, opt: Any) -> tuple[int, int, float, dict]:
+    import torch
+    from peft import set_peft_model_state_dict
+
+    from agent_arena.errors import ConfigError
+
+    if not path.is_file():
+        raise ConfigError(f"--resume: no {path}; start without --resume, or give the --out "
+                          "of the paused run")
+    state = torch.load(str(path), map_location="cpu", weights_only=False)
+    set_peft_model_state_dict(model, state["adapter"])
+    opt.load_state_dict(state["opt"])
+    return int(state["step"]), int(state["seen"]), float(state["trained_s"]), state["first"]
+
+
 def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
@@ -170,7 +198,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
             frac = max(frac, (time.time() - t_train) / (cfg.max_minutes * 60))
         return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
-    logf = (out / "log.jsonl").open("w")
+    logf = (out / "log.jsonl").open("a" if cfg.resume else "w")
 
     def record(entry: dict[str, Any]) -> None:
         logf.write(json.dumps(entry) + "\n")
@@ -178,16 +206,29 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
 
     pad = int(tok.pad_token_id)
     batches = _batches(train_items, cfg.batch, random.Random(cfg.seed))
-    t_train = time.time()
-    first = evaluate(model, eval_items, pad, device, cfg.batch, autocast) if eval_items else {}
-    if first:
+    ckpt = out / "checkpoint.pt"
+    step, seen, before_s, first = 0, 0, 0.0, {}
+    if cfg.resume:
+        step, seen, before_s, first = _load_checkpoint(ckpt, model, opt)
+        for _ in range(step):  # the same batches, in the same order, as an unbroken run
+            next(batches)
+        say(f"train: resumed from {ckpt} at step {step} ({before_s:.0f} s trained before)")
+    t_call = time.time()
+    t_train = t_call - before_s
+    if not first and eval_items:
+        first = evaluate(model, eval_items, pad, device, cfg.batch, autocast)
         record({"step": 0, **first})
         say(f"step 0: {first}")
-    step, seen = 0, 0
     while step < cfg.steps:
         if cfg.max_minutes and time.time() - t_train > cfg.max_minutes * 60:
             say(f"train: time limit {cfg.max_minutes} min reached at step {step}")
             break
+        if cfg.pause_minutes and time.time() - t_call > cfg.pause_minutes * 60:
+            _save_checkpoint(ckpt, model, opt, step, seen, time.time() - t_train, first)
+            logf.close()
+            say(f"train: paused at step {step}; wrote {ckpt}; run the same command with "
+                "--resume to go on")
+            return {"paused": True, "steps": step, "checkpoint": str(ckpt)}
         b = _collate(next(batches), pad, device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
