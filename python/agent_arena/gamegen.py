@@ -34,6 +34,7 @@ import json
 import math
 import random
 import sys
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,8 @@ class Layout:
     quest_text_key: str
     noise: tuple[str, ...]
     key_order: tuple[str, ...] = ()
+    speech_fmt: int = 0  # which of SPEECH_FORMATS writes a line as a string
+    you_word: bool = False  # a line to the character says "you", not its name
 
 
 @dataclass
@@ -199,6 +202,8 @@ def new_layout(rng: random.Random) -> Layout:
     )
     if layout.want_style == "quest":
         layout.want_key = p(W.QUEST_KEYS)
+    layout.speech_fmt = rng.randrange(len(SPEECH_FORMATS))
+    layout.you_word = rng.random() < 0.4
     if layout.dist_key is None and layout.reach_style in ("radius", "implicit"):
         layout.reach_style = rng.choice(("list", "flag"))
     layout.reach_key = p(W.REACH_LIST_KEYS if layout.reach_style == "list" else W.REACH_FLAG_KEYS)
@@ -741,13 +746,29 @@ def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
             lay.quest_text_key: text}
 
 
+# how games write a line of speech as one string: (addressed, to anyone)
+SPEECH_FORMATS = (
+    ("{who} (to {to}): {line}", "{who}: {line}"),
+    ("{who} to {to}: {line}", "{who}: {line}"),
+    ("[{who} -> {to}] {line}", "[{who}] {line}"),
+    ("{who} says to {to}: \"{line}\"", "{who} says: \"{line}\""),
+    ("{clock} {who}> @{to} {line}", "{clock} {who}> {line}"),
+    ("<{who}> {to}, {line}", "<{who}> {line}"),
+)
+
+
 def _speech(game: Game, s: Speech) -> Any:
     lay = game.layout
+    to = "you" if lay.you_word and s.to == game.me else s.to
     if lay.speech_style in ("string", "latest"):
-        return f"{s.speaker} (to {s.to}): {s.line}" if s.to else f"{s.speaker}: {s.line}"
+        addressed, anyone = SPEECH_FORMATS[lay.speech_fmt]
+        stamp = zlib.crc32(f"{s.speaker}{s.line}".encode())  # stable across processes
+        clock = f"{stamp % 24:02d}:{stamp // 24 % 60:02d}"
+        return (addressed if to else anyone).format(who=s.speaker, to=to, line=s.line,
+                                                    clock=clock)
     rec = {lay.speaker_key: s.speaker, lay.line_key: s.line}
-    if s.to:
-        rec[lay.address_key] = s.to
+    if to:
+        rec[lay.address_key] = to
     return rec
 
 
