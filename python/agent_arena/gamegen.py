@@ -99,12 +99,12 @@ class Layout:
     self_key: str | None  # None: the character's fields are top-level
     name_key: str
     hp_key: str
-    hp_style: str  # frac | pct | pct_str | record | ratio
+    hp_style: str  # frac | pct | pct_str | record | ratio | words
     hp_max: int
     hp_record_keys: tuple[str, str]
     pos_key: str | None  # the character's own position (None: not shown)
     want_key: str
-    want_style: str  # phrase | sentence | quest | bare | record | list
+    want_style: str  # phrase | sentence | quest | bare | record | list | label
     bag_key: str | None
     bag_style: str  # list | map
     grouping: str  # one_list | groups | id_map
@@ -179,11 +179,11 @@ def new_layout(rng: random.Random) -> Layout:
     layout = Layout(
         self_key=p(W.SELF_KEYS) if rng.random() < 0.5 else None,
         name_key=p(W.NAME_KEYS), hp_key=p(W.HP_KEYS),
-        hp_style=rng.choice(("frac", "pct", "pct_str", "record", "ratio")),
+        hp_style=rng.choice(("frac", "pct", "pct_str", "record", "ratio", "words")),
         hp_max=rng.choice((10, 20, 50, 80, 100, 120, 200)), hp_record_keys=coords_hp,
         pos_key=p(W.SELF_POS_KEYS) if rng.random() < 0.75 else None,
         want_key=p(W.WANT_KEYS), want_style=rng.choice(("phrase", "sentence", "sentence", "quest",
-                                                         "bare", "record", "list")),
+                                                         "bare", "record", "list", "label")),
         bag_key=p(W.BAG_KEYS) if rng.random() < 0.5 else None,
         bag_style=rng.choice(("list", "map")), grouping=grouping,
         things_key=p(W.THINGS_KEYS), items_key=p(W.ITEMS_KEYS), beings_key=p(W.BEINGS_KEYS),
@@ -708,6 +708,14 @@ def _dist(game: Game, d: float) -> Any:
     return d
 
 
+HP_WORDS = (  # hurt | scratched (not hurt enough to run) | well
+    ("badly hurt", "bleeding badly", "barely standing", "near death", "wounded, limping",
+     "in a bad way", "critical"),
+    ("a few scratches", "bruised", "tired", "winded", "sore but fine"),
+    ("unhurt", "fine", "in good shape", "fresh", "healthy", "fit"),
+)
+
+
 def _hp(game: Game, frac: float) -> Any:
     lay = game.layout
     style = lay.hp_style
@@ -717,10 +725,18 @@ def _hp(game: Game, frac: float) -> Any:
         return round(frac * 100)
     if style == "pct_str":
         return f"{round(frac * 100)}%"
+    if style == "words":  # a game that describes its character's state in words
+        band = HP_WORDS[0] if frac <= game.rules.hurt else \
+            HP_WORDS[1] if frac < 0.75 else HP_WORDS[2]
+        return band[zlib.crc32(f"{game.name}{frac}".encode()) % len(band)]
     now = max(1, round(frac * lay.hp_max))
     if style == "record":
         return {lay.hp_record_keys[0]: now, lay.hp_record_keys[1]: lay.hp_max}
     return f"{now}/{lay.hp_max}"
+
+
+LABELS = ("fetch:{item}", "fetch: {item}", "get {item}", "bring={item}", "{item} x1",
+          "collect/{item}", "TODO: {item}", "need {item}")
 
 
 def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
@@ -729,6 +745,8 @@ def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
         return list(wants)
     if style == "bare":
         return wants[0]
+    if style == "label":  # a designer's short label
+        return rng.choice(LABELS).format(item=wants[0])
     if style == "record":
         return {game.layout.kind_key: wants[0], "count": rng.randint(1, 5)}
     want = wants[0].replace("_", " ")
