@@ -4,6 +4,7 @@ default that reproduces the committed adapter (python/agent_arena/adapters/READM
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -43,5 +44,10 @@ class TrainConfig:
             raise ConfigError("no training data: name JSONL/Parquet files or --generate N")
         if not 0 <= self.held_out < 0.5:
             raise ConfigError(f"held_out={self.held_out}: a fraction below 0.5")
+        if self.resume and not (Path(self.out) / "checkpoint.pt").is_file():
+            raise ConfigError(f"--resume: no {Path(self.out) / 'checkpoint.pt'}; give the --out of "
+                              "a run paused by --pause-minutes, or start without --resume")
+        if self.pause_minutes < 0 or self.max_minutes < 0:
+            raise ConfigError("pause_minutes and max_minutes are minutes: 0 (off) or more")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device={self.device!r}: auto, cpu or cuda")

@@ -125,11 +125,6 @@ def _load_checkpoint(path: Path, model: Any, opt: Any) -> tuple[int, int, float,
     import torch
     from peft import set_peft_model_state_dict
 
-    from agent_arena.errors import ConfigError
-
-    if not path.is_file():
-        raise ConfigError(f"--resume: no {path}; start without --resume, or give the --out "
-                          "of the paused run")
     state = torch.load(str(path), map_location="cpu", weights_only=False)
     set_peft_model_state_dict(model, state["adapter"])
     opt.load_state_dict(state["opt"])
