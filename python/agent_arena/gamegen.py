@@ -3,7 +3,10 @@
 Each game draws its own tool names, descriptions and argument shapes (positions as lists or
 maps, ids, text, enums, no arguments), its own observation layout (keys, nesting, units,
 fractions or percents, lists or maps, speech as strings or records, inventories) and rules
-(reach, what counts as close and as hurt). Each example is one situation in that game, with
+(reach, what counts as close and as hurt). A threat is a creature or, in some games, a hazard
+(fire, a gas leak, a rockslide...), maybe listed apart and flagged as closing in; some games have
+no coordinates: the character and things are *at* named places, in reach means the same place,
+and the go tool takes a place's name. Each example is one situation in that game, with
 distractors, labelled by the invented world's rules:
 
     flee        a hostile thing is close and the character is hurt        -> the run tool
@@ -24,6 +27,8 @@ Long because: one seeded generator. Games, worlds, situations, observations and 
 from one random.Random in a fixed order (the same seed gives the same rows, which training's
 shards and the held-out set rely on), and the word tables sit beside the draws that use them;
 split by section, that one order would be spread over files that must change together.
+Hazards and named places (about 1,200 lines now) added small helpers (_hazards_and_places,
+Builder.place_of / danger_kind) rather than a module of their own, for the same reason.
 """
 
 from __future__ import annotations
@@ -132,6 +137,11 @@ class Layout:
     key_order: tuple[str, ...] = ()
     speech_fmt: int = 0  # which of SPEECH_FORMATS writes a line as a string
     you_word: bool = False  # a line to the character says "you", not its name
+    hazard_key: str | None = None  # hazards (not creatures) in a list of their own
+    hazard_flag_key: str | None = None  # a flag on each hazard in that list
+    closing_key: str | None = None  # on every danger: is it close (true) or not
+    here_key: str = ""  # place games: the character's place
+    at_key: str = ""  # place games: a thing's place
 
 
 @dataclass
@@ -146,6 +156,8 @@ class Rules:
     hurt: float  # health fraction at or below which the character is hurt
     id_style: str  # kind_n | kind-n | kindn | opaque
     mask_style: str  # tools | args
+    dangers: str = "beasts"  # beasts | hazards | mixed: what a threat is
+    places: tuple[str, ...] = ()  # named places instead of coordinates (go takes one)
 
 
 @dataclass
@@ -257,14 +269,42 @@ RUN_DESC = ("Run away from {a}.", "Escape from {a}. Use it when hurt and {a} is 
 TALK_DESC = ("Say something out loud.", "Answer someone who talked to you.",
              "Speak a line to the people nearby.", "Talk to a character.",
              "Reply to a question.", "Speak. Use it to answer someone who spoke to you.")
+TAKE_HERE_DESC = ("Pick up {a} in the same place as you.", "Take {a} from the room you are in.",
+                  "Grab {a} where you are standing.")
+RUN_HAZARD_DESC = ("Get clear of {a}.", "Run from {a} when it is close and you are hurt.",
+                   "Escape {a}: fire, flood, falling rubble...", "Move away from {a}.",
+                   "Flee from {a} nearby.")
 WAIT_DESC = ("Do nothing this turn.", "Wait and watch.", "Stay where you are.",
              "Rest for a moment. Use it when there is nothing to do.", "Hold still.",
              "Pass the turn.", "Stand by.", "Stay put, e.g. when told to wait.")
 
 
+def _hazards_and_places(rng: random.Random, rules: Rules, layout: Layout) -> None:
+    """Some games' dangers are hazards (fire, a gas leak...), not creatures, maybe listed
+    apart; some games have named places instead of coordinates (the go tool takes a name)."""
+    used = _keys(layout)
+    p = lambda words: _pick(rng, words, used)  # noqa: E731
+    rules.dangers = rng.choice(("beasts", "beasts", "beasts", "hazards", "hazards", "mixed"))
+    if rules.dangers != "beasts" and (rng.random() < 0.5 or (
+            layout.grouping == "groups" and not layout.danger_key)):
+        layout.hazard_key = p(W.HAZARD_KEYS)
+        layout.hazard_flag_key = p(W.HAZARD_FLAG_KEYS) if rng.random() < 0.5 else None
+    if rng.random() < 0.25:
+        layout.closing_key = p(W.CLOSING_KEYS)
+    if rng.random() < 0.25:  # a place game: the character and things are *at* places
+        rules.places = tuple(rng.sample(W.ROOM_NAMES, rng.randint(3, 6)))
+        layout.pos_key = layout.ent_pos_key = layout.dist_key = None
+        layout.here_key, layout.at_key = p(W.SELF_PLACE_KEYS), p(W.ENT_PLACE_KEYS)
+        if layout.reach_style == "radius":  # no distances: in reach is the same place
+            layout.reach_style = rng.choice(("list", "flag", "implicit"))
+            if layout.reach_style == "list":
+                layout.reach_key = p(W.REACH_LIST_KEYS)
+
+
 def new_game(rng: random.Random, name: str) -> Game:
     rules = new_rules(rng)
     layout = new_layout(rng)
+    _hazards_and_places(rng, rules, layout)
     if layout.reach_style == "implicit":  # "next to you": arm's length, whatever the game
         rules.reach = 1 if rules.unit == "steps" else 1.5
     specs: dict[str, ToolSpec] = {}
@@ -281,8 +321,12 @@ def new_game(rng: random.Random, name: str) -> Game:
         slots: dict[str, str] = {}
         a = rng.choice(("a place", "a spot", "a location", "a point", "a thing"))
         if role == "go":
-            shape = rng.choice(("pos", "pos", "pos", "ref"))
-            if shape == "pos":
+            shape = "place" if rules.places else rng.choice(("pos", "pos", "pos", "ref"))
+            if shape == "place":  # a place's name, one of the game's
+                slots["dest"] = rng.choice(W.DEST_PLACE_ARGS)
+                props[slots["dest"]] = {"type": "string", "enum": list(rules.places)}
+                a = rng.choice(("a place", "a room", "another place"))
+            elif shape == "pos":
                 slots["dest"] = rng.choice(W.DEST_POS_ARGS)
                 props[slots["dest"]] = _pos_schema(rules)
             else:
@@ -301,11 +345,14 @@ def new_game(rng: random.Random, name: str) -> Game:
             a = rng.choice(("an item", "a thing", "an object", "something"))
             if layout.reach_style == "radius":
                 desc = _desc(rng, TAKE_RADIUS_DESC, a=a, r=f"{rules.reach:g}", u=rules.unit)
+            elif rules.places and layout.reach_style == "implicit":
+                desc = _desc(rng, TAKE_HERE_DESC, a=a)
             else:
                 desc = _desc(rng, TAKE_DESC, a=a, bag=layout.bag_key or "pack")
         elif role == "run":
             compass = rules.pos_style == "map" and rules.coords[:2] == ("easting", "northing")
-            shape = rng.choice(("ref", "ref", "none", "from_pos") + ("direction",) * 2 * compass)
+            shape = rng.choice(("ref", "ref", "none") + ("from_pos",) * (not rules.places)
+                               + ("direction",) * 2 * compass * (not rules.places))
             if shape == "direction":  # away from the threat, by the game's own compass
                 slots["from"] = rng.choice(W.RUN_DIR_ARGS)
                 props[slots["from"]] = {"type": "string", "enum": list(COMPASS)}
@@ -319,7 +366,9 @@ def new_game(rng: random.Random, name: str) -> Game:
                 props[slots["from"]] = _pos_schema(rules)
                 required.append(slots["from"])
             desc = _desc(rng, RUN_DESC, a=rng.choice(("a threat", "danger", "an enemy",
-                                                      "a predator")))
+                                                      "a predator"))) \
+                if rules.dangers == "beasts" else _desc(rng, RUN_HAZARD_DESC, a=rng.choice((
+                    "a hazard", "danger", "a threat", "fire or falling debris")))
         elif role == "talk":
             shape = rng.choice(("text", "text", "text_to"))
             slots["text"] = rng.choice(W.TALK_ARGS)
@@ -378,6 +427,7 @@ class Thing:
     dist: float
     hostile: bool = False
     near: bool = False  # an item in reach
+    at: str | None = None  # place games: the place it is at
 
 
 @dataclass
@@ -399,6 +449,7 @@ class World:
     noise: dict[str, Any] = field(default_factory=dict)
     order: str | None = None  # a standing order to hold (the layout's order key)
     xy: list[float] = field(default_factory=list)  # the character on the ground plane
+    at: str | None = None  # place games: the character's place
 
 
 class Builder:
@@ -412,6 +463,7 @@ class Builder:
         steps = self.r.unit == "steps"
         self.origin: list[float] = [round(rng.uniform(-40, 40)) if steps else
                                     round(rng.uniform(-40, 40), 1) for _ in range(2)]
+        self.here = rng.choice(self.r.places) if self.r.places else None
 
     def uid(self, kind: str) -> str:
         n = next(self.counter)
@@ -466,8 +518,23 @@ class Builder:
                 lo, hi = max(3 * r.reach, 4), 30
         pos, dist = self.place(lo, hi)
         uid = kind if cls == "person" else self.uid(kind)  # people go by their names
-        return Thing(uid, kind, cls, pos, dist, hostile,
-                     near=bool(cls == "item" and dist <= r.reach))
+        near = bool(cls == "item" and dist <= r.reach)
+        return Thing(uid, kind, cls, pos, dist, hostile, near=near,
+                     at=self.place_of(near if cls == "item" else dist < r.close))
+
+    def place_of(self, here: bool) -> str | None:
+        """Place games: an item in reach or anything else close is here, the rest elsewhere."""
+        if self.here is None:
+            return None
+        return self.here if here else self.rng.choice([p for p in self.r.places
+                                                       if p != self.here])
+
+    def danger_kind(self) -> tuple[str, str]:
+        """A threat's kind and class: a creature or, in some games, a hazard."""
+        dangers = self.r.dangers
+        if dangers == "hazards" or (dangers == "mixed" and self.rng.random() < 0.5):
+            return self.kind(W.HAZARD_KINDS), "hazard"
+        return self.kind(W.BEAST_KINDS), "beast"
 
     def pos3(self, xy: list[float]) -> list[float]:
         return [xy[0], 0, xy[1]] if self.r.dims == 3 else list(xy)
@@ -538,7 +605,8 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     wants = [b.item_kind() for _ in range(n_wants)]
     hurt = round(rng.uniform(0.05, r.hurt - 0.05), 2)
     healthy = round(rng.uniform(0.75, 1.0), 2)
-    world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={}, xy=list(b.origin))
+    world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={}, xy=list(b.origin),
+                  at=b.here)
     if game.layout.bag_key and rng.random() < 0.7:
         for k in rng.sample(W.ITEM_KINDS, rng.randint(1, 3)):
             if k not in wants:
@@ -554,7 +622,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     def threat(close: bool) -> Thing:
         lo, hi = ((0.8 if r.unit == "m" else 1), r.close - 1) if close else \
             (r.close * 3, r.close * 8)
-        t = b.thing(b.kind(W.BEAST_KINDS), "beast", lo=lo, hi=hi, hostile=True)
+        t = b.thing(*b.danger_kind(), lo=lo, hi=hi, hostile=True)
         world.things.append(t)
         return t
 
@@ -658,6 +726,8 @@ def _role_call(game: Game, role: str, **values: Any) -> ToolCall:
 
 
 def _go_call(game: Game, target: Thing) -> ToolCall:
+    if game.shapes["go"] == "place":
+        return _role_call(game, "go", dest=target.at)
     if game.shapes["go"] == "ref":
         return _role_call(game, "go", dest=target.uid)
     return _role_call(game, "go", dest=_point(game, target.pos))
@@ -801,8 +871,15 @@ def _entity(game: Game, t: Thing, *, with_id: bool = True) -> dict[str, Any]:
         rec[lay.ent_pos_key] = _point(game, t.pos)
     if lay.dist_key:
         rec[lay.dist_key] = _dist(game, t.dist)
-    if t.hostile and not lay.danger_key:
+    if t.at is not None:
+        rec[lay.at_key] = t.at
+    if t.cls == "hazard" and lay.hazard_key:  # in a list of its own
+        if lay.hazard_flag_key:
+            rec[lay.hazard_flag_key] = True
+    elif t.hostile and not lay.danger_key:
         rec[lay.hostile_key] = True
+    if t.hostile and lay.closing_key:
+        rec[lay.closing_key] = t.dist < game.rules.close
     if lay.reach_style == "flag" and t.cls == "item" and t.near:
         rec[lay.reach_key] = True
     return rec
@@ -814,6 +891,8 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     me: dict[str, Any] = {lay.name_key: game.me, lay.hp_key: _hp(game, world.hp)}
     if lay.pos_key:
         me[lay.pos_key] = _point(game, world.xy)
+    if world.at is not None:
+        me[lay.here_key] = world.at
     top: dict[str, Any] = {lay.want_key: _wants(rng, game, world.wants)}
     if lay.bag_key:
         bag = world.bag
@@ -821,6 +900,9 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
                             else [k for k, n in bag.items() for _ in range(min(n, 2))])
     things = sorted(world.things, key=lambda t: t.dist) if rng.random() < 0.7 else \
         rng.sample(world.things, len(world.things))
+    if lay.hazard_key:
+        top[lay.hazard_key] = [_entity(game, t) for t in things if t.cls == "hazard"]
+        things = [t for t in things if t.cls != "hazard"]
     if lay.danger_key:
         top[lay.danger_key] = [_entity(game, t) for t in things if t.hostile]
         things = [t for t in things if not t.hostile]
@@ -830,7 +912,8 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
         top[lay.things_key] = {t.uid: _entity(game, t, with_id=False) for t in things}
     else:
         top[lay.items_key] = [_entity(game, t) for t in things if t.cls == "item"]
-        top[lay.beings_key] = [_entity(game, t) for t in things if t.cls in ("beast", "critter")]
+        top[lay.beings_key] = [_entity(game, t) for t in things if t.cls in ("beast", "critter",
+                                                                             "hazard")]
         top[lay.people_key] = [_entity(game, t) for t in things if t.cls == "person"]
     if lay.reach_style == "list":
         top[lay.reach_key] = [t.uid for t in things if t.cls == "item" and t.near]
@@ -863,15 +946,18 @@ def game_mask(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
     lay, r = game.layout, game.rules
     mask: dict[str, Any] = {}
     seen = [t for t in world.things if t.cls in ("item", "person", "critter", "beast")]
+    places = list(r.places)  # place games: every place is a possible destination
     items_near = [t for t in world.things if t.cls == "item" and t.near]
     hostile = [t for t in world.things if t.hostile]
     args = r.mask_style == "args"
     go, take, run, talk = (game.specs[x] for x in ("go", "take", "run", "talk"))
-    if not seen:
+    if not seen and not places:
         mask[go.name] = False
     elif args:
         dest = game.args["go"]["dest"]
-        if game.shapes["go"] == "ref":
+        if places:
+            mask[go.name] = {dest: places}
+        elif game.shapes["go"] == "ref":
             mask[go.name] = {dest: [t.uid for t in seen]}
         else:
             mask[go.name] = {dest: [_point(game, t.pos) for t in seen]}
@@ -906,7 +992,9 @@ def _memory(rng: random.Random, game: Game) -> list[str]:
         else:
             b = Builder(rng, game)
             xy, _ = b.place(2, 20)
-            if game.shapes["go"] == "ref":
+            if game.shapes["go"] == "place":
+                call = _role_call(game, "go", dest=rng.choice(game.rules.places))
+            elif game.shapes["go"] == "ref":
                 call = _role_call(game, "go", dest=b.uid(rng.choice(W.ITEM_KINDS)))
             else:
                 call = _role_call(game, "go", dest=_point(game, xy))
@@ -1065,7 +1153,8 @@ def vocabulary() -> set[str]:
                   W.REACH_FLAG_KEYS, W.ENT_ID_KEYS, W.ENT_KIND_KEYS, W.ENT_POS_KEYS,
                   W.ENT_DIST_KEYS, W.HOSTILE_KEYS, W.SPEECH_KEYS, W.SPEAKER_KEYS, W.LINE_KEYS,
                   W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS, W.QUEST_KEYS,
-                  W.QUEST_TITLE_KEYS, W.QUEST_TEXT_KEYS):
+                  W.QUEST_TITLE_KEYS, W.QUEST_TEXT_KEYS, W.DEST_PLACE_ARGS, W.HAZARD_KEYS,
+                  W.CLOSING_KEYS, W.HAZARD_FLAG_KEYS, W.SELF_PLACE_KEYS, W.ENT_PLACE_KEYS):
         words.update(group)
     for coords in W.COORD_KEYS:
         words.update(coords)

@@ -98,6 +98,9 @@ DEST_POS_ARGS = _words("""
 goal_pos dest_xy end_point go_pos spot_xy journey_to goal_xy finish_pos walk_pos trek_to
 terminus aim_xy trail_end march_xy wander_goal roam_pos amble_xy goal_spot arrival_xy
 """)
+DEST_PLACE_ARGS = _words("""
+which_room go_where room_to venue_name locale_to spot_name head_to_room station_to
+""")
 DEST_REF_ARGS = _words("""
 dest_ref object_ref to_what dest_name who_or_what go_ref near_what approach_ref visit_ref
 goal_ref stroll_ref
@@ -184,6 +187,21 @@ townsfolk passersby bystanders persons_seen npcs_near townspeople
 DANGER_KEYS = _words("""
 baddies menace_list hostile_blips ill_wishers
 """)
+HAZARD_KEYS = _words("""
+hazard_feed peril_board warning_lights sensor_warnings trouble_spots risk_report klaxons
+""")
+CLOSING_KEYS = _words("""
+bearing_down on_top_of_you nearly_upon looming imminent
+""")
+HAZARD_FLAG_KEYS = _words("""
+harmful deadly unsafe lethal_flag
+""")
+SELF_PLACE_KEYS = _words("""
+current_room present_in my_room where_i_am stationed_in room_now
+""")
+ENT_PLACE_KEYS = _words("""
+lies_in found_in in_room kept_in sits_in room_of
+""")
 REACH_LIST_KEYS = _words("""
 grabbable underfoot by_hand within_grasp arm_range reach_ids in_grasp grab_ok
 """)
@@ -249,6 +267,13 @@ BEAST_KINDS = _words("""
 bear boar wolf troll ogre viper scorpion spider bandit ghoul wraith goblin hyena jackal panther
 lynx cougar hornet_swarm crocodile gator raider brute warg basilisk harpy golem skeleton zombie
 """)
+HAZARD_KINDS = _words("""
+fire blaze falling_debris gas_leak electric_arc rockslide loose_cannon flood_water
+collapsing_beam steam_vent acid_pool lava_flow avalanche sinkhole quicksand wildfire live_wire
+toxic_cloud swinging_boom runaway_cart cave_in mudslide falling_icicles boiling_oil smoke_plume
+crumbling_floor tidal_surge spark_shower burst_pipe falling_rocks chemical_spill radiation_leak
+rolling_boulder whirlpool brush_fire ember_storm grain_avalanche snapped_cable rising_water
+""")
 CRITTER_KINDS = _words("rabbit deer sheep goat hen duck squirrel cat dog cow pig frog owl fox_cub")
 PERSON_NAMES = _words("""
 Ada Bram Cora Dain Edda Finn Gale Hale Ines Joss Kira Lorn Mira Nell Orin Pip Quinn Rhea Sten
@@ -258,6 +283,12 @@ Pell Rook Sage Tam Uma Vik Wyn Arlo Bex Cato Dov Elm Flint Greer Hob
 PLACE_NAMES = _words("""
 well mill bridge market chapel forge tavern harbor gate tower barn orchard quarry lighthouse
 bakery stable library square fountain camp cave ruins grove pond dock
+""")
+ROOM_NAMES = _words("""
+stable hayloft engine_room bridge galley cargo_hold tack_room cellar attic scullery chapel_yard
+boiler_room crows_nest mess_hall armory infirmary workshop pantry courtyard gatehouse
+lower_deck upper_deck mine_shaft sluice_gate signal_box pump_house loading_bay control_room
+greenhouse smokehouse
 """)
 DIRECTIONS = ("north", "south", "east", "west", "north-east", "south-west", "past the bridge",
               "behind the mill", "up the hill", "by the river")

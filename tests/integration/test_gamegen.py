@@ -379,3 +379,93 @@ def test_a_generated_dev_set_runs_through_eval_on_the_embedded_model(tmp_path):
     assert rc == 0
     report = load_report(tmp_path / "out" / "report.json")
     assert report.metrics.decisions == 5 and report.metrics.schema_valid_pct == 100.0
+
+
+# ---- dangers that are not creatures, places by name ---------------------------------------------
+
+
+def test_some_games_have_hazards_not_creatures_and_flee_from_close_ones_only():
+    from agent_arena import gamewords
+
+    fled, ignored, apart = 0, 0, 0
+    for e in gamegen.examples(2000, 15):
+        hazards = [t for t in e.world.things if t.cls == "hazard"]
+        if not hazards:
+            continue
+        assert all(t.hostile and t.kind in gamewords.HAZARD_KINDS
+                   and t.kind not in gamewords.BEAST_KINDS for t in hazards)
+        shown = json.dumps(e.observation)
+        assert all(t.uid in shown for t in hazards)
+        lay = e.game.layout
+        if lay.hazard_key:  # a list of their own
+            apart += 1
+            assert {x[lay.id_key] for x in e.observation[lay.hazard_key]} == {
+                t.uid for t in hazards}
+        close = [t for t in hazards if t.dist < e.game.rules.close]
+        if e.situation == "flee" and close:
+            (h,) = close
+            fled += 1
+            assert e.call.tool == e.game.specs["run"].name
+            if e.game.shapes["run"] == "ref":
+                assert list(e.call.arguments.values()) == [h.uid]
+            if lay.closing_key:
+                entry = next(x for x in _records(e.observation, h.uid))
+                assert entry[lay.closing_key] is True
+        elif not any(t.hostile and t.dist < e.game.rules.close for t in e.world.things):
+            ignored += 1  # only distant hazards (and no close beast): never run
+            assert e.call.tool != e.game.specs["run"].name
+    assert fled >= 20 and ignored >= 20 and apart >= 10, (fled, ignored, apart)
+
+
+def _records(value: Any, uid: str) -> Iterator[Mapping]:
+    """The observation's records of the thing ``uid`` (by an id field or an id_map key)."""
+    if isinstance(value, Mapping):
+        if uid in value.values():
+            yield value
+        for k, v in value.items():
+            if k == uid and isinstance(v, Mapping):
+                yield v
+            yield from _records(v, uid)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _records(v, uid)
+
+
+def test_some_games_have_named_places_and_the_go_tool_takes_the_wanted_things_place():
+    fetched, taken, masked = 0, 0, 0
+    for e in gamegen.examples(2000, 16):
+        places = e.game.rules.places
+        if not places:
+            assert e.game.shapes["go"] != "place"
+            continue
+        go = e.game.specs["go"]
+        dest = e.game.args["go"]["dest"]
+        assert e.game.shapes["go"] == "place"
+        assert go.parameters["properties"][dest] == {"type": "string", "enum": list(places)}
+        lay, world = e.game.layout, e.world
+        assert lay.pos_key is None and lay.ent_pos_key is None and lay.dist_key is None
+        me = e.observation[lay.self_key] if lay.self_key else e.observation
+        assert me[lay.here_key] == world.at in places
+        for t in world.things:  # in reach: the same place
+            assert t.at in places
+            if t.cls == "item":
+                assert t.near == (t.at == world.at)
+        if e.situation == "fetch":
+            fetched += 1
+            target = next(t for t in world.things if t.cls == "item" and t.kind in world.wants
+                          and not t.near)
+            assert e.call.tool == go.name and e.call.arguments == {dest: target.at}
+            assert target.at != world.at
+        if e.situation == "take":
+            taken += 1
+            (what,) = e.call.arguments.values()
+            assert next(t for t in world.things if t.uid == what).at == world.at
+        if e.mask is not None:
+            assert gamegen.check(e) == []
+            if e.game.rules.mask_style == "args":
+                masked += 1
+                assert e.mask[go.name] == {dest: list(places)}
+                take = e.mask[e.game.specs["take"].name]
+                near = [t.uid for t in world.things if t.cls == "item" and t.at == world.at]
+                assert take == ({e.game.args["take"]["what"]: near} if near else False)
+    assert fetched >= 20 and taken >= 20 and masked >= 20, (fetched, taken, masked)
