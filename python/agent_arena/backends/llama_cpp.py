@@ -131,7 +131,8 @@ class LlamaCppBackend(InProcessBackend):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(native_tools=False, json_schema=True, grammar=True, scores=True)
+        return Capabilities(native_tools=False, json_schema=True, grammar=True, scores=True,
+                            adapter=self.lora_path is not None)
 
     @property
     def default_sampling(self) -> Sampling:

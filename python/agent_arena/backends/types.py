@@ -26,6 +26,9 @@ class Capabilities:
     # log-likelihood of given continuations (Backend.score) and answers that continue a given
     # start (ChatRequest.prefill): what calling.choice=likelihood needs
     scores: bool = False
+    # serves a LoRA adapter (backend.lora), taken to be trained on decisions (agent-arena
+    # train): calling.choice=auto then generates where it would score by description
+    adapter: bool = False
 
 
 @dataclass(frozen=True)
