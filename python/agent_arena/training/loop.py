@@ -5,7 +5,8 @@ Why not TRL's SFTTrainer: its assistant-only loss needs a chat template with gen
 versions move under transformers'; this loop is the few lines those would configure, and it
 runs the same on a CPU and on a GPU machine that has only torch, transformers and peft.
 Writes to ``out``: ``log.jsonl`` (one line per step and per eval), ``adapter/`` (PEFT),
-``adapter.gguf`` (llama.cpp) and ``summary.json``.
+``adapter.gguf`` (llama.cpp) and ``summary.json``; a run paused by ``pause_minutes`` writes
+``checkpoint.pt`` instead, which ``resume`` reads.
 """
 
 from __future__ import annotations
