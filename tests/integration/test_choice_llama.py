@@ -121,10 +121,11 @@ async def test_likelihood_choice_gives_a_call_inside_the_mask(llama_backend, cal
 
 
 @pytest.mark.llama
-async def test_auto_choice_generates_without_a_mask_when_an_adapter_is_served():
-    """With the trained adapter, the description choice lost to one constrained pass on the
-    design set (bench/dev_games, no masks: 35.6% vs 42.2% right tool, 6.7% vs 25.6% right
-    call; docs/benchmarks.md), so ``auto`` only scores by description for a bare model."""
+async def test_auto_choice_is_one_constrained_pass_when_an_adapter_is_served():
+    """With the trained adapter the choosers did not beat one constrained pass (description,
+    no masks: 35.6% vs 42.2% right tool on the design set, 37.8% vs 57.8% on the independent
+    set; likelihood, masks: within 3 decisions of 90 on both; docs/benchmarks.md), so
+    ``auto`` scores only for a bare model."""
     from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig
 
     backend = LlamaCppBackend(LlamaCppConfig(seed=0, lora="npc"))
@@ -136,6 +137,7 @@ async def test_auto_choice_generates_without_a_mask_when_an_adapter_is_served():
         possible = apply_mask(REG.select(None), {"flee": False, "say": False})
         masked = await decide_once(backend, MSGS, REG, None, CallingConfig(),
                                    backend.default_sampling, possible=possible)
-        assert masked.status == "ok" and masked.strategy == "likelihood", masked
+        assert masked.status == "ok" and masked.strategy == "constrained", masked
+        assert masked.call.tool in {t.name for t in possible}, masked
     finally:
         backend.unload()

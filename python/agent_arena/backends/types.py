@@ -27,7 +27,7 @@ class Capabilities:
     # start (ChatRequest.prefill): what calling.choice=likelihood needs
     scores: bool = False
     # serves a LoRA adapter (backend.lora), taken to be trained on decisions (agent-arena
-    # train): calling.choice=auto then generates where it would score by description
+    # train): calling.choice=auto then generates (one constrained pass) instead of scoring
     adapter: bool = False
 
 

@@ -60,12 +60,12 @@ async def decide_once(
     strategy = pick_strategy(cfg.strategy, backend)
     convo = list(messages)
     out = Outcome(call=None, status="fallback", strategy=strategy.name)
-    # auto: scoring, unless the config asks for candidates and a vote (they sample the call);
-    # without a mask, a trained adapter generates better than the description choice
-    # (docs/benchmarks.md, "Third round")
-    choice = cfg.choice if cfg.choice != "auto" else "generate" if cfg.candidates > 1 else \
-        "likelihood" if possible is not None else \
-        "generate" if backend.capabilities.adapter else "description"
+    # auto: scoring for a bare model, unless the config asks for candidates and a vote (they
+    # sample the call); a trained adapter takes one constrained pass, which the choosers did
+    # not beat with it (docs/benchmarks.md, "Third round")
+    choice = cfg.choice if cfg.choice != "auto" else \
+        "generate" if cfg.candidates > 1 or backend.capabilities.adapter else \
+        "likelihood" if possible is not None else "description"
     choose = CHOOSERS.get(choice)
     if choose is not None and backend.capabilities.scores and not cfg.thought \
             and strategy.name != "native":
