@@ -129,6 +129,8 @@ async def test_auto_choice_is_one_constrained_pass_when_an_adapter_is_served():
     from agent_arena.backends.llama_cpp import LlamaCppBackend, LlamaCppConfig
 
     backend = LlamaCppBackend(LlamaCppConfig(seed=0, lora="npc"))
+    # the adapter fits the weights it was trained on, the Q4_0 xllamacpp serves
+    assert "Q4_0" in backend.model_path.name, backend.model_path
     backend.load()
     try:
         plain = await decide_once(backend, MSGS, REG, None, CallingConfig(),
