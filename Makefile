@@ -70,7 +70,7 @@ vllm-venv:
 	VLLM_VENV=$(VLLM_VENV) PY=$(PYTHON) scripts/vllm_venv.sh
 
 vllm-model: vllm-venv $(STAMP)
-	$(VLLM_PY) scripts/gguf_to_hf.py --gguf "$$($(BIN)/python -c 'from agent_arena.backends.llama_cpp import embedded_model_path as p; print(p())')"
+	$(VLLM_PY) scripts/gguf_to_hf.py --gguf "$$($(BIN)/python -c 'from agent_arena.backends.embedded_model import embedded_model_path as p; print(p())')"
 
 test: $(STAMP) vllm-model
 	tools/godot_web/setup.sh

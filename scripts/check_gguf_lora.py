@@ -54,7 +54,7 @@ def llama(out: Path) -> None:
     import numpy as np
     from llama_cpp import Llama
 
-    from agent_arena.backends.llama_cpp import embedded_model_path
+    from agent_arena.backends.embedded_model import embedded_model_path
 
     ids = json.loads((out / "ids.json").read_text())
 

@@ -9,8 +9,7 @@ import gguf
 import numpy as np
 import pytest
 
-from agent_arena.backends.embedded_model import embedded_gguf
-from agent_arena.backends.llama_cpp import embedded_model_path
+from agent_arena.backends.embedded_model import embedded_gguf, embedded_model_path
 from agent_arena.backends.llama_engine import XLlamaCppConfig
 from agent_arena.errors import ConfigError
 

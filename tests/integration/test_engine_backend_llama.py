@@ -24,7 +24,7 @@ def engine_generate():
     text and token counts out. One llama.cpp context, so calls take turns."""
     from llama_cpp import Llama, LlamaGrammar
 
-    from agent_arena.backends.llama_cpp import embedded_model_path
+    from agent_arena.backends.embedded_model import embedded_model_path
 
     llm = Llama(model_path=str(embedded_model_path()), n_ctx=2048, n_threads=2, seed=0,
                 verbose=False)

@@ -55,7 +55,7 @@ def _run(cmd: list[str], what: str, timeout: float = 900) -> str:
 @functools.lru_cache(maxsize=1)
 def hf_model_dir() -> str:
     """The embedded GGUF as a Hugging Face folder (converted once, ~1 min; cached)."""
-    from agent_arena.backends.llama_cpp import embedded_model_path
+    from agent_arena.backends.embedded_model import embedded_model_path
 
     return _run([vllm_python(), str(ROOT / "scripts" / "gguf_to_hf.py"),
                  "--gguf", str(embedded_model_path())], "GGUF -> HF conversion")

@@ -36,7 +36,7 @@ from agent_arena.backends.base import (
     Sampling,
     Scores,
 )
-from agent_arena.backends.embedded_model import embedded_gguf, embedded_model_path
+from agent_arena.backends.embedded_model import embedded_gguf
 from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.config.fields import check_bounds, setting
 from agent_arena.errors import (
@@ -54,9 +54,10 @@ class _Cancelled(Exception):
 
 
 
-def model_file(model_path: str | None) -> Path:
-    """``backend.model_path`` as a GGUF that exists (None: the embedded model)."""
-    path = Path(model_path) if model_path else embedded_model_path()
+def model_file(model_path: str | None, embedded_quant: str = "q4_1") -> Path:
+    """``backend.model_path`` as a GGUF that exists (None: the embedded model in
+    ``embedded_quant``; q4_1 is the package's file as it is)."""
+    path = Path(model_path) if model_path else embedded_gguf(embedded_quant)
     if not path.is_file():
         raise ConfigError(f"model file {path} does not exist; set backend.model_path to a GGUF")
     return path
@@ -101,13 +102,11 @@ class LlamaCppBackend(InProcessBackend):
     def __init__(self, config: LlamaCppConfig | None = None, **overrides: Any) -> None:
         self.config = config or LlamaCppConfig(**overrides)
         self.lora_path = resolve_lora(self.config.lora)
-        if self.config.model_path is None and self.lora_path is not None:
-            # an adapter fits the weights it was trained on: the packaged ones were trained on
-            # the Q4_0 that xllamacpp serves (on the package's Q4_1 the npc adapter chose the
-            # right tool 47.8% of the time on bench/dev_games, on Q4_0 54.4%)
-            self.model_path = path = embedded_gguf("q4_0")
-        else:
-            self.model_path = path = model_file(self.config.model_path)
+        # an adapter fits the weights it was trained on: the packaged ones were trained on the
+        # Q4_0 that xllamacpp serves (on the package's Q4_1 the npc adapter chose the right tool
+        # 47.8% of the time on bench/dev_games, on Q4_0 54.4%)
+        self.model_path = path = model_file(self.config.model_path,
+                                            "q4_0" if self.lora_path else "q4_1")
         self._model_name = path.name if self.lora_path is None else \
             f"{path.name}+{self.lora_path.stem}"
         self._llm: Any = None

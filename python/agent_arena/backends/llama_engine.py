@@ -37,7 +37,7 @@ from typing import Any
 
 from agent_arena.adapters import resolve_lora
 from agent_arena.backends.base import Capabilities, ChatRequest, ChatResponse, Sampling
-from agent_arena.backends.embedded_model import QUANTS, embedded_gguf
+from agent_arena.backends.embedded_model import QUANTS
 from agent_arena.backends.in_process import InProcessBackend
 from agent_arena.backends.llama_cpp import default_threads, model_file
 from agent_arena.config.fields import check_bounds, setting
@@ -138,8 +138,7 @@ class XLlamaCppBackend(InProcessBackend):
 
     def __init__(self, config: XLlamaCppConfig | None = None, **overrides: Any) -> None:
         self.config = config or XLlamaCppConfig(**overrides)
-        self.model_path = path = model_file(self.config.model_path) if self.config.model_path \
-            else embedded_gguf(self.config.embedded_quant)
+        self.model_path = path = model_file(self.config.model_path, self.config.embedded_quant)
         self.lora_path = resolve_lora(self.config.lora)
         self._model_name = path.name
         self._server: Any = None

@@ -109,7 +109,7 @@ class LlamaServerBackend(OpenAICompatBackend):
         self._slots: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._next_slot = 0
         if c.managed:
-            from agent_arena.backends.llama_cpp import embedded_model_path
+            from agent_arena.backends.embedded_model import embedded_model_path
 
             gguf = Path(c.model_path) if c.model_path else embedded_model_path()
             if not gguf.is_file():

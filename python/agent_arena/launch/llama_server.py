@@ -102,7 +102,8 @@ def llama_server_command(cfg: LlamaServerSettings, port: int,
                          binary: str | list[str] | None = None,
                          model_path: str | None = None) -> list[str]:
     """The exact command line a managed llama-server runs (also what launch prints)."""
-    from agent_arena.backends.llama_cpp import default_threads, embedded_model_path
+    from agent_arena.backends.embedded_model import embedded_model_path
+    from agent_arena.backends.llama_cpp import default_threads
 
     gguf = model_path or cfg.model_path or str(embedded_model_path())
     threads = cfg.n_threads or default_threads()

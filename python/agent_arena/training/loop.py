@@ -109,7 +109,7 @@ def evaluate(model: Any, items: Sequence[Encoded], pad_id: int, device: Any,
             "tool_acc": right / max(1, total), "eval_rows": float(len(items))}
 
 
-def _save_checkpoint(path: Path, model: Any, opt: Any, step: int, seen: int, trained_s: float,
+def _save_checkpoint(path: Path, model: Any, opt: Any, step: int, trained_s: float,
                      first: dict[str, float]) -> None:
     """The adapter's weights and the optimiser's state: what an unbroken run would carry on
     with (the data and its order are rebuilt from the seed)."""
@@ -117,19 +117,19 @@ def _save_checkpoint(path: Path, model: Any, opt: Any, step: int, seen: int, tra
     from peft import get_peft_model_state_dict
 
     torch.save({"adapter": get_peft_model_state_dict(model), "opt": opt.state_dict(),
-                "step": step, "seen": seen, "trained_s": trained_s, "first": first},
+                "step": step, "trained_s": trained_s, "first": first},
                str(path) + ".tmp")
     Path(str(path) + ".tmp").replace(path)
 
 
-def _load_checkpoint(path: Path, model: Any, opt: Any) -> tuple[int, int, float, dict]:
+def _load_checkpoint(path: Path, model: Any, opt: Any) -> tuple[int, float, dict]:
     import torch
     from peft import set_peft_model_state_dict
 
     state = torch.load(str(path), map_location="cpu", weights_only=False)
     set_peft_model_state_dict(model, state["adapter"])
     opt.load_state_dict(state["opt"])
-    return int(state["step"]), int(state["seen"]), float(state["trained_s"]), state["first"]
+    return int(state["step"]), float(state["trained_s"]), state["first"]
 
 
 def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -203,9 +203,9 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
     pad = int(tok.pad_token_id)
     batches = _batches(train_items, cfg.batch, random.Random(cfg.seed))
     ckpt = out / "checkpoint.pt"
-    step, seen, before_s, first = 0, 0, 0.0, {}
+    step, before_s, first = 0, 0.0, {}
     if cfg.resume:
-        step, seen, before_s, first = _load_checkpoint(ckpt, model, opt)
+        step, before_s, first = _load_checkpoint(ckpt, model, opt)
         for _ in range(step):  # the same batches, in the same order, as an unbroken run
             next(batches)
         say(f"train: resumed from {ckpt} at step {step} ({before_s:.0f} s trained before)")
@@ -220,7 +220,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
             say(f"train: time limit {cfg.max_minutes} min reached at step {step}")
             break
         if cfg.pause_minutes and time.time() - t_call > cfg.pause_minutes * 60:
-            _save_checkpoint(ckpt, model, opt, step, seen, time.time() - t_train, first)
+            _save_checkpoint(ckpt, model, opt, step, time.time() - t_train, first)
             logf.close()
             say(f"train: paused at step {step}; wrote {ckpt}; run the same command with "
                 "--resume to go on")
@@ -236,7 +236,6 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
         opt.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        seen += cfg.batch
         entry = {"step": step, "loss": round(float(loss.detach()), 5), "lr": opt.param_groups[0]["lr"],
                  "s": round(time.time() - t_train, 1)}
         record(entry)
@@ -260,7 +259,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
     summary = {
         "config": asdict(cfg), "base": gguf_path.name, "rows": len(rows),
         "train_rows": len(train_items), "eval_rows": len(eval_items), "tools": len(tools),
-        "steps": step, "examples_seen": seen, "train_s": round(train_s, 1),
+        "steps": step, "examples_seen": step * cfg.batch, "train_s": round(train_s, 1),
         "total_s": round(time.time() - t0, 1), "device": str(device),
         "device_name": torch.cuda.get_device_name(0) if on_gpu else platform.processor(),
         "torch": torch.__version__, "first_eval": first, "final_eval": final,
