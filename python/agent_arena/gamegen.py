@@ -109,7 +109,8 @@ class Layout:
     hp_record_keys: tuple[str, str]
     pos_key: str | None  # the character's own position (None: not shown)
     want_key: str
-    want_style: str  # phrase | sentence | quest | bare | record | list | label
+    want_style: str  # phrase | sentence | quest | bare | record | list | label | verb_phrase
+    # | verb_record (the last two name the game's take tool: "stow rum barrel")
     bag_key: str | None
     bag_style: str  # list | map
     grouping: str  # one_list | groups | id_map
@@ -124,6 +125,7 @@ class Layout:
     hostile_key: str
     danger_key: str | None  # hostile beings in a list of their own
     reach_style: str  # list | flag | radius (stated in the take tool) | implicit ("next to you")
+    # | self (stated on the character: {reach: 1.5}, maybe with no distances shown)
     reach_key: str
     speech_key: str
     speech_style: str  # string | record | latest (only the last line, as one string)
@@ -141,6 +143,8 @@ class Layout:
     hazard_flag_key: str | None = None  # a flag on each hazard in that list
     closing_key: str | None = None  # on every danger: is it close (true) or not
     here_key: str = ""  # place games: the character's place
+    kind_spaces: bool = False  # kinds written "rum barrel", not "rum_barrel"
+    goal_verb_key: str = ""  # verb_record goals: the key naming the verb
     at_key: str = ""  # place games: a thing's place
 
 
@@ -158,6 +162,7 @@ class Rules:
     mask_style: str  # tools | args
     dangers: str = "beasts"  # beasts | hazards | mixed: what a threat is
     places: tuple[str, ...] = ()  # named places instead of coordinates (go takes one)
+    z_up: bool = False  # 3D positions on the ground are [a, b, 0], not [a, 0, b]
 
 
 @dataclass
@@ -194,8 +199,9 @@ def new_layout(rng: random.Random) -> Layout:
         hp_style=rng.choice(("frac", "pct", "pct_str", "record", "ratio", "words")),
         hp_max=rng.choice((10, 20, 50, 80, 100, 120, 200)), hp_record_keys=coords_hp,
         pos_key=p(W.SELF_POS_KEYS) if rng.random() < 0.75 else None,
-        want_key=p(W.WANT_KEYS), want_style=rng.choice(("phrase", "sentence", "sentence", "quest",
-                                                         "bare", "record", "list", "label")),
+        want_key=p(W.WANT_KEYS), want_style=rng.choice((
+            "phrase", "sentence", "sentence", "quest", "bare", "record", "list", "label",
+            "verb_phrase", "verb_record")),
         bag_key=p(W.BAG_KEYS) if rng.random() < 0.5 else None,
         bag_style=rng.choice(("list", "map")), grouping=grouping,
         things_key=p(W.THINGS_KEYS), items_key=p(W.ITEMS_KEYS), beings_key=p(W.BEINGS_KEYS),
@@ -204,7 +210,7 @@ def new_layout(rng: random.Random) -> Layout:
         dist_key=p(W.ENT_DIST_KEYS) if rng.random() < 0.85 else None,
         hostile_key=p(W.HOSTILE_KEYS),
         danger_key=p(W.DANGER_KEYS) if rng.random() < 0.35 else None,
-        reach_style=rng.choice(("list", "flag", "radius", "implicit")), reach_key="",
+        reach_style=rng.choice(("list", "flag", "radius", "implicit", "self")), reach_key="",
         speech_key=p(W.SPEECH_KEYS), speech_style=rng.choice(("string", "string", "record", "record",
                                                              "latest")),
         speaker_key=p(W.SPEAKER_KEYS), line_key=p(W.LINE_KEYS), address_key=p(W.ADDRESS_KEYS),
@@ -218,7 +224,14 @@ def new_layout(rng: random.Random) -> Layout:
     layout.you_word = rng.random() < 0.4
     if layout.dist_key is None and layout.reach_style in ("radius", "implicit"):
         layout.reach_style = rng.choice(("list", "flag"))
-    layout.reach_key = p(W.REACH_LIST_KEYS if layout.reach_style == "list" else W.REACH_FLAG_KEYS)
+    layout.reach_key = p(W.REACH_LIST_KEYS if layout.reach_style == "list" else
+                         W.SELF_REACH_KEYS if layout.reach_style == "self" else W.REACH_FLAG_KEYS)
+    if layout.reach_style == "self" and layout.dist_key is None:  # reach from coordinates
+        layout.pos_key = layout.pos_key or p(W.SELF_POS_KEYS)
+        layout.ent_pos_key = layout.ent_pos_key or p(W.ENT_POS_KEYS)
+    layout.kind_spaces = rng.random() < 0.3
+    if layout.want_style == "verb_record":
+        layout.goal_verb_key = p(W.GOAL_VERB_KEYS)
     return layout
 
 
@@ -239,7 +252,7 @@ def new_rules(rng: random.Random) -> Rules:
         close=rng.choice((4, 5, 6)) if unit == "m" else rng.choice((3, 4)),
         hurt=rng.choice((0.3, 0.35, 0.4)),
         id_style=rng.choice(("kind_n", "kind_n", "kind-n", "kindn", "opaque")),
-        mask_style=rng.choice(("tools", "args", "args")))
+        mask_style=rng.choice(("tools", "args", "args")), z_up=rng.random() < 0.5)
 
 
 def _pos_schema(rules: Rules) -> dict[str, Any]:
@@ -295,10 +308,12 @@ def _hazards_and_places(rng: random.Random, rules: Rules, layout: Layout) -> Non
         rules.places = tuple(rng.sample(W.ROOM_NAMES, rng.randint(3, 6)))
         layout.pos_key = layout.ent_pos_key = layout.dist_key = None
         layout.here_key, layout.at_key = p(W.SELF_PLACE_KEYS), p(W.ENT_PLACE_KEYS)
-        if layout.reach_style == "radius":  # no distances: in reach is the same place
+        if layout.reach_style in ("radius", "self"):  # no distances: in reach = same place
             layout.reach_style = rng.choice(("list", "flag", "implicit"))
             if layout.reach_style == "list":
                 layout.reach_key = p(W.REACH_LIST_KEYS)
+            elif layout.reach_style == "flag":
+                layout.reach_key = p(W.REACH_FLAG_KEYS)
 
 
 def new_game(rng: random.Random, name: str) -> Game:
@@ -450,6 +465,7 @@ class World:
     order: str | None = None  # a standing order to hold (the layout's order key)
     xy: list[float] = field(default_factory=list)  # the character on the ground plane
     at: str | None = None  # place games: the character's place
+    no_goal: bool = False  # the game shows no goal ("task: none"): nothing is wanted
 
 
 class Builder:
@@ -537,7 +553,9 @@ class Builder:
         return self.kind(W.BEAST_KINDS), "beast"
 
     def pos3(self, xy: list[float]) -> list[float]:
-        return [xy[0], 0, xy[1]] if self.r.dims == 3 else list(xy)
+        if self.r.dims != 3:
+            return list(xy)
+        return [xy[0], xy[1], 0] if self.r.z_up else [xy[0], 0, xy[1]]
 
 
 # ---- situations ---------------------------------------------------------------------------------
@@ -565,6 +583,8 @@ def _question(rng: random.Random, b: Builder, world: World) -> tuple[str, str]:
         (f"Which way to the {place}?", f"Go {rng.choice(W.DIRECTIONS)} to reach the {place}."),
         (f"Got any {want} to spare?", f"Sorry, I need the {want} myself."),
     ]
+    if world.no_goal:  # nothing wanted: no answer may mention a goal
+        options = [o for o in options if want not in o[1]]
     return rng.choice(options)
 
 
@@ -606,7 +626,8 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     hurt = round(rng.uniform(0.05, r.hurt - 0.05), 2)
     healthy = round(rng.uniform(0.75, 1.0), 2)
     world = World(pos=b.pos3(b.origin), hp=healthy, wants=wants, bag={}, xy=list(b.origin),
-                  at=b.here)
+                  at=b.here, no_goal=situation in ("flee", "answer", "hold")
+                  and rng.random() < 0.25)
     if game.layout.bag_key and rng.random() < 0.7:
         for k in rng.sample(W.ITEM_KINDS, rng.randint(1, 3)):
             if k not in wants:
@@ -650,7 +671,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
             threat(close=False)
         elif pick == "unwanted_near":
             item(b.item_kind(), near=True)
-        elif pick == "wanted_far":
+        elif pick == "wanted_far":  # with no goal: an item of no interest, far away
             item(rng.choice(wants), near=False)
         elif pick == "chatter":
             speak(rng.choice(CHATTER), None)
@@ -696,14 +717,19 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
                   else rng.choice(ORDERS).capitalize(), game.me, leader, order=True)
         elif variant == "order_key":
             world.order = rng.choice(W.ORDER_VALUES)
-        if variant.startswith("order") and rng.random() < 0.5:
+        if variant.startswith("order") and not world.no_goal and rng.random() < 0.5:
             item(rng.choice(wants), near=False)
             variant += "+wanted_far"
         elif variant == "close_critter":
             world.things.append(b.thing(b.kind(W.CRITTER_KINDS), "critter", lo=1, hi=3))
         elif variant != "empty" and not variant.startswith("order"):
             distractor((variant,))
+        if world.no_goal and rng.random() < 0.5:  # no goal: a far item is nothing to fetch
+            item(b.item_kind(), near=False)
+            variant += "+item_far"
         call = _wait_call(g)
+    if world.no_goal:
+        variant += "+no_goal"
     return world, call, variant
 
 
@@ -712,7 +738,8 @@ def _point(game: Game, xy_or_pos: list[float]) -> Any:
     demo's way), {easting: a, northing: b, height: 0} in maps with a height axis."""
     r = game.rules
     pos = xy_or_pos if len(xy_or_pos) == r.dims else (
-        [xy_or_pos[0], 0, xy_or_pos[1]] if r.dims == 3 else list(xy_or_pos))
+        ([xy_or_pos[0], xy_or_pos[1], 0] if r.z_up else [xy_or_pos[0], 0, xy_or_pos[1]])
+        if r.dims == 3 else list(xy_or_pos))
     if r.pos_style == "map" and r.coords[-1] == "height" and len(xy_or_pos) == 2:
         pos = [xy_or_pos[0], xy_or_pos[1], 0]
     if r.pos_style == "map":
@@ -809,8 +836,19 @@ LABELS = ("fetch:{item}", "fetch: {item}", "get {item}", "bring={item}", "{item}
           "collect/{item}", "TODO: {item}", "need {item}")
 
 
+def _kind(game: Game, kind: str) -> str:
+    return kind.replace("_", " ") if game.layout.kind_spaces else kind
+
+
 def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
     style = game.layout.want_style
+    wants = [_kind(game, w) for w in wants]
+    take = game.specs["take"].name
+    if style == "verb_record":  # the goal names the take tool: fetch first when far
+        return {game.layout.goal_verb_key: take, game.layout.kind_key: wants[0]}
+    if style == "verb_phrase":
+        return rng.choice(("{t} {w}", "{t}: {w}", "{t}({w})", "{t} the {w}")).format(
+            t=take, w=wants[0].replace("_", " "))
     if style == "list":
         return list(wants)
     if style == "bare":
@@ -866,7 +904,7 @@ def _entity(game: Game, t: Thing, *, with_id: bool = True) -> dict[str, Any]:
     if with_id:
         rec[lay.id_key] = t.uid
     if t.cls != "person" or lay.kind_key != lay.id_key:
-        rec[lay.kind_key] = "person" if t.cls == "person" else t.kind
+        rec[lay.kind_key] = "person" if t.cls == "person" else _kind(game, t.kind)
     if lay.ent_pos_key:
         rec[lay.ent_pos_key] = _point(game, t.pos)
     if lay.dist_key:
@@ -893,7 +931,13 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
         me[lay.pos_key] = _point(game, world.xy)
     if world.at is not None:
         me[lay.here_key] = world.at
-    top: dict[str, Any] = {lay.want_key: _wants(rng, game, world.wants)}
+    if lay.reach_style == "self":
+        me[lay.reach_key] = _dist(game, game.rules.reach)
+    top: dict[str, Any] = {}
+    if not world.no_goal:
+        top[lay.want_key] = _wants(rng, game, world.wants)
+    elif rng.random() < 0.75:  # a game shows "none" for no goal, or leaves the key out
+        top[lay.want_key] = [] if lay.want_style == "list" else rng.choice(W.NO_GOAL_VALUES)
     if lay.bag_key:
         bag = world.bag
         top[lay.bag_key] = (dict(bag) if lay.bag_style == "map"
@@ -1154,7 +1198,8 @@ def vocabulary() -> set[str]:
                   W.ENT_DIST_KEYS, W.HOSTILE_KEYS, W.SPEECH_KEYS, W.SPEAKER_KEYS, W.LINE_KEYS,
                   W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS, W.QUEST_KEYS,
                   W.QUEST_TITLE_KEYS, W.QUEST_TEXT_KEYS, W.DEST_PLACE_ARGS, W.HAZARD_KEYS,
-                  W.CLOSING_KEYS, W.HAZARD_FLAG_KEYS, W.SELF_PLACE_KEYS, W.ENT_PLACE_KEYS):
+                  W.CLOSING_KEYS, W.HAZARD_FLAG_KEYS, W.SELF_PLACE_KEYS, W.ENT_PLACE_KEYS,
+                  W.SELF_REACH_KEYS, W.GOAL_VERB_KEYS):
         words.update(group)
     for coords in W.COORD_KEYS:
         words.update(coords)

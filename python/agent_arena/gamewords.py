@@ -205,6 +205,13 @@ lies_in found_in in_room kept_in sits_in room_of
 REACH_LIST_KEYS = _words("""
 grabbable underfoot by_hand within_grasp arm_range reach_ids in_grasp grab_ok
 """)
+SELF_REACH_KEYS = _words("""
+grasp_radius pickup_range arm_span grab_dist reach_len hand_range
+""")
+GOAL_VERB_KEYS = _words("""
+verb action_wanted to_do_verb duty_verb orders_verb
+""")
+NO_GOAL_VALUES = (None, "none", "", "nothing", "-", "n/a", "idle", "no task", "free")
 REACH_FLAG_KEYS = _words("""
 grabbable in_arm within_grasp graspable in_grasp grab_ok arm_length
 """)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from agent_arena import gamegen
+from agent_arena import gamewords as W
 from agent_arena.agents import AgentState, Profile
 from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
@@ -54,7 +55,8 @@ def teacher(ex: gamegen.Example) -> str:
         return "talk"
     if world.order or any(s.order and s.to == me for s in world.speech):
         return "wait"  # told to hold: no fetching
-    wanted = [t for t in world.things if t.cls == "item" and t.kind in world.wants]
+    wanted = [t for t in world.things if t.cls == "item" and t.kind in world.wants
+              and not world.no_goal]
     if any(t.dist <= rules.reach for t in wanted):
         return "take"
     if wanted:
@@ -266,11 +268,13 @@ async def test_a_real_server_decision_sends_exactly_decision_messages(ctx, maske
               and e.game.extras)
     game = ex.game
     listed = game.tools  # as the game registers them (the server lists them in this order)
+    wait = gamegen._wait_call(game)  # a wait tool may take a duration
     answer = answer_text(ex.call, next(s for s in listed if s.name == ex.call.tool))
     backend = ScriptedBackend(answer=answer)
     server = ArenaServer(backend, ServerConfig(bind="tcp://127.0.0.1:0"),
                          tools=[s.to_flat() for s in listed], profiles=default_profiles(),
-                         calling=CallingConfig(fallback_tool=game.specs["wait"].name),
+                         calling=CallingConfig(fallback_tool=wait.tool,
+                                               fallback_arguments=wait.arguments),
                          context=ctx[0])
     await server.start()
     client = ArenaClient(server.endpoint, context=ctx[1], timeout_s=10.0)
@@ -469,3 +473,37 @@ def test_some_games_have_named_places_and_the_go_tool_takes_the_wanted_things_pl
                 near = [t.uid for t in world.things if t.cls == "item" and t.at == world.at]
                 assert take == ({e.game.args["take"]["what"]: near} if near else False)
     assert fetched >= 20 and taken >= 20 and masked >= 20, (fetched, taken, masked)
+
+
+def test_goals_may_name_the_take_tool_or_be_missing_and_reach_may_sit_on_the_character():
+    """From the design set: "job: {do: stow, ...}" with the thing far is a walk; "task: none"
+    wants nothing; "reach: 1.5" on the character with only coordinates shown."""
+    verb_fetch, no_goal, no_goal_far, self_reach, coords_only, z_up, spaced = (0,) * 7
+    for e in gamegen.examples(3000, 21):
+        lay, world, specs = e.game.layout, e.world, e.game.specs
+        me = e.observation[lay.self_key] if lay.self_key else e.observation
+        goal = e.observation.get(lay.want_key)
+        if world.no_goal:
+            no_goal += 1
+            assert goal in (None, [], *W.NO_GOAL_VALUES)
+            assert e.call.tool not in (specs["go"].name, specs["take"].name)
+            assert e.situation in ("flee", "answer", "hold")
+            if e.situation == "hold" and any(t.cls == "item" for t in world.things):
+                no_goal_far += 1
+        elif lay.want_style.startswith("verb_"):
+            assert specs["take"].name in json.dumps(goal)
+            if e.situation == "fetch":
+                verb_fetch += 1
+                assert e.call.tool == specs["go"].name
+        if lay.reach_style == "self":
+            self_reach += 1
+            assert me[lay.reach_key] == gamegen._dist(e.game, e.game.rules.reach)
+            if lay.dist_key is None:  # in reach only by the coordinates
+                coords_only += 1
+                assert lay.pos_key in me and lay.ent_pos_key
+        if e.game.rules.dims == 3 and e.game.rules.pos_style == "list" and lay.pos_key in me:
+            z_up += e.game.rules.z_up
+            assert me[lay.pos_key][2 if e.game.rules.z_up else 1] == 0
+        spaced += lay.kind_spaces and " " in json.dumps(e.observation)
+    counts = (verb_fetch, no_goal, no_goal_far, self_reach, coords_only, z_up, spaced)
+    assert min(counts) >= 10, counts
