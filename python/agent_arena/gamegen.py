@@ -451,6 +451,7 @@ class Speech:
     line: str
     to: str | None  # None: nobody in particular
     order: bool = False  # an order to wait
+    vocative: bool = False  # addressed by name inside the line ("Kit, can you...?"), no marker
 
 
 @dataclass
@@ -585,9 +586,14 @@ def _question(rng: random.Random, b: Builder, world: World) -> tuple[str, str]:
     ]
     if world.no_goal:  # nothing wanted: no answer may mention a goal
         options = [o for o in options if want not in o[1]]
-    return rng.choice(options)
+    q, reply = rng.choice(options)
+    if rng.random() < 0.3:  # people say something before they ask
+        q = f"{rng.choice(LEAD_INS)} {q}"
+    return q, reply
 
 
+LEAD_INS = ("Hey!", "Good to see you.", "You look tired.", "Busy day, eh?", "Listen.",
+            "Sorry to bother you.", "You look banged up.", "Ah, there you are.", "Quick question.")
 CHATTER = ("Lovely weather today.", "I need to fix my roof.", "The market was busy this morning.",
            "Hmm.", "My feet hurt from all this walking.", "I heard wolves last night.",
            "This bread is stale.", "What a long day.", "The river is high this year.",
@@ -704,6 +710,7 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
         q, reply = _question(rng, b, world)
         to = rng.choice((game.me, game.me, None, rng.choice(EVERYONE)))
         s = speak(q, to)
+        s.vocative = to == game.me and rng.random() < 0.3
         variant = "asked_me" if to == game.me else "asked_all"
         extra = distractor(("none", "none", "unwanted_near", "far_threat", "wanted_far"))
         variant += "" if extra == "none" else f"+{extra}"
@@ -886,13 +893,16 @@ SPEECH_FORMATS = (
 def _speech(game: Game, s: Speech) -> Any:
     lay = game.layout
     to = "you" if lay.you_word and s.to == game.me else s.to
+    line = s.line
+    if s.vocative:  # the name opens the line; no "to" marker
+        to, line = None, f"{game.me}, {line[0].lower()}{line[1:]}"
     if lay.speech_style in ("string", "latest"):
         addressed, anyone = SPEECH_FORMATS[lay.speech_fmt]
         stamp = zlib.crc32(f"{s.speaker}{s.line}".encode())  # stable across processes
         clock = f"{stamp % 24:02d}:{stamp // 24 % 60:02d}"
-        return (addressed if to else anyone).format(who=s.speaker, to=to, line=s.line,
+        return (addressed if to else anyone).format(who=s.speaker, to=to, line=line,
                                                     clock=clock)
-    rec = {lay.speaker_key: s.speaker, lay.line_key: s.line}
+    rec = {lay.speaker_key: s.speaker, lay.line_key: line}
     if to:
         rec[lay.address_key] = to
     return rec
