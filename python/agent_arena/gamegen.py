@@ -144,6 +144,8 @@ class Layout:
     closing_key: str | None = None  # on every danger: is it close (true) or not
     here_key: str = ""  # place games: the character's place
     kind_spaces: bool = False  # kinds written "rum barrel", not "rum_barrel"
+    desc_key: str = ""  # a short description on each thing ("a battered wooden pail")
+    desc_only: bool = False  # ... and no kind key: the kind is only in the description
     goal_verb_key: str = ""  # verb_record goals: the key naming the verb
     at_key: str = ""  # place games: a thing's place
 
@@ -158,7 +160,7 @@ class Rules:
     reach: float  # in reach: at most this far (in units)
     close: float  # a hostile thing this near is a danger
     hurt: float  # health fraction at or below which the character is hurt
-    id_style: str  # kind_n | kind-n | kindn | opaque
+    id_style: str  # kind_n | kind-n | kindn | opaque | number (an integer; tools take integers)
     mask_style: str  # tools | args
     dangers: str = "beasts"  # beasts | hazards | mixed: what a threat is
     places: tuple[str, ...] = ()  # named places instead of coordinates (go takes one)
@@ -230,6 +232,9 @@ def new_layout(rng: random.Random) -> Layout:
         layout.pos_key = layout.pos_key or p(W.SELF_POS_KEYS)
         layout.ent_pos_key = layout.ent_pos_key or p(W.ENT_POS_KEYS)
     layout.kind_spaces = rng.random() < 0.3
+    if rng.random() < 0.25:
+        layout.desc_key = p(W.DESC_KEYS)
+        layout.desc_only = rng.random() < 0.5
     if layout.want_style == "verb_record":
         layout.goal_verb_key = p(W.GOAL_VERB_KEYS)
     return layout
@@ -251,7 +256,7 @@ def new_rules(rng: random.Random) -> Rules:
         reach=rng.choice((1, 1.5, 2, 2.5)) if unit == "m" else rng.choice((1, 2)),
         close=rng.choice((4, 5, 6)) if unit == "m" else rng.choice((3, 4)),
         hurt=rng.choice((0.3, 0.35, 0.4)),
-        id_style=rng.choice(("kind_n", "kind_n", "kind-n", "kindn", "opaque")),
+        id_style=rng.choice(("kind_n", "kind_n", "kind-n", "kindn", "opaque", "number")),
         mask_style=rng.choice(("tools", "args", "args")), z_up=rng.random() < 0.5)
 
 
@@ -261,6 +266,13 @@ def _pos_schema(rules: Rules) -> dict[str, Any]:
                 "required": list(rules.coords), "additionalProperties": False}
     return {"type": "array", "items": {"type": "number"}, "minItems": rules.dims,
             "maxItems": rules.dims}
+
+
+def _ref_schema(rules: Rules) -> dict[str, Any]:
+    """An argument naming a thing by its id."""
+    if rules.id_style == "number":
+        return {"type": "integer", "minimum": 0}
+    return {"type": "string", "maxLength": 64}
 
 
 def _desc(rng: random.Random, options: Sequence[str], **fmt: Any) -> str:
@@ -336,7 +348,8 @@ def new_game(rng: random.Random, name: str) -> Game:
         slots: dict[str, str] = {}
         a = rng.choice(("a place", "a spot", "a location", "a point", "a thing"))
         if role == "go":
-            shape = "place" if rules.places else rng.choice(("pos", "pos", "pos", "ref"))
+            shape = "place" if rules.places else rng.choice(
+                ("pos", "pos", "pos") + ("ref",) * (rules.id_style != "number"))
             if shape == "place":  # a place's name, one of the game's
                 slots["dest"] = rng.choice(W.DEST_PLACE_ARGS)
                 props[slots["dest"]] = {"type": "string", "enum": list(rules.places)}
@@ -355,7 +368,7 @@ def new_game(rng: random.Random, name: str) -> Game:
         elif role == "take":
             shape = "ref"
             slots["what"] = rng.choice(W.TAKE_ARGS)
-            props[slots["what"]] = {"type": "string", "maxLength": 64}
+            props[slots["what"]] = _ref_schema(rules)
             required.append(slots["what"])
             a = rng.choice(("an item", "a thing", "an object", "something"))
             if layout.reach_style == "radius":
@@ -374,7 +387,7 @@ def new_game(rng: random.Random, name: str) -> Game:
                 required.append(slots["from"])
             elif shape == "ref":
                 slots["from"] = rng.choice(W.RUN_ARGS)
-                props[slots["from"]] = {"type": "string", "maxLength": 64}
+                props[slots["from"]] = _ref_schema(rules)
                 required.append(slots["from"])
             elif shape == "from_pos":
                 slots["from"] = rng.choice(W.RUN_POS_ARGS)
@@ -435,7 +448,7 @@ def new_game(rng: random.Random, name: str) -> Game:
 
 @dataclass
 class Thing:
-    uid: str
+    uid: str | int  # int: a game whose ids are numbers
     kind: str
     cls: str  # item | beast | critter | person
     pos: list[float]
@@ -482,9 +495,11 @@ class Builder:
                                     round(rng.uniform(-40, 40), 1) for _ in range(2)]
         self.here = rng.choice(self.r.places) if self.r.places else None
 
-    def uid(self, kind: str) -> str:
+    def uid(self, kind: str) -> str | int:
         n = next(self.counter)
         style = self.r.id_style
+        if style == "number":
+            return n
         if style == "opaque":
             return f"{self.rng.choice('eonkx')}{n}"
         return {"kind_n": f"{kind}_{n}", "kind-n": f"{kind}-{n}", "kindn": f"{kind}{n}"}[style]
@@ -913,8 +928,14 @@ def _entity(game: Game, t: Thing, *, with_id: bool = True) -> dict[str, Any]:
     rec: dict[str, Any] = {}
     if with_id:
         rec[lay.id_key] = t.uid
-    if t.cls != "person" or lay.kind_key != lay.id_key:
+    if (t.cls != "person" or lay.kind_key != lay.id_key) and not (
+            lay.desc_only and t.cls != "person"):
         rec[lay.kind_key] = "person" if t.cls == "person" else _kind(game, t.kind)
+    if lay.desc_key and t.cls != "person":
+        words = [W.DESC_WORDS[zlib.crc32(f"{t.uid}{t.kind}".encode()) % len(W.DESC_WORDS)]] \
+            if zlib.crc32(str(t.uid).encode()) % 2 else []
+        words.append(t.kind.replace("_", " "))
+        rec[lay.desc_key] = ("an " if words[0][0] in "aeiou" else "a ") + " ".join(words)
     if lay.ent_pos_key:
         rec[lay.ent_pos_key] = _point(game, t.pos)
     if lay.dist_key:
@@ -1209,7 +1230,7 @@ def vocabulary() -> set[str]:
                   W.ADDRESS_KEYS, W.ORDER_KEYS, W.NOISE_KEYS, W.QUEST_KEYS,
                   W.QUEST_TITLE_KEYS, W.QUEST_TEXT_KEYS, W.DEST_PLACE_ARGS, W.HAZARD_KEYS,
                   W.CLOSING_KEYS, W.HAZARD_FLAG_KEYS, W.SELF_PLACE_KEYS, W.ENT_PLACE_KEYS,
-                  W.SELF_REACH_KEYS, W.GOAL_VERB_KEYS):
+                  W.SELF_REACH_KEYS, W.GOAL_VERB_KEYS, W.DESC_KEYS):
         words.update(group)
     for coords in W.COORD_KEYS:
         words.update(coords)

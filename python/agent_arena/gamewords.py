@@ -205,6 +205,12 @@ lies_in found_in in_room kept_in sits_in room_of
 REACH_LIST_KEYS = _words("""
 grabbable underfoot by_hand within_grasp arm_range reach_ids in_grasp grab_ok
 """)
+DESC_KEYS = _words("""
+looks_like blurb desc_text appearance flavor_text spotted_as
+""")
+DESC_WORDS = _words("""
+wooden battered shiny dusty half-buried cracked sturdy tiny large muddy rusty dented new
+""")
 SELF_REACH_KEYS = _words("""
 grasp_radius pickup_range arm_span grab_dist reach_len hand_range
 """)

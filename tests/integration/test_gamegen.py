@@ -399,7 +399,7 @@ def test_some_games_have_hazards_not_creatures_and_flee_from_close_ones_only():
         assert all(t.hostile and t.kind in gamewords.HAZARD_KINDS
                    and t.kind not in gamewords.BEAST_KINDS for t in hazards)
         shown = json.dumps(e.observation)
-        assert all(t.uid in shown for t in hazards)
+        assert all(str(t.uid) in shown for t in hazards)
         lay = e.game.layout
         if lay.hazard_key:  # a list of their own
             apart += 1
@@ -421,7 +421,7 @@ def test_some_games_have_hazards_not_creatures_and_flee_from_close_ones_only():
     assert fled >= 20 and ignored >= 20 and apart >= 10, (fled, ignored, apart)
 
 
-def _records(value: Any, uid: str) -> Iterator[Mapping]:
+def _records(value: Any, uid: str | int) -> Iterator[Mapping]:
     """The observation's records of the thing ``uid`` (by an id field or an id_map key)."""
     if isinstance(value, Mapping):
         if uid in value.values():
@@ -477,8 +477,10 @@ def test_some_games_have_named_places_and_the_go_tool_takes_the_wanted_things_pl
 
 def test_goals_may_name_the_take_tool_or_be_missing_and_reach_may_sit_on_the_character():
     """From the design set: "job: {do: stow, ...}" with the thing far is a walk; "task: none"
-    wants nothing; "reach: 1.5" on the character with only coordinates shown."""
+    wants nothing; "reach: 1.5" on the character with only coordinates shown; integer ids;
+    things known only by a description ("a wooden pail")."""
     verb_fetch, no_goal, no_goal_far, self_reach, coords_only, z_up, spaced = (0,) * 7
+    numbered, described = 0, 0
     for e in gamegen.examples(3000, 21):
         lay, world, specs = e.game.layout, e.world, e.game.specs
         me = e.observation[lay.self_key] if lay.self_key else e.observation
@@ -505,5 +507,19 @@ def test_goals_may_name_the_take_tool_or_be_missing_and_reach_may_sit_on_the_cha
             z_up += e.game.rules.z_up
             assert me[lay.pos_key][2 if e.game.rules.z_up else 1] == 0
         spaced += lay.kind_spaces and " " in json.dumps(e.observation)
-    counts = (verb_fetch, no_goal, no_goal_far, self_reach, coords_only, z_up, spaced)
+        if e.game.rules.id_style == "number" and e.situation == "take":  # ids are integers
+            numbered += 1
+            (what,) = e.call.arguments.values()
+            assert isinstance(what, int) and next(_records(e.observation, what))
+            assert specs["take"].parameters["properties"][e.game.args["take"]["what"]][
+                "type"] == "integer"
+        if lay.desc_only and e.situation == "take":  # the kind only in a description
+            described += 1
+            (what,) = e.call.arguments.values()
+            rec = next(_records(e.observation, what))
+            target = next(t for t in world.things if t.uid == what)
+            assert lay.kind_key not in rec
+            assert target.kind.replace("_", " ") in rec[lay.desc_key]
+    counts = (verb_fetch, no_goal, no_goal_far, self_reach, coords_only, z_up, spaced,
+              numbered, described)
     assert min(counts) >= 10, counts
