@@ -6,7 +6,10 @@ fractions or percents, lists or maps, speech as strings or records, inventories)
 (reach, what counts as close and as hurt). A threat is a creature or, in some games, a hazard
 (fire, a gas leak, a rockslide...), maybe listed apart and flagged as closing in; some games have
 no coordinates: the character and things are *at* named places, in reach means the same place,
-and the go tool takes a place's name. Each example is one situation in that game, with
+and the go tool takes a place's name. Shapes taken from hand-written games: goals that name the
+take tool ("stow rum barrel": still a walk when the thing is far) or no goal at all, reach stated
+on the character (sometimes with only coordinates to judge it by), integer ids, things known by
+a short description, lines addressed by name inside the line. Each example is one situation in that game, with
 distractors, labelled by the invented world's rules:
 
     flee        a hostile thing is close and the character is hurt        -> the run tool
@@ -27,8 +30,9 @@ Long because: one seeded generator. Games, worlds, situations, observations and 
 from one random.Random in a fixed order (the same seed gives the same rows, which training's
 shards and the held-out set rely on), and the word tables sit beside the draws that use them;
 split by section, that one order would be spread over files that must change together.
-Hazards and named places (about 1,200 lines now) added small helpers (_hazards_and_places,
-Builder.place_of / danger_kind) rather than a module of their own, for the same reason.
+Hazards, named places and the shapes after them (about 1,300 lines now) added small helpers
+(_hazards_and_places, Builder.place_of / danger_kind, _ground, _ref_schema, _kind) rather than
+a module of their own, for the same reason.
 """
 
 from __future__ import annotations
@@ -143,11 +147,11 @@ class Layout:
     hazard_flag_key: str | None = None  # a flag on each hazard in that list
     closing_key: str | None = None  # on every danger: is it close (true) or not
     here_key: str = ""  # place games: the character's place
+    at_key: str = ""  # place games: a thing's place
     kind_spaces: bool = False  # kinds written "rum barrel", not "rum_barrel"
     desc_key: str = ""  # a short description on each thing ("a battered wooden pail")
     desc_only: bool = False  # ... and no kind key: the kind is only in the description
     goal_verb_key: str = ""  # verb_record goals: the key naming the verb
-    at_key: str = ""  # place games: a thing's place
 
 
 @dataclass
@@ -569,9 +573,7 @@ class Builder:
         return self.kind(W.BEAST_KINDS), "beast"
 
     def pos3(self, xy: list[float]) -> list[float]:
-        if self.r.dims != 3:
-            return list(xy)
-        return [xy[0], xy[1], 0] if self.r.z_up else [xy[0], 0, xy[1]]
+        return _ground(self.r, xy)
 
 
 # ---- situations ---------------------------------------------------------------------------------
@@ -755,13 +757,18 @@ def build_situation(rng: random.Random, game: Game, situation: str) -> tuple[Wor
     return world, call, variant
 
 
+def _ground(r: Rules, xy: Sequence[float]) -> list[float]:
+    """A ground position [a, b] in the game's dimensions: [a, 0, b] in 3D ([a, b, 0] z-up)."""
+    if r.dims != 3:
+        return list(xy)
+    return [xy[0], xy[1], 0] if r.z_up else [xy[0], 0, xy[1]]
+
+
 def _point(game: Game, xy_or_pos: list[float]) -> Any:
     """A ground position ([a, b]) as the game writes positions: [a, 0, b] in 3D lists (the
     demo's way), {easting: a, northing: b, height: 0} in maps with a height axis."""
     r = game.rules
-    pos = xy_or_pos if len(xy_or_pos) == r.dims else (
-        ([xy_or_pos[0], xy_or_pos[1], 0] if r.z_up else [xy_or_pos[0], 0, xy_or_pos[1]])
-        if r.dims == 3 else list(xy_or_pos))
+    pos = xy_or_pos if len(xy_or_pos) == r.dims else _ground(r, xy_or_pos)
     if r.pos_style == "map" and r.coords[-1] == "height" and len(xy_or_pos) == 2:
         pos = [xy_or_pos[0], xy_or_pos[1], 0]
     if r.pos_style == "map":
