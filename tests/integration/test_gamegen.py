@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from agent_arena import gamegen
-from agent_arena import gamewords as W
+from agent_arena import gamegen, gamewords
 from agent_arena.agents import AgentState, Profile
 from agent_arena.calling import CallingConfig
 from agent_arena.client import ArenaClient
@@ -389,8 +388,6 @@ def test_a_generated_dev_set_runs_through_eval_on_the_embedded_model(tmp_path):
 
 
 def test_some_games_have_hazards_not_creatures_and_flee_from_close_ones_only():
-    from agent_arena import gamewords
-
     fled, ignored, apart = 0, 0, 0
     for e in gamegen.examples(2000, 15):
         hazards = [t for t in e.world.things if t.cls == "hazard"]
@@ -487,7 +484,7 @@ def test_goals_may_name_the_take_tool_or_be_missing_and_reach_may_sit_on_the_cha
         goal = e.observation.get(lay.want_key)
         if world.no_goal:
             no_goal += 1
-            assert goal in (None, [], *W.NO_GOAL_VALUES)
+            assert goal in (None, [], *gamewords.NO_GOAL_VALUES)
             assert e.call.tool not in (specs["go"].name, specs["take"].name)
             assert e.situation in ("flee", "answer", "hold")
             if e.situation == "hold" and any(t.cls == "item" for t in world.things):
