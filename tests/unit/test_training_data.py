@@ -141,3 +141,43 @@ def test_written_adapter_is_a_gguf_lora(tmp_path):
     # llama.cpp checks a.ne[0] == the model tensor's input size and b.ne[1] == its output size
     assert shapes == {"blk.0.attn_k.weight.lora_a": [d_in, r], "blk.0.attn_k.weight.lora_b": [r, d_out]}
     assert all(re.fullmatch(r"blk\.\d+\.\w+\.weight\.lora_[ab]", n) for n in shapes)
+
+
+def test_an_adapter_reads_back_as_the_peft_tensors_it_was_written_from(tmp_path):
+    """--init-adapter starts a run from a GGUF LoRA: names, q/k row order, alpha and rank must
+    come back exactly as PEFT had them."""
+    pytest.importorskip("gguf")
+    from agent_arena.training.gguf_lora import read_gguf_lora, unpermute_rows, write_gguf_lora
+
+    rng = np.random.default_rng(0)
+    r, d, kv = 4, 16, 8
+    shapes = {"self_attn.q_proj": d, "self_attn.k_proj": kv, "self_attn.v_proj": kv,
+              "mlp.down_proj": d}
+    tensors = {}
+    for layer in (0, 7):
+        for name, out in shapes.items():
+            stem = f"base_model.model.model.layers.{layer}.{name}"
+            tensors[f"{stem}.lora_A.weight"] = rng.standard_normal((r, d)).astype(np.float32)
+            tensors[f"{stem}.lora_B.weight"] = rng.standard_normal((out, r)).astype(np.float32)
+    path = write_gguf_lora(tensors, tmp_path / "a.gguf", alpha=8, n_head=4, n_head_kv=2,
+                           dtype="f32")
+    back, alpha, rank = read_gguf_lora(path, n_head=4, n_head_kv=2)
+    assert (alpha, rank) == (8.0, r) and set(back) == set(tensors)
+    for name, arr in tensors.items():
+        np.testing.assert_array_equal(back[name], arr, err_msg=name)
+    w = np.arange(4 * 8 * 3, dtype=np.float32).reshape(32, 3)
+    np.testing.assert_array_equal(unpermute_rows(permute_rows(w, 4), 4), w)
+    with pytest.raises(ConfigError, match="not a GGUF LoRA adapter"):
+        read_gguf_lora(write_plain_gguf(tmp_path / "model.gguf"), n_head=4, n_head_kv=2)
+
+
+def write_plain_gguf(path):
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_tensor("token_embd.weight", np.zeros((4, 4), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

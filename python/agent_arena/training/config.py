@@ -15,6 +15,7 @@ class TrainConfig:
     out: str = "outputs/train"
     base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct as served (Q4_0)
     seed: int = 0
+    init_adapter: str = ""  # start from this GGUF LoRA (a path, or a packaged name: npc)
     rank: int = 16
     alpha: float = 32.0
     dropout: float = 0.05

@@ -5,7 +5,8 @@ llama.cpp loads ``blk.N.<tensor>.weight.lora_a`` (PEFT's A, [rank, in]) and ``.l
 ``adapter.lora.alpha`` (it scales by alpha / rank). One catch: llama.cpp's Llama GGUFs hold
 q and k with their rows permuted for its rope layout (convert_hf_to_gguf.py's ``permute``),
 and transformers un-permutes them when it loads a GGUF, so B of q and k is permuted back here
-(llama.cpp's own convert_lora_to_gguf.py does the same).
+(llama.cpp's own convert_lora_to_gguf.py does the same). ``read_gguf_lora`` undoes all of it,
+so a run can start from an adapter it (or another run) wrote.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from agent_arena.errors import ConfigError
 
+_GGUF_NAME = re.compile(r"^blk\.(\d+)\.(\w+)\.weight\.lora_([ab])$")
 _NAME = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+_proj)\.lora_([AB])(?:\.\w+)?\.weight$")
 GGUF_TENSOR = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v",
                "o_proj": "attn_output", "gate_proj": "ffn_gate", "up_proj": "ffn_up",
@@ -36,6 +38,13 @@ def permute_rows(w: Any, n_head: int) -> Any:
     """convert_hf_to_gguf.py's Llama q/k permutation, applied to the output rows of ``w``."""
     out = w.shape[0]
     return (w.reshape(n_head, 2, out // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
+
+
+def unpermute_rows(w: Any, n_head: int) -> Any:
+    """The inverse of ``permute_rows``: llama.cpp's rope row order back to transformers'."""
+    out = w.shape[0]
+    return (w.reshape(n_head, out // n_head // 2, 2, *w.shape[1:])
             .swapaxes(1, 2).reshape(w.shape))
 
 
@@ -68,3 +77,34 @@ def write_gguf_lora(tensors: Mapping[str, Any], path: str | Path, *, alpha: floa
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def read_gguf_lora(path: str | Path, *, n_head: int,
+                   n_head_kv: int) -> tuple[dict[str, Any], float, int]:
+    """(PEFT LoRA tensors as float32 numpy arrays, alpha, rank) of a GGUF LoRA adapter of a
+    Llama model: ``write_gguf_lora`` read backwards, names, q/k row order and all."""
+    import gguf
+    import numpy as np
+
+    peft_layer = {v: k for k, v in GGUF_TENSOR.items()}
+    reader = gguf.GGUFReader(str(path))
+    fields = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("GGUF.")}
+    if fields.get("general.type") != "adapter" or fields.get("adapter.type") != "lora":
+        raise ConfigError(f"{path} is not a GGUF LoRA adapter (general.type="
+                          f"{fields.get('general.type')!r}); give one agent-arena train wrote")
+    tensors: dict[str, Any] = {}
+    for t in reader.tensors:
+        m = _GGUF_NAME.match(t.name)
+        if m is None or m.group(2) not in peft_layer:
+            raise ConfigError(f"{path}: tensor {t.name!r} is not a LoRA of a Llama linear layer")
+        layer, kind = peft_layer[m.group(2)], m.group(2)
+        block = "self_attn" if kind.startswith("attn") else "mlp"
+        arr = np.array(t.data, dtype=np.float32)
+        if m.group(3) == "b" and kind in ("attn_q", "attn_k"):
+            arr = unpermute_rows(arr, n_head if kind == "attn_q" else n_head_kv)
+        tensors[f"base_model.model.model.layers.{m.group(1)}.{block}.{layer}"
+                f".lora_{m.group(3).upper()}.weight"] = arr
+    ranks = {a.shape[0] for n, a in tensors.items() if n.endswith("lora_A.weight")}
+    if len(ranks) != 1:
+        raise ConfigError(f"{path}: LoRA A tensors of ranks {sorted(ranks)}; expected one rank")
+    return tensors, float(fields["adapter.lora.alpha"]), ranks.pop()

@@ -132,6 +132,38 @@ def _load_checkpoint(path: Path, model: Any, opt: Any) -> tuple[int, float, dict
     return int(state["step"]), float(state["trained_s"]), state["first"]
 
 
+def init_from_adapter(model: Any, cfg: TrainConfig) -> Path:
+    """Load ``cfg.init_adapter`` (a GGUF LoRA) into the fresh PEFT ``model``: a run that goes
+    on from the packaged adapter, e.g. on a game's own journals, instead of from zero."""
+    import torch
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    from agent_arena.adapters import resolve_lora
+    from agent_arena.errors import ConfigError
+    from agent_arena.training.gguf_lora import read_gguf_lora
+
+    try:
+        path = resolve_lora(cfg.init_adapter)
+    except ConfigError as exc:
+        raise ConfigError(f"--init-adapter: {exc.message}") from exc
+    if path is None:
+        raise ConfigError(f"--init-adapter={cfg.init_adapter!r} names no adapter; leave it out")
+    mc = model.config
+    tensors, alpha, rank = read_gguf_lora(path, n_head=mc.num_attention_heads,
+                                          n_head_kv=mc.num_key_value_heads)
+    if (rank, alpha) != (cfg.rank, cfg.alpha):
+        raise ConfigError(f"--init-adapter {path.name} has rank {rank} and alpha {alpha:g}; "
+                          f"pass --rank {rank} --alpha {alpha:g}")
+    wanted = set(get_peft_model_state_dict(model))
+    if set(tensors) != wanted:
+        extra, missing = sorted(set(tensors) - wanted), sorted(wanted - set(tensors))
+        raise ConfigError(f"--init-adapter {path.name} adapts other layers than --targets "
+                          f"{cfg.targets}: {len(extra)} extra ({extra[:2]}), {len(missing)} "
+                          f"missing ({missing[:2]})")
+    set_peft_model_state_dict(model, {k: torch.from_numpy(v) for k, v in tensors.items()})
+    return path
+
+
 def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
@@ -179,6 +211,8 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
     model = get_peft_model(model, LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha,
                                              lora_dropout=cfg.dropout, target_modules=targets,
                                              task_type="CAUSAL_LM"))
+    if cfg.init_adapter:
+        say(f"train: starting from the adapter {init_from_adapter(model, cfg)}")
     model.to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
