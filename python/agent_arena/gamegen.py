@@ -622,6 +622,10 @@ GOAL_SENTENCES = (
     "the {place} is short of {item}; go and get some.", "look for {a} {item}.",
     "{who} will pay well for {a} {item}.", "pick up {a} {item} for {who}.",
     "we are out of {item}. Find some.", "deliver {a} {item} to the {place}.")
+PLACE_GOAL_SENTENCES = (  # place games: the chore says where the thing is
+    "fetch {a} {item} from the {where}.", "go to the {where} and get {a} {item}.",
+    "there is {a} {item} in the {where}; bring it here.", "{who} left {a} {item} at the {where}.",
+    "get the {item} from the {where}.", "the {item} is in the {where}. Fetch it.")
 QUEST_TITLES = ("A {item} for the road", "Errand: {item}", "Supplies", "Odd job", "Favour owed")
 EVERYONE = ("everyone", "all", "anyone", "the group")
 ORDERS = ("wait here.", "stay where you are.", "hold your position.", "do not move.",
@@ -869,7 +873,9 @@ def _kind(game: Game, kind: str) -> str:
     return kind.replace("_", " ") if game.layout.kind_spaces else kind
 
 
-def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
+def _wants(rng: random.Random, game: Game, wants: list[str], where: str | None = None) -> Any:
+    """The goal in the game's style; ``where``: the wanted thing's place in a place game, which
+    a goal sentence may name (the call still depends on whether that place is here)."""
     style = game.layout.want_style
     wants = [_kind(game, w) for w in wants]
     take = game.specs["take"].name
@@ -890,9 +896,11 @@ def _wants(rng: random.Random, game: Game, wants: list[str]) -> Any:
     if style == "phrase":
         verb = rng.choice(("collect", "find", "gather", "bring back", "get"))
         return f"{verb} {want}" if rng.random() < 0.5 else f"{verb} a {want}"
-    text = rng.choice(GOAL_SENTENCES).format(
+    said = where if where is None or rng.random() < 0.5 else where.replace("_", " ")
+    text = rng.choice(PLACE_GOAL_SENTENCES if said and rng.random() < 0.5 else GOAL_SENTENCES)
+    text = text.format(
         item=want, a="an" if want[0] in "aeiou" else "a", who=rng.choice(W.PERSON_NAMES),
-        place=rng.choice(W.PLACE_NAMES))
+        place=rng.choice(W.PLACE_NAMES), where=said)
     text = text[0].upper() + text[1:]
     if style == "sentence":
         return text
@@ -973,7 +981,9 @@ def render(rng: random.Random, game: Game, world: World) -> dict[str, Any]:
         me[lay.reach_key] = _dist(game, game.rules.reach)
     top: dict[str, Any] = {}
     if not world.no_goal:
-        top[lay.want_key] = _wants(rng, game, world.wants)
+        wanted = next((t for t in world.things if t.cls == "item" and t.kind in world.wants
+                       and t.at), None)  # the first is the one a fetch or take goes for
+        top[lay.want_key] = _wants(rng, game, world.wants, wanted.at if wanted else None)
     elif rng.random() < 0.75:  # a game shows "none" for no goal, or leaves the key out
         top[lay.want_key] = [] if lay.want_style == "list" else rng.choice(W.NO_GOAL_VALUES)
     if lay.bag_key:
