@@ -9,8 +9,8 @@ no coordinates: the character and things are *at* named places, in reach means t
 and the go tool takes a place's name. Shapes taken from hand-written games: goals that name the
 take tool ("stow rum barrel": still a walk when the thing is far) or no goal at all, reach stated
 on the character (sometimes with only coordinates to judge it by), integer ids, things known by
-a short description, lines addressed by name inside the line. Each example is one situation in that game, with
-distractors, labelled by the invented world's rules:
+a short description, lines addressed by name inside the line. Each example is one situation in
+that game, with distractors, labelled by the invented world's rules:
 
     flee        a hostile thing is close and the character is hurt        -> the run tool
     answer      someone asked the character (or everyone) a question       -> the talk tool

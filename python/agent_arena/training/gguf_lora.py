@@ -41,6 +41,16 @@ def permute_rows(w: Any, n_head: int) -> Any:
             .swapaxes(1, 2).reshape(w.shape))
 
 
+def _rope_heads(gguf_tensor: str, n_head: int, n_head_kv: int) -> int | None:
+    """How many heads the rows of ``gguf_tensor`` are permuted over: B of q (n_head) and of k
+    (n_head_kv); None for every other tensor, which is stored as PEFT has it."""
+    if not gguf_tensor.endswith("lora_b"):
+        return None
+    if ".attn_q." in gguf_tensor:
+        return n_head
+    return n_head_kv if ".attn_k." in gguf_tensor else None
+
+
 def unpermute_rows(w: Any, n_head: int) -> Any:
     """The inverse of ``permute_rows``: llama.cpp's rope row order back to transformers'."""
     out = w.shape[0]
@@ -66,11 +76,9 @@ def write_gguf_lora(tensors: Mapping[str, Any], path: str | Path, *, alpha: floa
     for peft_name in sorted(tensors):
         arr = np.asarray(tensors[peft_name], dtype=np.float32)
         out_name = gguf_name(peft_name)
-        if out_name.endswith("lora_b"):
-            if ".attn_q." in out_name:
-                arr = permute_rows(arr, n_head)
-            elif ".attn_k." in out_name:
-                arr = permute_rows(arr, n_head_kv)
+        heads = _rope_heads(out_name, n_head, n_head_kv)
+        if heads:
+            arr = permute_rows(arr, heads)
         w.add_tensor(out_name, np.ascontiguousarray(arr.astype(np_dtype)))
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -97,12 +105,13 @@ def read_gguf_lora(path: str | Path, *, n_head: int,
         m = _GGUF_NAME.match(t.name)
         if m is None or m.group(2) not in peft_layer:
             raise ConfigError(f"{path}: tensor {t.name!r} is not a LoRA of a Llama linear layer")
-        layer, kind = peft_layer[m.group(2)], m.group(2)
+        kind = m.group(2)
         block = "self_attn" if kind.startswith("attn") else "mlp"
         arr = np.array(t.data, dtype=np.float32)
-        if m.group(3) == "b" and kind in ("attn_q", "attn_k"):
-            arr = unpermute_rows(arr, n_head if kind == "attn_q" else n_head_kv)
-        tensors[f"base_model.model.model.layers.{m.group(1)}.{block}.{layer}"
+        heads = _rope_heads(t.name, n_head, n_head_kv)
+        if heads:
+            arr = unpermute_rows(arr, heads)
+        tensors[f"base_model.model.model.layers.{m.group(1)}.{block}.{peft_layer[kind]}"
                 f".lora_{m.group(3).upper()}.weight"] = arr
     ranks = {a.shape[0] for n, a in tensors.items() if n.endswith("lora_A.weight")}
     if len(ranks) != 1:
