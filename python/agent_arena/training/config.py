@@ -11,6 +11,8 @@ from pathlib import Path
 class TrainConfig:
     data: list[str] = field(default_factory=list)  # JSONL / JSONL.gz / Parquet files or folders
     generate: int = 0  # + this many rows from agent_arena.gamegen (seeded by seed)
+    scenarios: str = ""  # + labelled scenario files or folders, comma-separated (design sets)
+    scenario_copies: int = 2  # rows per scenario: with its mask, without, then shuffled tools
     eval_rows: int = 500  # held out: rows of unseen generated games (or a share of data)
     out: str = "outputs/train"
     base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct as served (Q4_0)
@@ -41,8 +43,11 @@ class TrainConfig:
             raise ConfigError(f"rank={self.rank}, alpha={self.alpha}: both must be positive")
         if self.batch < 1 or self.steps < 1:
             raise ConfigError(f"batch={self.batch}, steps={self.steps}: both must be at least 1")
-        if not self.data and self.generate < 1:
-            raise ConfigError("no training data: name JSONL/Parquet files or --generate N")
+        if not self.data and self.generate < 1 and not self.scenarios:
+            raise ConfigError("no training data: name JSONL/Parquet files, --generate N or "
+                              "--scenarios DIR")
+        if self.scenario_copies < 1:
+            raise ConfigError(f"scenario_copies={self.scenario_copies}: at least 1")
         if not 0 <= self.held_out < 0.5:
             raise ConfigError(f"held_out={self.held_out}: a fraction below 0.5")
         if self.resume and not (Path(self.out) / "checkpoint.pt").is_file():

@@ -1,0 +1,74 @@
+"""Design scenarios as training rows (`agent-arena train --scenarios`): every labelled answer is
+one the scenario judges right, the prompt is the server's, and evaluation sets are refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent_arena.errors import ConfigError
+from agent_arena.prompt import decision_messages
+from agent_arena.scenarios import load_scenarios, scenario_paths
+from agent_arena.tools import ToolSpec, apply_mask
+from agent_arena.training.config import TrainConfig
+from agent_arena.training.scenario_rows import GUARD, scenario_rows, training_rows
+from support.fixtures import ROOT
+
+DESIGN = [ROOT / "bench/dev_games", ROOT / "bench/scenarios"]
+EVALUATION = ["bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/heldout"]
+
+
+def test_every_design_scenario_becomes_rows_the_scenario_judges_right():
+    scenarios = {(ss.name, sc.id): (ss, sc) for p in scenario_paths(DESIGN)
+                 for ss in [load_scenarios(p)] for sc in ss.scenarios}
+    rows = list(scenario_rows(DESIGN, copies=4, seed=1))
+    assert {(r["meta"]["set"], r["meta"]["scenario"]) for r in rows} == set(scenarios)
+    assert len(rows) == 4 * len(scenarios)
+    for r in rows:
+        ss, sc = scenarios[r["meta"]["set"], r["meta"]["scenario"]]
+        call = json.loads(r["messages"][-1]["content"])
+        assert sc.expect.judge(call, True, sc.observation).right_args, (sc.id, call)
+        masked = r["meta"]["masked"]
+        assert masked == ("Possible now: " in r["messages"][1]["content"])
+        assert masked == ("mask" in sc.observe and r["meta"]["copy"] % 2 == 0)
+
+
+def test_first_copies_are_the_server_prompt_with_the_mask_and_without():
+    p = ROOT / "bench/dev_games/stable_hand.yaml"
+    ss = load_scenarios(p)
+    sc = ss.scenarios[0]
+    tools = [ToolSpec.from_any(s) for s in ss.tool_specs]
+    with_mask, without = [r for r in scenario_rows([p], copies=2) if r["meta"]["scenario"] == sc.id]
+    assert with_mask["messages"][:2] == decision_messages(
+        tools, sc.observation, apply_mask(tools, sc.observe["mask"]))
+    assert without["messages"][:2] == decision_messages(tools, sc.observation)
+
+
+@pytest.mark.parametrize("folder", EVALUATION)
+def test_an_evaluation_set_is_never_training_data(folder):
+    assert (ROOT / folder / GUARD).is_file()
+    with pytest.raises(ConfigError, match="never training data"):
+        training_rows([ROOT / folder], copies=1, seed=0)
+
+
+def test_a_scenario_with_no_single_right_answer_is_left_out(tmp_path: Path):
+    (tmp_path / "g.yaml").write_text("""
+name: g
+tools:
+  walk: {description: Walk., parameters: {type: object, properties: {to: {type: array, items: {type: number}}}, required: [to]}}
+  rest: {description: Rest., parameters: {type: object, properties: {}}}
+scenarios:
+- id: away
+  observation: {threat: [1, 2]}
+  expect: {tool: walk, arguments: {to: {farther_from: [1, 2], than: 5}}}
+- id: still
+  observation: {threat: null}
+  expect: {tool: rest}
+""")
+    rows = list(scenario_rows([tmp_path], copies=2))
+    assert [r["meta"]["scenario"] for r in rows] == ["still", "still"]
+    assert TrainConfig(scenarios=str(tmp_path)).scenarios == str(tmp_path)  # enough on its own
+    with pytest.raises(ConfigError, match="scenario_copies"):
+        TrainConfig(scenarios=str(tmp_path), scenario_copies=0)
