@@ -57,7 +57,9 @@ def test_a_scenario_with_no_single_right_answer_is_left_out(tmp_path: Path):
     (tmp_path / "g.yaml").write_text("""
 name: g
 tools:
-  walk: {description: Walk., parameters: {type: object, properties: {to: {type: array, items: {type: number}}}, required: [to]}}
+  walk:
+    description: Walk.
+    parameters: {type: object, properties: {to: {type: array}}, required: [to]}
   rest: {description: Rest., parameters: {type: object, properties: {}}}
 scenarios:
 - id: away
