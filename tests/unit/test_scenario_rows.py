@@ -74,3 +74,22 @@ scenarios:
     assert TrainConfig(scenarios=str(tmp_path)).scenarios == str(tmp_path)  # enough on its own
     with pytest.raises(ConfigError, match="scenario_copies"):
         TrainConfig(scenarios=str(tmp_path), scenario_copies=0)
+
+
+def test_when_one_acceptable_action_cannot_be_labelled_the_next_one_is(tmp_path: Path):
+    (tmp_path / "g.yaml").write_text("""
+name: g
+tools:
+  walk:
+    description: Walk.
+    parameters: {type: object, properties: {to: {type: array}}, required: [to]}
+  rest: {description: Rest., parameters: {type: object, properties: {}}}
+scenarios:
+- id: away-or-still
+  observation: {threat: [1, 2]}
+  expect:
+  - {tool: walk, arguments: {to: {farther_from: [1, 2], than: 5}}}
+  - {tool: rest}
+""")
+    rows = list(scenario_rows([tmp_path], copies=1))
+    assert [json.loads(r["messages"][-1]["content"])["tool"] for r in rows] == ["rest"]

@@ -67,11 +67,21 @@ def _value(check: ArgCheck, spec: Mapping[str, Any], rng: random.Random) -> Any:
 
 
 def labelled_call(sc: Scenario, tools: Sequence[ToolSpec], rng: random.Random) -> ToolCall | None:
-    """The call a scenario expects, made concrete against ``tools`` (the ones possible now);
-    None when its expectation names no tool or admits no single value (not trainable)."""
+    """The call a scenario expects, made concrete against ``tools`` (the ones possible now):
+    its first acceptable action that can be; None when none can (no tool named, or no single
+    value, e.g. ``farther_from``: not trainable)."""
     by_name = {t.name: t for t in tools}
-    alt: Alternative | None = next((a for a in sc.expect.alternatives if a.tool in by_name), None)
-    if alt is None or alt.tool is None:
+    for alt in sc.expect.alternatives:
+        call = _concrete(alt, by_name, rng)
+        if call is not None and not ToolRegistry(list(tools)).validate(call) and \
+                sc.expect.judge(call.as_wire(), True, sc.observation).right_args:
+            return call
+    return None
+
+
+def _concrete(alt: Alternative, by_name: Mapping[str, ToolSpec],
+              rng: random.Random) -> ToolCall | None:
+    if alt.tool not in by_name:
         return None
     props = by_name[alt.tool].parameters.get("properties") or {}
     args: dict[str, Any] = {}
@@ -80,11 +90,7 @@ def labelled_call(sc: Scenario, tools: Sequence[ToolSpec], rng: random.Random) -
         if value is None:
             return None
         args[check.arg] = value
-    call = ToolCall(alt.tool, args)
-    if ToolRegistry(list(tools)).validate(call) or not sc.expect.judge(
-            call.as_wire(), True, sc.observation).right_args:
-        return None
-    return call
+    return ToolCall(alt.tool, args)
 
 
 def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0,
