@@ -23,6 +23,7 @@ from agent_arena.config.sections import (
     ServeConfig,
 )
 from agent_arena.server import ServerConfig
+from agent_arena.tools import spec_list
 
 
 def config_dir() -> Path:
@@ -68,10 +69,7 @@ def backend_config(cfg: Mapping[str, Any]) -> Any:
 
 
 def tool_specs(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tools = cfg.get("tools") or {}
-    if isinstance(tools, Mapping):
-        return [{"name": name, **dict(spec)} for name, spec in tools.items()]
-    return list(tools)
+    return spec_list(cfg.get("tools"))
 
 
 def profiles(cfg: Mapping[str, Any]) -> dict[str, Profile]:

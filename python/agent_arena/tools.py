@@ -249,6 +249,14 @@ class ToolRegistry:
             [f"{call.tool}.arguments: do not fit the tool's schema"]
 
 
+def spec_list(tools: Mapping[str, Any] | Iterable[Any] | None) -> list[Any]:
+    """Tools as a list of flat specs: a config's ``{name: {description, parameters}}`` map
+    (configs/tools/*.yaml) becomes ``[{name, description, parameters}, ...]``; a list stays."""
+    if isinstance(tools, Mapping):
+        return [{"name": name, **dict(spec)} for name, spec in tools.items()]
+    return list(tools or [])
+
+
 def type_hint(schema: Mapping[str, Any]) -> str:
     """A short type for prompts: ``"a"|"b"`` for enums, ``[number, number]`` for pairs."""
     if "enum" in schema:

@@ -20,7 +20,7 @@ from typing import Any
 from agent_arena.errors import ConfigError
 from agent_arena.prompt import answer_text, decision_messages
 from agent_arena.scenarios import Alternative, ArgCheck, Scenario, load_scenarios, scenario_paths
-from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
+from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask, spec_list
 from agent_arena.training.data import Row, to_row
 
 GUARD = "NOT_FOR_TRAINING"  # in an evaluation set's folder
@@ -35,8 +35,7 @@ def default_tools() -> list[dict[str, Any]]:
     through settings, which imports the server: a GPU host trains without pyzmq/msgpack)."""
     from agent_arena.config import load_yaml, yaml_root
 
-    return [{"name": name, **dict(spec)}
-            for name, spec in load_yaml(yaml_root() / "tools" / "game.yaml").items()]
+    return spec_list(load_yaml(yaml_root() / "tools" / "game.yaml"))
 
 
 def _guarded(path: Path) -> bool:
