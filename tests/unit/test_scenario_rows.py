@@ -18,6 +18,15 @@ from support.fixtures import ROOT
 
 DESIGN = [ROOT / "bench/dev_games", ROOT / "bench/scenarios"]
 EVALUATION = ["bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/heldout"]
+WALK_OR_REST = """
+name: g
+tools:
+  walk:
+    description: Walk.
+    parameters: {type: object, properties: {to: {type: array}}, required: [to]}
+  rest: {description: Rest., parameters: {type: object, properties: {}}}
+scenarios:
+"""
 
 
 def test_every_design_scenario_becomes_rows_the_scenario_judges_right():
@@ -54,15 +63,7 @@ def test_an_evaluation_set_is_never_training_data(folder):
 
 
 def test_a_scenario_with_no_single_right_answer_is_left_out(tmp_path: Path):
-    (tmp_path / "g.yaml").write_text("""
-name: g
-tools:
-  walk:
-    description: Walk.
-    parameters: {type: object, properties: {to: {type: array}}, required: [to]}
-  rest: {description: Rest., parameters: {type: object, properties: {}}}
-scenarios:
-- id: away
+    (tmp_path / "g.yaml").write_text(WALK_OR_REST + """- id: away
   observation: {threat: [1, 2]}
   expect: {tool: walk, arguments: {to: {farther_from: [1, 2], than: 5}}}
 - id: still
@@ -77,15 +78,7 @@ scenarios:
 
 
 def test_when_one_acceptable_action_cannot_be_labelled_the_next_one_is(tmp_path: Path):
-    (tmp_path / "g.yaml").write_text("""
-name: g
-tools:
-  walk:
-    description: Walk.
-    parameters: {type: object, properties: {to: {type: array}}, required: [to]}
-  rest: {description: Rest., parameters: {type: object, properties: {}}}
-scenarios:
-- id: away-or-still
+    (tmp_path / "g.yaml").write_text(WALK_OR_REST + """- id: away-or-still
   observation: {threat: [1, 2]}
   expect:
   - {tool: walk, arguments: {to: {farther_from: [1, 2], than: 5}}}

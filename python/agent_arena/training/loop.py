@@ -193,13 +193,12 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
 
         train_rows += generated_rows(cfg.generate, cfg.seed)
         eval_rows += held_out_rows(cfg.eval_rows, cfg.seed)
-        rows = train_rows + eval_rows
     if cfg.scenarios:  # hand-written design games: all trained on, none held out
         from agent_arena.training.scenario_rows import training_rows
 
         train_rows += training_rows(cfg.scenarios.split(","), copies=cfg.scenario_copies,
                                     seed=cfg.seed)
-        rows = train_rows + eval_rows
+    rows = train_rows + eval_rows
     say(f"train: {len(train_rows)} + {len(eval_rows)} held-out rows ready "
         f"({time.time() - t0:.0f} s)")
     gguf_path = base_gguf(cfg.base)

@@ -70,9 +70,10 @@ def labelled_call(sc: Scenario, tools: Sequence[ToolSpec], rng: random.Random) -
     its first acceptable action that can be; None when none can (no tool named, or no single
     value, e.g. ``farther_from``: not trainable)."""
     by_name = {t.name: t for t in tools}
+    registry = ToolRegistry(list(tools))
     for alt in sc.expect.alternatives:
         call = _concrete(alt, by_name, rng)
-        if call is not None and not ToolRegistry(list(tools)).validate(call) and \
+        if call is not None and not registry.validate(call) and \
                 sc.expect.judge(call.as_wire(), True, sc.observation).right_args:
             return call
     return None
