@@ -4,6 +4,7 @@ one the scenario judges right, the prompt is the server's, and evaluation sets a
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from agent_arena.training.scenario_rows import GUARD, scenario_rows, training_ro
 from support.fixtures import ROOT
 
 DESIGN = [ROOT / "bench/dev_games", ROOT / "bench/scenarios"]
-EVALUATION = ["bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/heldout"]
+EVALUATION = ["bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/eval_games4",
+              "bench/heldout"]
 WALK_OR_REST = """
 name: g
 tools:
@@ -86,3 +88,43 @@ def test_when_one_acceptable_action_cannot_be_labelled_the_next_one_is(tmp_path:
 """)
     rows = list(scenario_rows([tmp_path], copies=1))
     assert [json.loads(r["messages"][-1]["content"])["tool"] for r in rows] == ["rest"]
+
+
+def _listed(system: str) -> dict[str, str]:
+    """Tool name -> description, as the prompt's tool lines show them."""
+    return {m[1]: m[2] for m in re.finditer(r"^- ([^(\s]+)\(.*?\): (.*)$", system, re.M)}
+
+
+def test_renamed_copies_give_each_tool_a_fresh_name_in_tools_mask_goal_and_answer():
+    p = ROOT / "bench/dev_games/pirate_deckhand.yaml"
+    ss = load_scenarios(p)
+    declared = {t.name: t.description for t in map(ToolSpec.from_any, ss.tool_specs)}
+    by_id = {sc.id: sc for sc in ss.scenarios}
+    rows = list(scenario_rows([p], copies=6, seed=3, rename=True))
+    assert len(rows) == 6 * len(ss.scenarios)
+    for r in rows:
+        system, user = r["messages"][0]["content"], r["messages"][1]["content"]
+        call = json.loads(r["messages"][-1]["content"])
+        listed = _listed(system)
+        expected = by_id[r["meta"]["scenario"]].expect.alternatives[0].tool
+        # the answer is the expected tool, under whatever name this copy gives it
+        assert listed[call["tool"]] == declared[expected]
+        if r["meta"]["copy"] < 2:
+            assert listed == declared
+            continue
+        assert sorted(listed.values()) == sorted(declared.values())
+        assert not set(listed) & set(declared), listed
+        for old in declared:  # not in the goal (`do: stow`) nor in "Possible now"
+            assert not re.search(rf"\b{old}\b", user), (old, user)
+        if r["meta"]["masked"]:
+            possible = re.search(r"Possible now: (.*)", user)[1].split(", ")
+            assert call["tool"] in possible and set(possible) <= set(listed)
+
+
+def test_without_tags_that_tell_roles_no_tool_is_renamed(tmp_path: Path):
+    (tmp_path / "g.yaml").write_text(WALK_OR_REST + """- id: still
+  observation: {threat: null}
+  expect: {tool: rest}
+""")
+    rows = list(scenario_rows([tmp_path], copies=4, rename=True))
+    assert [set(_listed(r["messages"][0]["content"])) for r in rows] == [{"walk", "rest"}] * 4

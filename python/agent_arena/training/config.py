@@ -13,6 +13,7 @@ class TrainConfig:
     generate: int = 0  # + this many rows from agent_arena.gamegen (seeded by seed)
     scenarios: str = ""  # + labelled scenario files or folders, comma-separated (design sets)
     scenario_copies: int = 2  # rows per scenario: with its mask, without, then shuffled tools
+    scenario_rename: bool = False  # copies past two: tools get fresh names (their role's words)
     eval_rows: int = 500  # held out: rows of unseen generated games (or a share of data)
     out: str = "outputs/train"
     base: str | None = None  # a GGUF; None: the embedded SmolLM2-135M-Instruct as served (Q4_0)

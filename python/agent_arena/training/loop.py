@@ -197,7 +197,7 @@ def train(cfg: TrainConfig, *, say: Callable[[str], None] = print) -> dict[str, 
         from agent_arena.training.scenario_rows import training_rows
 
         train_rows += training_rows(cfg.scenarios.split(","), copies=cfg.scenario_copies,
-                                    seed=cfg.seed)
+                                    seed=cfg.seed, rename=cfg.scenario_rename)
     rows = train_rows + eval_rows
     say(f"train: {len(train_rows)} + {len(eval_rows)} held-out rows ready "
         f"({time.time() - t0:.0f} s)")

@@ -12,18 +12,30 @@ Evaluation sets are never training data: a folder holding a ``NOT_FOR_TRAINING``
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent_arena import gamegen
 from agent_arena.errors import ConfigError
 from agent_arena.prompt import answer_text, decision_messages
-from agent_arena.scenarios import Alternative, ArgCheck, Scenario, load_scenarios, scenario_paths
+from agent_arena.scenarios import (
+    Alternative,
+    ArgCheck,
+    Scenario,
+    ScenarioSet,
+    load_scenarios,
+    scenario_paths,
+)
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask, spec_list
 from agent_arena.training.data import Row, to_row
 
 GUARD = "NOT_FOR_TRAINING"  # in an evaluation set's folder
+# a scenario's first tag, by the sets' convention (docs/eval.md), and the role it names
+KIND_ROLE = {"go": "go", "take": "take", "run": "run", "answer": "talk", "wait": "wait"}
 
 # a reply where a scenario asks only for some words: short, and true whatever was asked
 REPLIES = ("Yes, I heard you.", "One moment, I will tell you.", "Aye, I am listening.",
@@ -93,11 +105,56 @@ def _concrete(alt: Alternative, by_name: Mapping[str, ToolSpec],
     return ToolCall(alt.tool, args)
 
 
+def tool_roles(ss: ScenarioSet) -> dict[str, str]:
+    """The role (gamegen.ROLES) of each tool that the set's scenarios tell: one whose first tag
+    is a kind (go, take, run, answer, wait) and that expects that one tool. A tool told two
+    roles, or none, has none."""
+    told: dict[str, set[str]] = {}
+    for sc in ss.scenarios:
+        role = KIND_ROLE.get(sc.tags[0]) if sc.tags else None
+        named = {alt.tool for alt in sc.expect.alternatives}
+        if role and len(named) == 1 and None not in named:
+            told.setdefault(str(named.pop()), set()).add(role)
+    return {tool: next(iter(roles)) for tool, roles in told.items() if len(roles) == 1}
+
+
+def fresh_names(roles: Mapping[str, str], taken: set[str], rng: random.Random) -> dict[str, str]:
+    """A new name for each tool of ``roles``, drawn from the generator's words for its role."""
+    names: dict[str, str] = {}
+    for tool, role in roles.items():
+        name = gamegen.draw_name(rng, role)
+        while name in taken or name in names.values():
+            name = gamegen.draw_name(rng, role)
+        names[tool] = name
+    return names
+
+
+def _renamed(value: Any, names: Mapping[str, str]) -> Any:
+    """``value`` with every whole-word mention of a renamed tool in its strings renamed (a
+    goal such as ``do: stow`` names the tool)."""
+    if isinstance(value, str):
+        for old, new in names.items():
+            value = re.sub(rf"(?<![\w.-]){re.escape(old)}(?![\w-])", new, value)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_renamed(v, names) for v in value]
+    return value
+
+
+def _spec_renamed(spec: ToolSpec, names: Mapping[str, str]) -> ToolSpec:
+    return dataclasses.replace(spec, name=names.get(spec.name, spec.name))
+
+
 def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0,
-                  ) -> Iterator[dict[str, Any]]:
+                  rename: bool = False) -> Iterator[dict[str, Any]]:
     """``copies`` rows per scenario of ``paths`` (files or folders): even copies with the
     scenario's mask (when it has one) and odd ones without; copies past the first two list the
-    tools in a shuffled order, as gamegen does. Rows that cannot be labelled are skipped."""
+    tools in a shuffled order, as gamegen does, and with ``rename`` give the tools whose role
+    the tags tell fresh names (in the mask and the observation too), so that a tool is chosen
+    for what it does, not for a name seen in training. Rows that cannot be labelled are
+    skipped."""
     rng = random.Random(seed)
     for path in scenario_paths(paths):
         if _guarded(Path(path).resolve()):
@@ -105,6 +162,7 @@ def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0
                               "training data")
         ss = load_scenarios(path)
         declared = [ToolSpec.from_any(s) for s in (ss.tool_specs or default_tools())]
+        roles = tool_roles(ss) if rename else {}
         for sc in ss.scenarios:
             listed = [t for t in declared if sc.tools is None or t.name in sc.tools]
             mask = sc.observe.get("mask")
@@ -116,17 +174,26 @@ def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0
                 call = labelled_call(sc, possible if possible is not None else order, rng)
                 if call is None:
                     break
+                observation = sc.observation
+                if k >= 2 and roles:
+                    names = fresh_names(roles, {t.name for t in declared}, rng)
+                    order = [_spec_renamed(t, names) for t in order]
+                    possible = None if possible is None else [_spec_renamed(t, names)
+                                                              for t in possible]
+                    observation = _renamed(observation, names)
+                    call = ToolCall(names.get(call.tool, call.tool), call.arguments)
                 spec = next(t for t in order if t.name == call.tool)
-                messages = decision_messages(order, sc.observation, possible)
+                messages = decision_messages(order, observation, possible)
                 messages.append({"role": "assistant", "content": answer_text(call, spec)})
                 yield {"messages": messages,
                        "meta": {"set": ss.name, "scenario": sc.id, "copy": k,
                                 "masked": possible is not None, "tool": call.tool}}
 
 
-def training_rows(paths: Sequence[str | Path], *, copies: int, seed: int) -> list[Row]:
+def training_rows(paths: Sequence[str | Path], *, copies: int, seed: int,
+                  rename: bool = False) -> list[Row]:
     rows = [to_row(r, source=f"scenarios:{r['meta']['set']}")
-            for r in scenario_rows(paths, copies=copies, seed=seed)]
+            for r in scenario_rows(paths, copies=copies, seed=seed, rename=rename)]
     if not rows:
         raise ConfigError(f"no labelled scenarios in {', '.join(map(str, paths))}")
     return rows
