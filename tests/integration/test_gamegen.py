@@ -26,8 +26,8 @@ from agent_arena.server import ArenaServer, ServerConfig
 from agent_arena.tools import ToolCall, ToolRegistry, ToolSpec, apply_mask
 from support.fixtures import ROOT, default_profiles, game_tools
 
-EVAL_DIRS = ("bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/heldout",
-             "bench/scenarios")
+EVAL_DIRS = ("bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/eval_games4",
+             "bench/heldout", "bench/scenarios")
 
 
 def _rows(n: int, seed: int) -> list[str]:
