@@ -17,7 +17,7 @@ from agent_arena.training.config import TrainConfig
 from agent_arena.training.scenario_rows import GUARD, scenario_rows, training_rows
 from support.fixtures import ROOT
 
-DESIGN = [ROOT / "bench/dev_games", ROOT / "bench/scenarios"]
+DESIGN = [ROOT / "bench/dev_games", ROOT / "bench/scenarios", ROOT / "bench/train_games"]
 EVALUATION = ["bench/eval_games", "bench/eval_games2", "bench/eval_games3", "bench/eval_games4",
               "bench/heldout"]
 WALK_OR_REST = """
