@@ -163,6 +163,7 @@ def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0
         ss = load_scenarios(path)
         declared = [ToolSpec.from_any(s) for s in (ss.tool_specs or default_tools())]
         roles = tool_roles(ss) if rename else {}
+        taken = {t.name for t in declared}  # a fresh name never coincides with a declared one
         for sc in ss.scenarios:
             listed = [t for t in declared if sc.tools is None or t.name in sc.tools]
             mask = sc.observe.get("mask")
@@ -176,7 +177,7 @@ def scenario_rows(paths: Sequence[str | Path], *, copies: int = 2, seed: int = 0
                     break
                 observation = sc.observation
                 if k >= 2 and roles:
-                    names = fresh_names(roles, {t.name for t in declared}, rng)
+                    names = fresh_names(roles, taken, rng)
                     order = [_spec_renamed(t, names) for t in order]
                     possible = None if possible is None else [_spec_renamed(t, names)
                                                               for t in possible]
